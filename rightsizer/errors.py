@@ -1,0 +1,29 @@
+"""Errors a user can cause. The CLI prints their message on one line and exits with code 2."""
+
+
+class RightsizerError(Exception):
+    """A problem the user can fix; the message names the thing and what to do."""
+
+    exit_code = 2
+
+
+class ConfigError(RightsizerError):
+    """A bad flag, environment variable or rightsizer.toml value."""
+
+
+class SourceError(RightsizerError):
+    """The log source cannot be read: missing path, no credentials, access denied."""
+
+
+class StoreError(RightsizerError):
+    """The DuckDB store cannot be opened: locked by another run, unreadable, too new."""
+
+
+class PolicyError(RightsizerError):
+    """A policy document or IAM snapshot cannot be understood."""
+
+
+class VerificationError(RightsizerError):
+    """A recommended policy would deny a call the role made in the window (a bug: refuse it)."""
+
+    exit_code = 3

@@ -1,0 +1,175 @@
+"""The DuckDB store: connection, versioned schema, and the single-writer rule.
+
+DuckDB takes an exclusive file lock for a read-write connection, so two writers can never
+share a database file. A second run waits a little for the lock and then says plainly that
+another run holds it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from rightsizer.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+# Column order of `events` is part of the ingest contract: rightsizer.ingest builds Arrow
+# batches with exactly these names and types.
+_SCHEMA_V1 = """
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+
+CREATE TABLE events (
+    event_id            VARCHAR NOT NULL PRIMARY KEY,
+    event_time          TIMESTAMP,
+    event_version       VARCHAR,
+    event_source        VARCHAR,
+    event_name          VARCHAR,
+    event_type          VARCHAR,
+    event_category      VARCHAR,
+    management_event    BOOLEAN,
+    read_only           BOOLEAN,
+    aws_region          VARCHAR,
+    recipient_account   VARCHAR,
+    principal_type      VARCHAR,
+    principal_arn       VARCHAR,
+    principal_account   VARCHAR,
+    role_arn            VARCHAR,
+    session_name        VARCHAR,
+    invoked_by          VARCHAR,
+    user_agent          VARCHAR,
+    source_ip           VARCHAR,
+    error_code          VARCHAR,
+    error_message       VARCHAR,
+    shared_event_id     VARCHAR,
+    request_parameters  JSON,
+    resources           STRUCT(arn VARCHAR, arn_prefix VARCHAR, account_id VARCHAR, type VARCHAR)[],
+    source_file         VARCHAR
+);
+
+CREATE TABLE files (
+    source_key     VARCHAR NOT NULL PRIMARY KEY,
+    size_bytes     BIGINT,
+    account        VARCHAR,
+    region         VARCHAR,
+    delivered_at   TIMESTAMP,
+    records        INTEGER,
+    events_added   INTEGER,
+    duplicates     INTEGER,
+    bad_records    INTEGER,
+    ingested_at    TIMESTAMP
+);
+
+CREATE TABLE skipped_files (
+    source_key   VARCHAR NOT NULL PRIMARY KEY,
+    size_bytes   BIGINT,
+    reason       VARCHAR NOT NULL,
+    skipped_at   TIMESTAMP
+);
+
+CREATE TABLE ingest_runs (
+    run_id        VARCHAR NOT NULL PRIMARY KEY,
+    source        VARCHAR,
+    window_start  TIMESTAMP,
+    window_end    TIMESTAMP,
+    started_at    TIMESTAMP,
+    finished_at   TIMESTAMP,
+    summary       JSON
+);
+"""
+
+# Each entry migrates a database from version (index + 1) to (index + 2).
+MIGRATIONS: list[str] = []
+
+LOCK_WAIT_SECONDS = 5.0
+
+
+def _is_lock_error(exc: duckdb.Error) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def connect(
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    wait_seconds: float = LOCK_WAIT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> duckdb.DuckDBPyConnection:
+    """Open the store, creating and migrating it when writable.
+
+    Raises StoreError when another run holds the database for longer than `wait_seconds`,
+    or when the file is not a rightsizer database.
+    """
+    db_path = Path(path)
+    if read_only and not db_path.exists():
+        raise StoreError(f"database {db_path} does not exist; run `rightsizer ingest` first")
+    if not read_only and not db_path.parent.exists():
+        raise StoreError(f"folder {db_path.parent} for the database does not exist; create it")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            conn = duckdb.connect(str(db_path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise StoreError(
+                    f"{db_path} is not a readable DuckDB database ({exc}); "
+                    "point --db at a rightsizer database or a new file"
+                ) from exc
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"database {db_path} is in use by another rightsizer run; "
+                    "wait for it to finish or use another --db"
+                ) from exc
+            sleep(0.2)
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"{db_path} is not a readable DuckDB database ({exc}); "
+                "point --db at a rightsizer database or a new file"
+            ) from exc
+    if not read_only:
+        migrate(conn)
+    check_version(conn, db_path)
+    return conn
+
+
+def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of an open database; 0 for an empty one."""
+    has_meta = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    ).fetchone()
+    if not has_meta or not has_meta[0]:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: duckdb.DuckDBPyConnection) -> None:
+    """Bring the schema to SCHEMA_VERSION, one transaction per step."""
+    version = schema_version(conn)
+    if version == 0:
+        conn.execute("BEGIN")
+        conn.execute(_SCHEMA_V1)
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        conn.execute("COMMIT")
+        version = 1
+    while version < SCHEMA_VERSION:
+        conn.execute("BEGIN")
+        conn.execute(MIGRATIONS[version - 1])
+        version += 1
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(version)])
+        conn.execute("COMMIT")
+
+
+def check_version(conn: duckdb.DuckDBPyConnection, db_path: Path) -> None:
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"database {db_path} has schema version {version}, newer than this rightsizer "
+            f"understands ({SCHEMA_VERSION}); upgrade rightsizer"
+        )
+    if version == 0:
+        raise StoreError(f"database {db_path} holds no rightsizer data; run `rightsizer ingest`")

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install rightsizer with its test dependencies into .venv and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/ruff check rightsizer tests bench
+.venv/bin/python -m pytest -n 2 "$@"

@@ -1,0 +1,103 @@
+"""Config precedence, the window, the store schema and the CLI's error handling."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from rightsizer import store
+from rightsizer.cli import main
+from rightsizer.config import load_settings
+from rightsizer.errors import ConfigError, StoreError
+from rightsizer.window import Window, parse_until
+
+
+def test_settings_precedence_flag_env_file_default(tmp_path: Path) -> None:
+    (tmp_path / "rightsizer.toml").write_text(
+        'db = "from-file.duckdb"\ndays = 30\nsource = "s3://b/p"\n'
+    )
+    env = {"RIGHTSIZER_DAYS": "7"}
+    settings = load_settings({"db": "flag.duckdb"}, env=env, cwd=tmp_path)
+    assert settings.db == "flag.duckdb" and settings.origin["db"] == "flag"
+    assert settings.days == 7 and settings.origin["days"] == "env RIGHTSIZER_DAYS"
+    assert settings.source == "s3://b/p" and settings.origin["source"].endswith("rightsizer.toml")
+    assert settings.granularity == "prefix" and settings.origin["granularity"] == "default"
+
+
+def test_settings_reject_bad_values(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="days"):
+        load_settings({}, env={"RIGHTSIZER_DAYS": "ninety"}, cwd=tmp_path)
+    (tmp_path / "rightsizer.toml").write_text("colour = 'blue'\n")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings({}, env={}, cwd=tmp_path)
+
+
+def test_secrets_only_from_environment_and_masked(tmp_path: Path) -> None:
+    settings = load_settings({}, env={"RIGHTSIZER_SMTP_PASSWORD": "hunter2"}, cwd=tmp_path)
+    shown = {name: value for name, value, _ in settings.describe()}
+    assert shown["smtp_password"] == "***"
+    (tmp_path / "rightsizer.toml").write_text("[smtp]\npassword = 'x'\n")
+    with pytest.raises(ConfigError, match="RIGHTSIZER_SMTP_PASSWORD"):
+        load_settings({}, env={}, cwd=tmp_path)
+
+
+def test_window_bounds_and_delivery_days() -> None:
+    until = parse_until("2026-11-03")
+    assert until == dt.datetime(2026, 11, 3)
+    window = Window.ending(until, 2)
+    assert window.start == dt.datetime(2026, 11, 1)
+    assert window.delivery_days() == [
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 2),
+        dt.date(2026, 11, 3),
+        dt.date(2026, 11, 4),
+    ]
+    assert parse_until("2026-11-03T10:30:00+02:00") == dt.datetime(2026, 11, 3, 8, 30)
+    with pytest.raises(ConfigError, match="--until"):
+        parse_until("yesterday")
+
+
+def test_store_creates_schema_and_refuses_newer(tmp_path: Path) -> None:
+    path = tmp_path / "r.duckdb"
+    conn = store.connect(path)
+    assert store.schema_version(conn) == store.SCHEMA_VERSION
+    conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        store.connect(path)
+
+
+def test_store_rejects_a_file_that_is_not_duckdb(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.duckdb"
+    bogus.write_text("hello")
+    with pytest.raises(StoreError, match="not a readable DuckDB"):
+        store.connect(bogus)
+
+
+def test_second_writer_gets_a_clear_message(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "r.duckdb"
+    store.connect(path).close()
+    script = f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); "
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script + "time.sleep(30)"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        with pytest.raises(StoreError, match="in use by another rightsizer run"):
+            store.connect(path, wait_seconds=0.5)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert isinstance(store.connect(path), duckdb.DuckDBPyConnection)
+
+
+def test_cli_user_error_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["config"])
+    assert code == 0
+    assert "granularity" in capsys.readouterr().out
