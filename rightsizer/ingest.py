@@ -7,7 +7,17 @@ yields two rows: a batch keeps the first occurrence and the table's primary key 
 
 from __future__ import annotations
 
-from collections import Counter
+import datetime as dt
+import json
+import multiprocessing
+import os
+import sys
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -15,7 +25,17 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rightsizer.records import decode_log, to_table
+from rightsizer.progress import IngestProgress
+from rightsizer.records import FileResult, decode_files, decode_log, to_table
+from rightsizer.sources import LogFile, LogSource
+from rightsizer.window import Window
+
+# A worker task holds about this much compressed input (or this many files).
+CHUNK_BYTES = 4 << 20
+CHUNK_FILES = 256
+# A transaction commits once this many rows (or files) are pending.
+BATCH_ROWS = 200_000
+BATCH_FILES = 2_000
 
 
 def _first_occurrences(table: pa.Table) -> pa.Table:
@@ -64,3 +84,287 @@ def load_records(
         conn.execute("ROLLBACK")
         raise
     return sum(added.values())
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest run did; `as_dict()` is the JSON summary."""
+
+    run_id: str
+    source: str
+    window: Window
+    strict: bool = False
+    files_listed: int = 0
+    files_already_ingested: int = 0
+    files_read: int = 0
+    records: int = 0
+    events_added: int = 0
+    duplicates: int = 0
+    bad_records: int = 0
+    insight_records: int = 0
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    non_log_objects: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 1 under `strict` when a file was skipped or a record was bad."""
+        lost = bool(self.skipped_files) or self.bad_records > 0
+        return 1 if self.strict and lost else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "source": self.source,
+            "window": self.window.as_dict(),
+            "files_listed": self.files_listed,
+            "files_already_ingested": self.files_already_ingested,
+            "files_read": self.files_read,
+            "records": self.records,
+            "events_added": self.events_added,
+            "duplicates": self.duplicates,
+            "bad_records": self.bad_records,
+            "insight_records": self.insight_records,
+            "skipped_files": [{"key": k, "reason": r} for k, r in self.skipped_files],
+            "non_log_objects": {
+                kind: self.non_log_objects.get(kind, 0) for kind in ("digest", "insight", "other")
+            },
+            "seconds": round(self.seconds, 3),
+            "records_per_second": round(self.records_per_second),
+            "strict": self.strict,
+            "exit_code": self.exit_code,
+        }
+
+
+class _NoProgress:
+    def message(self, text: str) -> None:
+        """Say nothing."""
+
+    def start(self, files: int) -> None:
+        """Say nothing."""
+
+    def advance(self, files: int, records: int) -> None:
+        """Say nothing."""
+
+    def finish(self) -> None:
+        """Say nothing."""
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _chunks(files: list[LogFile]) -> Iterator[list[LogFile]]:
+    """Group files into worker tasks of about CHUNK_BYTES (in the sorted key order)."""
+    chunk: list[LogFile] = []
+    size = 0
+    for file in files:
+        chunk.append(file)
+        size += file.size
+        if size >= CHUNK_BYTES or len(chunk) >= CHUNK_FILES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+class _Writer:
+    """Collects decoded files and commits them, with their manifest rows, in batches."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, summary: IngestSummary) -> None:
+        self.conn = conn
+        self.summary = summary
+        self.pending: list[tuple[LogFile, FileResult]] = []
+        self.pending_rows = 0
+
+    def add(self, file: LogFile, result: FileResult) -> None:
+        self.pending.append((file, result))
+        if result.table is not None:
+            self.pending_rows += result.table.num_rows
+        if self.pending_rows >= BATCH_ROWS or len(self.pending) >= BATCH_FILES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit every pending file: events, manifest rows and skipped-file rows together."""
+        if not self.pending:
+            return
+        now = _utcnow()
+        tables = [r.table for _, r in self.pending if r.table is not None and r.table.num_rows]
+        good = [(f, r) for f, r in self.pending if r.fault is None]
+        bad = [(f, r) for f, r in self.pending if r.fault is not None]
+        manifest = pa.table(
+            {
+                "source_key": [f.key for f, _ in good],
+                "size_bytes": pa.array([f.size for f, _ in good], pa.int64()),
+                "account": [f.account for f, _ in good],
+                "region": [f.region for f, _ in good],
+                "delivered_at": pa.array([f.delivered_at for f, _ in good], pa.timestamp("us")),
+                "records": pa.array([r.records for _, r in good], pa.int32()),
+                "bad_records": pa.array([r.bad_records for _, r in good], pa.int32()),
+                "ingested_at": pa.array([now] * len(good), pa.timestamp("us")),
+            }
+        )
+        skipped = pa.table(
+            {
+                "source_key": [f.key for f, _ in bad],
+                "size_bytes": pa.array([f.size for f, _ in bad], pa.int64()),
+                "reason": [r.fault for _, r in bad],
+                "skipped_at": pa.array([now] * len(bad), pa.timestamp("us")),
+            }
+        )
+        conn = self.conn
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            added = insert_events(conn, pa.concat_tables(tables)) if tables else Counter()
+            offered = [0 if r.table is None else r.table.num_rows for _, r in good]
+            manifest = manifest.append_column(
+                "events_added", pa.array([added.get(f.key, 0) for f, _ in good], pa.int32())
+            ).append_column(
+                "duplicates",
+                pa.array(
+                    [n - added.get(f.key, 0) for (f, _), n in zip(good, offered, strict=True)],
+                    pa.int32(),
+                ),
+            )
+            conn.register("_manifest", manifest)
+            conn.register("_skipped", skipped)
+            # A file skipped before and changed since may be good now, or bad for a new reason.
+            conn.execute(
+                "DELETE FROM skipped_files WHERE source_key IN "
+                "(SELECT source_key FROM _manifest UNION ALL SELECT source_key FROM _skipped)"
+            )
+            conn.execute("INSERT INTO files BY NAME SELECT * FROM _manifest")
+            conn.execute("INSERT INTO skipped_files BY NAME SELECT * FROM _skipped")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.unregister("_manifest")
+            conn.unregister("_skipped")
+        summary = self.summary
+        summary.files_read += len(self.pending)
+        summary.events_added += sum(added.values())
+        summary.duplicates += sum(offered) - sum(added.values())
+        summary.skipped_files += [(f.key, r.fault or "") for f, r in bad]
+        self.pending = []
+        self.pending_rows = 0
+
+
+def _known_files(conn: duckdb.DuckDBPyConnection) -> tuple[set[str], dict[str, int]]:
+    """Keys in the manifest, and skipped keys with the size they had when skipped."""
+    done = {row[0] for row in conn.execute("SELECT source_key FROM files").fetchall()}
+    skipped = dict(conn.execute("SELECT source_key, size_bytes FROM skipped_files").fetchall())
+    return done, skipped
+
+
+def ingest(
+    conn: duckdb.DuckDBPyConnection,
+    source: LogSource,
+    window: Window,
+    *,
+    workers: int = 0,
+    strict: bool = False,
+    progress: IngestProgress | None = None,
+) -> IngestSummary:
+    """Read the window's new log files from `source` into the store; returns the summary.
+
+    Files already in the manifest, or skipped before at the same size, are not read again.
+    Files are decoded in `workers` processes (0 = one per core) and committed in key order,
+    so a run that is killed and rerun ends with exactly the rows of an uninterrupted run.
+    """
+    started = time.monotonic()
+    shown = progress or _NoProgress()
+    summary = IngestSummary(run_id=uuid.uuid4().hex, source=source.spec, window=window)
+    summary.strict = strict
+    conn.execute(
+        "INSERT INTO ingest_runs (run_id, source, window_start, window_end, started_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [summary.run_id, source.spec, window.start, window.end, _utcnow()],
+    )
+    listing = source.list_files(window)
+    summary.files_listed = len(listing.files)
+    summary.non_log_objects.update(listing.skipped)
+    done, skipped_before = _known_files(conn)
+    todo = [f for f in listing.files if f.key not in done and skipped_before.get(f.key) != f.size]
+    summary.files_already_ingested = summary.files_listed - len(todo)
+    shown.message(f"{source.spec}: {summary.files_listed} log files in the window, {len(todo)} new")
+    if todo:
+        shown.start(len(todo))
+        try:
+            _read_all(conn, source, todo, workers or os.cpu_count() or 1, summary, shown)
+        finally:
+            shown.finish()
+    summary.seconds = time.monotonic() - started
+    conn.execute(
+        "UPDATE ingest_runs SET finished_at = ?, summary = ? WHERE run_id = ?",
+        [_utcnow(), json.dumps(summary.as_dict()), summary.run_id],
+    )
+    return summary
+
+
+def _read_all(
+    conn: duckdb.DuckDBPyConnection,
+    source: LogSource,
+    todo: list[LogFile],
+    workers: int,
+    summary: IngestSummary,
+    progress: IngestProgress,
+) -> None:
+    """The pipeline: read files (threads) -> decode (processes) -> commit (this thread)."""
+    writer = _Writer(conn, summary)
+    # fork starts workers in milliseconds and needs no `__main__` guard in callers' scripts;
+    # elsewhere fork is unsafe, so spawn.
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # The first task forks every worker, before this run starts any thread of its own.
+        pool.submit(os.getpid).result()
+        with ThreadPoolExecutor(max_workers=max(source.concurrency, 1)) as reader:
+            _pipeline(source, todo, workers, pool, reader, writer, summary, progress)
+        writer.flush()
+
+
+def _pipeline(
+    source: LogSource,
+    todo: list[LogFile],
+    workers: int,
+    pool: ProcessPoolExecutor,
+    reader: ThreadPoolExecutor,
+    writer: _Writer,
+    summary: IngestSummary,
+    progress: IngestProgress,
+) -> None:
+    """Keep a few chunks being read and decoded while committing finished ones in order."""
+    chunks = _chunks(todo)
+    reads: deque[tuple[list[LogFile], list[Future[bytes]]]] = deque()
+    decodes: deque[tuple[list[LogFile], Future[list[FileResult]]]] = deque()
+    # Bounded in-flight work keeps memory flat whatever the number of files.
+    max_decodes = workers * 2
+    max_reads = 2
+    more = True
+    while more or reads or decodes:
+        while more and len(reads) < max_reads:
+            chunk = next(chunks, None)
+            if chunk is None:
+                more = False
+            else:
+                reads.append((chunk, [reader.submit(source.read, f) for f in chunk]))
+        if reads and len(decodes) < max_decodes:
+            chunk, futures = reads.popleft()
+            items = [(f.key, future.result()) for f, future in zip(chunk, futures, strict=True)]
+            decodes.append((chunk, pool.submit(decode_files, items)))
+            continue
+        chunk, future = decodes.popleft()
+        results = future.result()
+        records = 0
+        for file, result in zip(chunk, results, strict=True):
+            summary.records += result.records
+            summary.bad_records += result.bad_records
+            summary.insight_records += result.insight_records
+            records += result.records
+            writer.add(file, result)
+        progress.advance(len(chunk), records)

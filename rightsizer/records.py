@@ -414,3 +414,37 @@ def to_table(records: list[Record], source_file: str) -> pa.Table:
         pa.array([source_file] * len(records), string),
     ]
     return pa.Table.from_arrays(columns, schema=EVENT_SCHEMA)
+
+
+@dataclass
+class FileResult:
+    """The outcome of decoding one log file: its rows, or the reason it was skipped."""
+
+    key: str
+    table: pa.Table | None
+    records: int = 0
+    bad_records: int = 0
+    insight_records: int = 0
+    fault: str | None = None
+
+
+def decode_files(items: list[tuple[str, bytes]]) -> list[FileResult]:
+    """Decode `(key, gzip bytes)` pairs; runs in ingest worker processes."""
+    results = []
+    for key, data in items:
+        try:
+            decoded = read_log_file(data)
+        except FileFault as fault:
+            results.append(FileResult(key, None, fault=fault.reason))
+            continue
+        usable = len(decoded.records)
+        results.append(
+            FileResult(
+                key,
+                to_table(decoded.records, key),
+                records=usable + decoded.bad_records + decoded.insight_records,
+                bad_records=decoded.bad_records,
+                insight_records=decoded.insight_records,
+            )
+        )
+    return results
