@@ -1,0 +1,41 @@
+"""IAM policies and the account snapshot: parse, evaluate, render and measure documents."""
+
+from rightsizer.iam.policy import (
+    ConditionalDeny,
+    Decision,
+    Grant,
+    PolicyDocument,
+    Statement,
+    action_matches,
+    canonical_json,
+    escape_resource,
+    evaluate,
+    expand_s3_actions,
+    grants,
+    has_wildcard,
+    is_allowed,
+    parse_policy,
+    policy_size,
+    resource_matches,
+    to_dict,
+)
+
+__all__ = [
+    "ConditionalDeny",
+    "Decision",
+    "Grant",
+    "PolicyDocument",
+    "Statement",
+    "action_matches",
+    "canonical_json",
+    "escape_resource",
+    "evaluate",
+    "expand_s3_actions",
+    "grants",
+    "has_wildcard",
+    "is_allowed",
+    "parse_policy",
+    "policy_size",
+    "resource_matches",
+    "to_dict",
+]
