@@ -1,0 +1,991 @@
+"""The synthetic traffic: who calls what, hour by hour, as CloudTrail records.
+
+`Traffic.hour(start)` emits the calls of one hour of the scenario (see `rightsizer.synth`) to a
+callback as `(event_time, record)`. Records are plain dicts shaped like real trail records
+(facts §3); identities are built once per session and shared, so a record costs a few dict
+literals and a handful of random draws.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from random import Random
+from typing import Any
+from urllib.parse import quote
+
+from rightsizer import synth_scenario as sc
+
+Record = dict[str, Any]
+Emit = Callable[[int, Record], None]
+
+# Relative call volume per UTC hour (business hours busier).
+_DIURNAL = (
+    0.4, 0.3, 0.3, 0.3, 0.4, 0.5, 0.7, 0.9, 1.2, 1.5, 1.6, 1.6,
+    1.5, 1.5, 1.6, 1.6, 1.5, 1.3, 1.1, 0.9, 0.8, 0.7, 0.6, 0.5,
+)  # fmt: skip
+_SESSION_SECONDS = 6 * 3600  # Lambda refreshes the execution-role session every few hours
+_TLS = "TLS_AES_128_GCM_SHA256"
+_KERNEL = "5.10.224-233.891.amzn2.x86_64"
+_USER_AGENTS = {
+    "python3.12": (
+        "Boto3/1.34.145 md/Botocore#1.34.145 ua/2.0 os/linux#{k} md/arch#x86_64 "
+        "lang/python#3.12.4 md/pyimpl#CPython exec-env/AWS_Lambda_python3.12 "
+        "cfg/retry-mode#legacy Botocore/1.34.145"
+    ),
+    "nodejs20.x": (
+        "aws-sdk-js/3.583.0 ua/2.0 os/linux#{k} lang/js md/nodejs#20.14.0 api/s3#3.583.0 "
+        "exec-env/AWS_Lambda_nodejs20.x"
+    ),
+    "java21": (
+        "aws-sdk-java/2.25.60 Linux/{k} OpenJDK_64-Bit_Server_VM/21.0.3+9-LTS Java/21.0.3 "
+        "vendor/Amazon.com_Inc. md/internal exec-env/AWS_Lambda_java21 io/sync http/Apache "
+        "cfg/retry-mode/legacy"
+    ),
+}
+_EC2_AGENT = (
+    "Boto3/1.34.101 md/Botocore#1.34.101 ua/2.0 os/linux#6.1.84-99.169.amzn2023.x86_64 "
+    "md/arch#x86_64 lang/python#3.11.6 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.101"
+)
+_CLI_AGENT = (
+    "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/macos#23.4.0 md/arch#arm64 lang/python#3.11.8 "
+    "md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/prompt#off md/command#{c}"
+)
+_IP_PREFIX = {sc.HOME_REGION: "3.91", sc.EU_REGION: "34.245"}
+_REPORT_NAMES = ("summary.csv", "sales report (eu).csv", "orders+returns.csv", "stock;levels.json")
+_CONFIG_SERVICE_CALLS = (
+    ("GetBucketAcl", "acl"),
+    ("GetBucketPolicyStatus", "policyStatus"),
+    ("GetBucketEncryption", "encryption"),
+    ("GetBucketVersioning", "versioning"),
+)
+
+
+def ts(t: int) -> str:
+    """CloudTrail's eventTime format for a UNIX time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _day(t: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(t))
+
+
+@dataclass
+class _Session:
+    """A live execution-role session of one function: identity, address, user agent."""
+
+    identity: Record
+    fas_identity: Record  # the same session seen on S3's forward-access KMS calls
+    lambda_identity: Record  # the same session on Lambda's own env-var KMS calls
+    ip: str
+    user_agent: str
+    s3_user_agent: str  # S3 data events wrap the agent in brackets
+    expires: int
+
+
+class Traffic:
+    """Emits the scenario's CloudTrail records, one hour at a time."""
+
+    def __init__(
+        self, rng: Random, emit: Emit, *, scale: int, data_events: bool, window: tuple[int, int]
+    ) -> None:
+        self._rng = rng
+        self._emit = emit
+        self._scale = scale
+        self._data_events = data_events
+        self._start, self._end = window
+        self._sessions: dict[str, _Session] = {}
+        self.last_used: dict[str, tuple[int, str]] = {}
+
+    # ---- ids -------------------------------------------------------------------------------
+
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def _hex(self, digits: int) -> str:
+        return f"{self._rng.getrandbits(digits * 4):0{digits}X}"
+
+    def _b64(self, size: int) -> str:
+        return base64.b64encode(self._rng.randbytes(size)).decode()
+
+    def _version_id(self) -> str:
+        return base64.urlsafe_b64encode(self._rng.randbytes(24)).decode()
+
+    def _count(self, rate: float) -> int:
+        """A call count with mean `rate * scale` (whole part plus a coin for the fraction)."""
+        expected = rate * self._scale
+        whole = int(expected)
+        return whole + (1 if self._rng.random() < expected - whole else 0)
+
+    def _times(self, start: int, count: int) -> list[int]:
+        return sorted(start + self._rng.randrange(3600) for _ in range(count))
+
+    # ---- the hour ----------------------------------------------------------------------------
+
+    def hour(self, start: int) -> None:
+        """Emit every call of the hour `[start, start + 3600)`."""
+        weight = _DIURNAL[(start // 3600) % 24]
+        for t in self._times(start, self._count(2.0 * weight)):
+            self._thumbnail(t)
+        for t in self._times(start, self._count(1.0 * weight)):
+            self._build_report(t, versioned_source=False)
+        for t in self._times(start, self._count(1.0 * weight)):
+            self._mail_report(t)
+        for t in self._times(start, self._count(2.0)):
+            self._read_config(t)
+        for t in self._times(start, self._count(0.8 * weight)):
+            self._export(t)
+        for t in self._times(start, self._count(1.5 * weight)):
+            self._eu_ingest(t)
+        for t in self._times(start, self._count(0.15 * weight)):
+            self._alice(t)
+        for t in self._times(start, self._count(0.5)):
+            self._config_service(t)
+        self._daily(start)
+
+    def _daily(self, start: int) -> None:
+        """The rare calls each day holds exactly once, at a fixed hour, inside the window."""
+        hour = (start // 3600) % 24
+        t = start + 600 + self._rng.randrange(1800)
+        if start <= self._start < start + 3600:
+            self._legacy_cleanup_before_window()
+        if not self._start <= t < self._end:
+            return
+        if hour == 1:
+            self._delete_raw_reports(t)
+        elif hour == 3:
+            self._multipart_preview(t)
+        elif hour == 4:
+            self._s3_service_kms(t)
+        elif hour == 6:
+            self._report_bucket_calls(t)
+        elif hour in (7, 19):
+            self._eu_bucket_location(t)
+        elif hour == 9:
+            self._denied_secret(t)
+        elif hour == 12:
+            self._build_report(t, versioned_source=True)
+        elif hour == 14:
+            self._missing_upload(t)
+
+    # ---- sessions ----------------------------------------------------------------------------
+
+    def _session(self, function: sc.FunctionSpec, t: int) -> _Session:
+        """The function's session at `t`; a new one starts with Lambda's AssumeRole call."""
+        self.last_used[function.role.name] = (t, function.region)
+        session = self._sessions.get(function.name)
+        if session is not None and t < session.expires:
+            return session
+        created = t - 1 - self._rng.randrange(5)
+        key_id = "ASIA" + self._hex(16)
+        role = function.role
+        identity: Record = {
+            "type": "AssumedRole",
+            "principalId": f"{role.role_id}:{function.name}",
+            "arn": function.session_arn,
+            "accountId": sc.ACCOUNT_ID,
+            "accessKeyId": key_id,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": role.role_id,
+                    "arn": role.arn,
+                    "accountId": sc.ACCOUNT_ID,
+                    "userName": role.name,
+                },
+                "attributes": {"creationDate": ts(created), "mfaAuthenticated": "false"},
+            },
+        }
+        agent = _USER_AGENTS[function.runtime].format(k=_KERNEL)
+        octets = f"{self._rng.randrange(1, 255)}.{self._rng.randrange(1, 255)}"
+        session = _Session(
+            identity=identity,
+            fas_identity={**identity, "invokedBy": "fas.s3.amazonaws.com"},
+            lambda_identity={**identity, "invokedBy": sc.LAMBDA_SERVICE},
+            ip=f"{_IP_PREFIX[function.region]}.{octets}",
+            user_agent=agent,
+            s3_user_agent=f"[{agent}]",
+            expires=created + _SESSION_SECONDS + self._rng.randrange(3600),
+        )
+        self._sessions[function.name] = session
+        self._assume_role(created, function, key_id)
+        if function is sc.EXPORTER:
+            self._env_decrypt(created + 1, function, session)
+        return session
+
+    def _assume_role(self, t: int, function: sc.FunctionSpec, key_id: str) -> None:
+        expiration = time.gmtime(t + 12 * 3600)
+        stamp = time.strftime("%b {d}, %Y, {h}:%M:%S %p", expiration).format(
+            d=expiration.tm_mday, h=(expiration.tm_hour % 12) or 12
+        )
+        self._emit(
+            t,
+            {
+                "eventVersion": "1.08",
+                "userIdentity": {"type": "AWSService", "invokedBy": sc.LAMBDA_SERVICE},
+                "eventTime": ts(t),
+                "eventSource": "sts.amazonaws.com",
+                "eventName": "AssumeRole",
+                "awsRegion": function.region,
+                "sourceIPAddress": sc.LAMBDA_SERVICE,
+                "userAgent": sc.LAMBDA_SERVICE,
+                "requestParameters": {
+                    "roleArn": function.role.arn,
+                    "roleSessionName": function.name,
+                },
+                "responseElements": {
+                    "credentials": {
+                        "accessKeyId": key_id,
+                        "sessionToken": "IQoJb3JpZ2luX2Vj" + self._b64(96),
+                        "expiration": stamp,
+                    }
+                },
+                "requestID": self._uuid(),
+                "eventID": self._uuid(),
+                "readOnly": True,
+                "resources": [
+                    {
+                        "accountId": sc.ACCOUNT_ID,
+                        "type": "AWS::IAM::Role",
+                        "ARN": function.role.arn,
+                    }
+                ],
+                "eventType": "AwsApiCall",
+                "managementEvent": True,
+                "recipientAccountId": sc.ACCOUNT_ID,
+                "sharedEventID": self._uuid(),
+                "eventCategory": "Management",
+            },
+        )
+
+    # ---- record builders ---------------------------------------------------------------------
+
+    def _s3_data(
+        self,
+        t: int,
+        region: str,
+        identity: Record,
+        ip: str,
+        agent: str,
+        name: str,
+        bucket: str,
+        key: str | None,
+        *,
+        read_only: bool,
+        params: Record | None = None,
+        resources: list[Record] | None = None,
+        response: Record | None = None,
+        error: tuple[str, str] | None = None,
+        bytes_in: int = 0,
+        bytes_out: int = 0,
+        sse: str | None = None,
+    ) -> None:
+        """One S3 data event (skipped when the trail logs no data events)."""
+        if not self._data_events:
+            return
+        host = f"{bucket}.s3.{region}.amazonaws.com"
+        request: Record = {"bucketName": bucket, "Host": host}
+        if key is not None:
+            request["key"] = key
+        if params:
+            request.update(params)
+        if resources is None:
+            resources = [_object(bucket, key or ""), _bucket(bucket)]
+        extra: Record = {
+            "SignatureVersion": "SigV4",
+            "CipherSuite": _TLS,
+            "bytesTransferredIn": bytes_in,
+            "AuthenticationMethod": "AuthHeader",
+            "x-amz-id-2": self._b64(57),
+            "bytesTransferredOut": bytes_out,
+        }
+        if sse:
+            extra["SSEApplied"] = sse
+        record: Record = {
+            "eventVersion": "1.10",
+            "userIdentity": identity,
+            "eventTime": ts(t),
+            "eventSource": "s3.amazonaws.com",
+            "eventName": name,
+            "awsRegion": region,
+            "sourceIPAddress": ip,
+            "userAgent": agent,
+        }
+        if error:
+            record["errorCode"], record["errorMessage"] = error
+        record.update(
+            {
+                "requestParameters": request,
+                "responseElements": response,
+                "additionalEventData": extra,
+                "requestID": self._hex(16),
+                "eventID": self._uuid(),
+                "readOnly": read_only,
+                "resources": resources,
+                "eventType": "AwsApiCall",
+                "managementEvent": False,
+                "recipientAccountId": sc.ACCOUNT_ID,
+                "eventCategory": "Data",
+                "tlsDetails": {
+                    "tlsVersion": "TLSv1.3",
+                    "cipherSuite": _TLS,
+                    "clientProvidedHostHeader": host,
+                },
+            }
+        )
+        self._emit(t, record)
+
+    def _s3_management(
+        self,
+        t: int,
+        region: str,
+        identity: Record,
+        ip: str,
+        agent: str,
+        name: str,
+        bucket: str | None,
+        sub_resource: str | None = None,
+    ) -> None:
+        """One S3 management event: a bucket-level call, or ListBuckets without a bucket."""
+        if bucket is None:
+            request: Record = {"Host": f"s3.{region}.amazonaws.com"}
+            resources: list[Record] | None = None
+        else:
+            request = {"bucketName": bucket, "Host": f"{bucket}.s3.{region}.amazonaws.com"}
+            if sub_resource:
+                request[sub_resource] = ""
+            resources = [_bucket(bucket)]
+        record: Record = {
+            "eventVersion": "1.09",
+            "userIdentity": identity,
+            "eventTime": ts(t),
+            "eventSource": "s3.amazonaws.com",
+            "eventName": name,
+            "awsRegion": region,
+            "sourceIPAddress": ip,
+            "userAgent": agent,
+            "requestParameters": request,
+            "responseElements": None,
+            "additionalEventData": {
+                "SignatureVersion": "SigV4",
+                "CipherSuite": _TLS,
+                "bytesTransferredIn": 0,
+                "AuthenticationMethod": "AuthHeader",
+                "x-amz-id-2": self._b64(57),
+                "bytesTransferredOut": 0 if bucket is None else 137,
+            },
+            "requestID": self._hex(16),
+            "eventID": self._uuid(),
+            "readOnly": True,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": sc.ACCOUNT_ID,
+            "eventCategory": "Management",
+            "tlsDetails": {
+                "tlsVersion": "TLSv1.3",
+                "cipherSuite": _TLS,
+                "clientProvidedHostHeader": request["Host"],
+            },
+        }
+        if resources is not None:
+            record["resources"] = resources
+        self._emit(t, record)
+
+    def _kms(
+        self,
+        t: int,
+        identity: Record,
+        name: str,
+        key_arn: str,
+        context: Record,
+        via: str,
+        key_id: str | None = None,
+    ) -> None:
+        """A KMS management event (`via` is the address/agent: the service acting, or an IP)."""
+        request: Record = {"encryptionContext": context, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+        if name == "GenerateDataKey":
+            request = {
+                "keyId": key_id or key_arn,
+                "encryptionContext": context,
+                "keySpec": "AES_256",
+            }
+        self._emit(
+            t,
+            {
+                "eventVersion": "1.11",
+                "userIdentity": identity,
+                "eventTime": ts(t),
+                "eventSource": "kms.amazonaws.com",
+                "eventName": name,
+                "awsRegion": key_arn.split(":")[3],
+                "sourceIPAddress": via,
+                "userAgent": via,
+                "requestParameters": request,
+                "responseElements": None,
+                "additionalEventData": {"keyMaterialId": _KEY_MATERIAL},
+                "requestID": self._uuid(),
+                "eventID": self._uuid(),
+                "readOnly": True,
+                "resources": [
+                    {"accountId": sc.ACCOUNT_ID, "type": "AWS::KMS::Key", "ARN": key_arn}
+                ],
+                "eventType": "AwsApiCall",
+                "managementEvent": True,
+                "recipientAccountId": sc.ACCOUNT_ID,
+                "eventCategory": "Management",
+            },
+        )
+
+    def _dynamodb(self, t: int, session: _Session, name: str, image_id: str) -> None:
+        if not self._data_events:
+            return
+        self._emit(
+            t,
+            {
+                "eventVersion": "1.09",
+                "userIdentity": session.identity,
+                "eventTime": ts(t),
+                "eventSource": "dynamodb.amazonaws.com",
+                "eventName": name,
+                "awsRegion": sc.HOME_REGION,
+                "sourceIPAddress": session.ip,
+                "userAgent": session.user_agent,
+                "requestParameters": {"tableName": "acme-images", "key": {"image_id": image_id}},
+                "responseElements": None,
+                "requestID": self._hex(52),
+                "eventID": self._uuid(),
+                "readOnly": name == "GetItem",
+                "resources": [
+                    {
+                        "accountId": sc.ACCOUNT_ID,
+                        "type": "AWS::DynamoDB::Table",
+                        "ARN": sc.TABLE_ARN,
+                    }
+                ],
+                "eventType": "AwsApiCall",
+                "apiVersion": "2012-08-10",
+                "managementEvent": False,
+                "recipientAccountId": sc.ACCOUNT_ID,
+                "eventCategory": "Data",
+                "tlsDetails": {
+                    "tlsVersion": "TLSv1.3",
+                    "cipherSuite": _TLS,
+                    "clientProvidedHostHeader": "dynamodb.us-east-1.amazonaws.com",
+                },
+            },
+        )
+
+    def _fn_s3(
+        self, function: sc.FunctionSpec, t: int, name: str, bucket: str, key: str | None, **kw: Any
+    ) -> None:
+        """An S3 data event made by a Lambda function's code."""
+        session = self._session(function, t)
+        self._s3_data(
+            t,
+            function.region,
+            session.identity,
+            session.ip,
+            session.s3_user_agent,
+            name,
+            bucket,
+            key,
+            **kw,
+        )
+
+    # ---- the functions -----------------------------------------------------------------------
+
+    def _thumbnail(self, t: int) -> None:
+        """An upload from the EC2 app, then thumbnailer: Head, Get, Put with an ACL, table."""
+        f = sc.THUMBNAILER
+        image = self._uuid()
+        date = time.strftime("%Y/%m/%d", time.gmtime(t))
+        upload_key = f"incoming/{date}/{image}.jpg"
+        size = 200_000 + self._rng.randrange(3_000_000)
+        self._ec2_upload(t - 2, upload_key, size)
+        self._fn_s3(f, t, "HeadObject", sc.UPLOADS_BUCKET, upload_key, read_only=True)
+        self._fn_s3(
+            f, t + 1, "GetObject", sc.UPLOADS_BUCKET, upload_key, read_only=True, bytes_out=size
+        )
+        if self._rng.random() < 0.1:
+            prefix = f"incoming/{date}/"
+            self._fn_s3(
+                f,
+                t + 1,
+                "ListObjects",
+                sc.UPLOADS_BUCKET,
+                None,
+                read_only=True,
+                params={"list-type": "2", "prefix": prefix, "encoding-type": "url"},
+                resources=[_prefix(sc.UPLOADS_BUCKET, prefix), _bucket(sc.UPLOADS_BUCKET)],
+                bytes_out=1500 + self._rng.randrange(20_000),
+            )
+        thumb = size // 40
+        self._fn_s3(
+            f,
+            t + 2,
+            "PutObject",
+            sc.THUMBNAILS_BUCKET,
+            f"thumbs/{image}.jpg",
+            read_only=False,
+            params={"x-amz-acl": "bucket-owner-full-control", "Content-Type": "image/jpeg"},
+            response={"x-amz-server-side-encryption": "AES256"},
+            bytes_in=thumb,
+            sse="Default_SSE_S3",
+        )
+        self._dynamodb(t + 3, self._session(f, t + 3), "PutItem", image)
+
+    def _multipart_preview(self, t: int) -> None:
+        """thumbnailer uploads a large preview video in three parts."""
+        f = sc.THUMBNAILER
+        key = f"previews/{self._uuid()}.mp4"
+        upload_id = self._b64(48).replace("+", "-").replace("/", "_")
+        bucket = sc.THUMBNAILS_BUCKET
+        self._fn_s3(
+            f,
+            t,
+            "CreateMultipartUpload",
+            bucket,
+            key,
+            read_only=False,
+            params={"uploads": "", "Content-Type": "video/mp4"},
+            response={
+                "InitiateMultipartUploadResult": {
+                    "Bucket": bucket,
+                    "Key": key,
+                    "UploadId": upload_id,
+                    "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+                }
+            },
+        )
+        for part in (1, 2, 3):
+            self._fn_s3(
+                f,
+                t + part * 2,
+                "UploadPart",
+                bucket,
+                key,
+                read_only=False,
+                params={"partNumber": str(part), "uploadId": upload_id},
+                bytes_in=8_388_608 if part < 3 else 3_145_728,
+            )
+        self._fn_s3(
+            f,
+            t + 8,
+            "CompleteMultipartUpload",
+            bucket,
+            key,
+            read_only=False,
+            params={"uploadId": upload_id},
+            bytes_in=312,
+            sse="Default_SSE_S3",
+        )
+
+    def _missing_upload(self, t: int) -> None:
+        """thumbnailer reads an upload that is gone: NoSuchKey (usage, not a denial)."""
+        key = f"incoming/{time.strftime('%Y/%m/%d', time.gmtime(t))}/{self._uuid()}.jpg"
+        self._fn_s3(
+            sc.THUMBNAILER,
+            t,
+            "GetObject",
+            sc.UPLOADS_BUCKET,
+            key,
+            read_only=True,
+            error=("NoSuchKey", "The specified key does not exist."),
+        )
+
+    def _build_report(self, t: int, *, versioned_source: bool) -> None:
+        """report-builder copies a raw report to final/ (SSE-KMS: Decrypt + GenerateDataKey)."""
+        f = sc.REPORT_BUILDER
+        name = self._rng.choice(_REPORT_NAMES)
+        day = _day(t - 86400)
+        source_key = f"daily/{day}/{name}"
+        target_key = f"final/{day}/{name}"
+        copy_source = quote(f"{sc.REPORTS_RAW_BUCKET}/{source_key}", safe="/")
+        if self._rng.random() < 0.3:
+            copy_source = "/" + copy_source  # some SDKs send a leading slash
+        if versioned_source:
+            copy_source += f"?versionId={self._version_id()}"
+        session = self._session(f, t)
+        self._fn_s3(
+            f,
+            t,
+            "CopyObject",
+            sc.REPORTS_BUCKET,
+            target_key,
+            read_only=False,
+            params={
+                "x-amz-copy-source": copy_source,
+                "x-amz-server-side-encryption": "aws:kms",
+                "x-amz-server-side-encryption-aws-kms-key-id": sc.REPORTS_KMS_KEY_ARN,
+            },
+            resources=[
+                _object(sc.REPORTS_BUCKET, target_key),
+                _bucket(sc.REPORTS_BUCKET),
+                _object(sc.REPORTS_RAW_BUCKET, source_key),
+            ],
+            response={
+                "x-amz-server-side-encryption": "aws:kms",
+                "x-amz-server-side-encryption-aws-kms-key-id": sc.REPORTS_KMS_KEY_ARN,
+                "x-amz-version-id": self._version_id(),
+            },
+            bytes_out=234,
+            sse="SSE_KMS",
+        )
+        fas = "fas.s3.amazonaws.com"
+        raw_context = {"aws:s3:arn": f"arn:aws:s3:::{sc.REPORTS_RAW_BUCKET}"}  # Bucket Key on
+        self._kms(t, session.fas_identity, "Decrypt", sc.REPORTS_KMS_KEY_ARN, raw_context, fas)
+        context = {"aws:s3:arn": f"arn:aws:s3:::{sc.REPORTS_BUCKET}/{target_key}"}
+        self._kms(t, session.fas_identity, "GenerateDataKey", sc.REPORTS_KMS_KEY_ARN, context, fas)
+
+    def _delete_raw_reports(self, t: int) -> None:
+        """report-builder batch-deletes old raw reports: DeleteObjects logs no keys."""
+        self._fn_s3(
+            sc.REPORT_BUILDER,
+            t,
+            "DeleteObjects",
+            sc.REPORTS_RAW_BUCKET,
+            None,
+            read_only=False,
+            params={"delete": ""},
+            resources=[_prefix(sc.REPORTS_RAW_BUCKET, ""), _bucket(sc.REPORTS_RAW_BUCKET)],
+            bytes_in=412 + self._rng.randrange(400),
+            bytes_out=380,
+        )
+
+    def _report_bucket_calls(self, t: int) -> None:
+        """report-builder's management calls: GetBucketLocation and ListBuckets."""
+        f = sc.REPORT_BUILDER
+        session = self._session(f, t)
+        args = (f.region, session.identity, session.ip, session.user_agent)
+        self._s3_management(t, *args, "GetBucketLocation", sc.REPORTS_BUCKET, "location")
+        self._s3_management(t + 1, *args, "ListBuckets", None)
+
+    def _mail_report(self, t: int) -> None:
+        """report-mailer reads a final report, sometimes a given version; KMS Decrypt follows."""
+        f = sc.REPORT_MAILER
+        key = f"final/{_day(t - 86400)}/{self._rng.choice(_REPORT_NAMES)}"
+        params = {"versionId": self._version_id()} if self._rng.random() < 0.25 else None
+        session = self._session(f, t)
+        self._fn_s3(
+            f,
+            t,
+            "GetObject",
+            sc.REPORTS_BUCKET,
+            key,
+            read_only=True,
+            params=params,
+            bytes_out=20_000 + self._rng.randrange(200_000),
+            sse="SSE_KMS",
+        )
+        context = {"aws:s3:arn": f"arn:aws:s3:::{sc.REPORTS_BUCKET}/{key}"}
+        self._kms(
+            t,
+            session.fas_identity,
+            "Decrypt",
+            sc.REPORTS_KMS_KEY_ARN,
+            context,
+            "fas.s3.amazonaws.com",
+        )
+
+    def _read_config(self, t: int) -> None:
+        """config-reader: GetObject under app/, sometimes a ListObjects of app/."""
+        f = sc.CONFIG_READER
+        key = self._rng.choice(sc.CONFIG_KEYS)
+        self._fn_s3(
+            f,
+            t,
+            "GetObject",
+            sc.CONFIG_BUCKET,
+            key,
+            read_only=True,
+            bytes_out=800 + self._rng.randrange(4000),
+        )
+        if self._rng.random() < 0.25:
+            self._fn_s3(
+                f,
+                t + 1,
+                "ListObjects",
+                sc.CONFIG_BUCKET,
+                None,
+                read_only=True,
+                params={"list-type": "2", "prefix": "app/", "encoding-type": "url"},
+                resources=[_prefix(sc.CONFIG_BUCKET, "app/"), _bucket(sc.CONFIG_BUCKET)],
+                bytes_out=2400,
+            )
+
+    def _export(self, t: int) -> None:
+        """exporter writes CSV parts to acme-exports/out/<date>/."""
+        day = _day(t)
+        for part in range(1 + self._rng.randrange(3)):
+            self._fn_s3(
+                sc.EXPORTER,
+                t + part,
+                "PutObject",
+                sc.EXPORTS_BUCKET,
+                f"out/{day}/part-{part:04d}.csv",
+                read_only=False,
+                params={"x-amz-server-side-encryption": "AES256", "Content-Type": "text/csv"},
+                response={"x-amz-server-side-encryption": "AES256"},
+                bytes_in=50_000 + self._rng.randrange(500_000),
+                sse="SSE_S3",
+            )
+
+    def _denied_secret(self, t: int) -> None:
+        """exporter tries a secret its permissions boundary does not allow: AccessDenied."""
+        f = sc.EXPORTER
+        message = (
+            f"User: {f.session_arn} is not authorized to perform: s3:GetObject on resource: "
+            f'"{sc.DENIED_OBJECT_ARN}" because no permissions boundary allows the s3:GetObject '
+            "action"
+        )
+        self._fn_s3(
+            f,
+            t,
+            "GetObject",
+            sc.SECRETS_BUCKET,
+            sc.DENIED_KEY,
+            read_only=True,
+            error=("AccessDenied", message),
+        )
+
+    def _env_decrypt(self, t: int, function: sc.FunctionSpec, session: _Session) -> None:
+        """Lambda decrypts the function's environment variables at a cold start."""
+        context = {"aws:lambda:FunctionArn": function.arn}
+        identity = session.lambda_identity
+        self._kms(t, identity, "Decrypt", sc.LAMBDA_ENV_KMS_KEY_ARN, context, sc.LAMBDA_SERVICE)
+
+    def _eu_ingest(self, t: int) -> None:
+        """eu-ingest (eu-west-1): list a landing batch, read it, write it normalized, delete."""
+        f = sc.EU_INGEST
+        day = _day(t)
+        item = self._uuid()
+        landing_key = f"batches/{day}/{item}.json"
+        prefix = f"batches/{day}/"
+        self._fn_s3(
+            f,
+            t,
+            "ListObjects",
+            sc.EU_LANDING_BUCKET,
+            None,
+            read_only=True,
+            params={"list-type": "2", "prefix": prefix, "max-keys": "100"},
+            resources=[_prefix(sc.EU_LANDING_BUCKET, prefix), _bucket(sc.EU_LANDING_BUCKET)],
+            bytes_out=900,
+        )
+        size = 10_000 + self._rng.randrange(90_000)
+        self._fn_s3(
+            f, t + 1, "GetObject", sc.EU_LANDING_BUCKET, landing_key, read_only=True, bytes_out=size
+        )
+        self._fn_s3(
+            f,
+            t + 2,
+            "PutObject",
+            sc.EU_PROCESSED_BUCKET,
+            f"normalized/{day}/{item}.parquet",
+            read_only=False,
+            bytes_in=size // 3,
+            sse="Default_SSE_S3",
+        )
+        self._fn_s3(f, t + 3, "DeleteObject", sc.EU_LANDING_BUCKET, landing_key, read_only=False)
+
+    def _eu_bucket_location(self, t: int) -> None:
+        """eu-ingest's management call, visible even without data events."""
+        f = sc.EU_INGEST
+        session = self._session(f, t)
+        self._s3_management(
+            t,
+            f.region,
+            session.identity,
+            session.ip,
+            session.user_agent,
+            "GetBucketLocation",
+            sc.EU_LANDING_BUCKET,
+            "location",
+        )
+
+    def _legacy_cleanup_before_window(self) -> None:
+        """legacy-cleanup's last run, 20 minutes before the window: it must not count."""
+        t = self._start - 1200
+        self._fn_s3(
+            sc.LEGACY_CLEANUP,
+            t,
+            "DeleteObject",
+            sc.LEGACY_BUCKET,
+            "tmp/2019/export-old.csv",
+            read_only=False,
+        )
+
+    # ---- principals that are not Lambda roles ------------------------------------------------
+
+    def _ec2_upload(self, t: int, key: str, size: int) -> None:
+        role = sc.EC2_APP_ROLE
+        self.last_used[role.name] = (t, sc.HOME_REGION)
+        identity = self._sessions_ec2()
+        self._s3_data(
+            t,
+            sc.HOME_REGION,
+            identity,
+            "10.0.12.47",
+            f"[{_EC2_AGENT}]",
+            "PutObject",
+            sc.UPLOADS_BUCKET,
+            key,
+            read_only=False,
+            params={"Content-Type": "image/jpeg"},
+            bytes_in=size,
+            sse="Default_SSE_S3",
+        )
+
+    def _sessions_ec2(self) -> Record:
+        cached = self._sessions.get("ec2")
+        if cached is None:
+            role = sc.EC2_APP_ROLE
+            identity: Record = {
+                "type": "AssumedRole",
+                "principalId": f"{role.role_id}:{sc.EC2_INSTANCE_ID}",
+                "arn": _session_arn(role, sc.EC2_INSTANCE_ID),
+                "accountId": sc.ACCOUNT_ID,
+                "accessKeyId": "ASIA" + self._hex(16),
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "principalId": role.role_id,
+                        "arn": role.arn,
+                        "accountId": sc.ACCOUNT_ID,
+                        "userName": role.name,
+                    },
+                    "attributes": {
+                        "creationDate": ts(self._start - 7200),
+                        "mfaAuthenticated": "false",
+                    },
+                    "ec2RoleDelivery": "2.0",
+                },
+            }
+            cached = _Session(identity, identity, identity, "10.0.12.47", "", "", 0)
+            self._sessions["ec2"] = cached
+        return cached.identity
+
+    def _alice(self, t: int) -> None:
+        """An IAM user at a terminal: lists buckets, reads a report, looks at a function."""
+        identity = {
+            "type": "IAMUser",
+            "principalId": sc.stable_id("AIDA", "alice"),
+            "arn": sc.ALICE_ARN,
+            "accountId": sc.ACCOUNT_ID,
+            "accessKeyId": "AKIAEXAMPLEALICE0001",
+            "userName": "alice",
+        }
+        ip = "198.51.100.23"
+        choice = self._rng.randrange(4)
+        if choice == 0:
+            agent = _CLI_AGENT.format(c="s3.ls")
+            self._s3_management(t, sc.HOME_REGION, identity, ip, agent, "ListBuckets", None)
+        elif choice == 1:
+            key = f"final/{_day(t - 86400)}/summary.csv"
+            agent = f"[{_CLI_AGENT.format(c='s3.cp')}]"
+            self._s3_data(
+                t, sc.HOME_REGION, identity, ip, agent, "GetObject", sc.REPORTS_BUCKET, key,
+                read_only=True, bytes_out=48_213, sse="SSE_KMS",
+            )  # fmt: skip
+        else:
+            name = (
+                "GetFunction20150331v2" if choice == 2 else "UpdateFunctionConfiguration20150331v2"
+            )
+            function = self._rng.choice(sc.FUNCTIONS)
+            self._lambda_management(t, identity, ip, name, function)
+
+    def _lambda_management(
+        self, t: int, identity: Record, ip: str, name: str, function: sc.FunctionSpec
+    ) -> None:
+        request: Record = {"functionName": function.name}
+        if name.startswith("Update"):
+            request["timeout"] = 60
+        self._emit(
+            t,
+            {
+                "eventVersion": "1.08",
+                "userIdentity": identity,
+                "eventTime": ts(t),
+                "eventSource": "lambda.amazonaws.com",
+                "eventName": name,
+                "awsRegion": function.region,
+                "sourceIPAddress": ip,
+                "userAgent": _CLI_AGENT.format(c=f"lambda.{_kebab(name)}"),
+                "requestParameters": request,
+                "responseElements": None,
+                "requestID": self._uuid(),
+                "eventID": self._uuid(),
+                "readOnly": name.startswith("Get"),
+                "eventType": "AwsApiCall",
+                "managementEvent": True,
+                "recipientAccountId": sc.ACCOUNT_ID,
+                "eventCategory": "Management",
+            },
+        )
+
+    def _config_service(self, t: int) -> None:
+        """AWS Config inspects a bucket through its service-linked role."""
+        role = sc.CONFIG_SERVICE_ROLE
+        session = "AWSConfig-Describe"
+        identity = {
+            "type": "AssumedRole",
+            "principalId": f"{role.role_id}:{session}",
+            "arn": _session_arn(role, session),
+            "accountId": sc.ACCOUNT_ID,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": role.role_id,
+                    "arn": role.arn,
+                    "accountId": sc.ACCOUNT_ID,
+                    "userName": role.name,
+                },
+                "attributes": {"creationDate": ts(t - 30), "mfaAuthenticated": "false"},
+            },
+            "invokedBy": sc.CONFIG_SERVICE,
+        }
+        name, sub_resource = self._rng.choice(_CONFIG_SERVICE_CALLS)
+        bucket = self._rng.choice(sc.BUCKETS)
+        region = sc.EU_REGION if bucket.startswith("acme-eu-") else sc.HOME_REGION
+        via = sc.CONFIG_SERVICE
+        self._s3_management(t, region, identity, via, via, name, bucket, sub_resource)
+
+    def _s3_service_kms(self, t: int) -> None:
+        """S3 itself refreshes a Bucket Key: an AWSService KMS call with no role to credit."""
+        context = {"aws:s3:arn": f"arn:aws:s3:::{sc.REPORTS_RAW_BUCKET}"}
+        identity = {"type": "AWSService", "invokedBy": "s3.amazonaws.com"}
+        self._kms(
+            t, identity, "GenerateDataKey", sc.REPORTS_KMS_KEY_ARN, context, "s3.amazonaws.com"
+        )
+
+
+_KEY_MATERIAL = "b2f1c0d3e4a5968778695a4b3c2d1e0f1a2b3c4d5e6f708192a3b4c5d6e7f809"
+
+
+def _object(bucket: str, key: str) -> Record:
+    return {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"}
+
+
+def _prefix(bucket: str, prefix: str) -> Record:
+    return {"type": "AWS::S3::Object", "ARNPrefix": f"arn:aws:s3:::{bucket}/{prefix}"}
+
+
+def _bucket(bucket: str) -> Record:
+    return {"accountId": sc.ACCOUNT_ID, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}
+
+
+def _kebab(event_name: str) -> str:
+    """`GetFunction20150331v2` → `get-function`, as the CLI names its command."""
+    words: list[str] = []
+    for char in event_name.rstrip("v0123456789"):
+        if char.isupper() and words:
+            words.append("-")
+        words.append(char.lower())
+    return "".join(words)
+
+
+def _session_arn(role: sc.RoleSpec, session: str) -> str:
+    return f"arn:aws:sts::{sc.ACCOUNT_ID}:assumed-role/{role.name}/{session}"
