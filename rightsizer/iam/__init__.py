@@ -19,14 +19,27 @@ from rightsizer.iam.policy import (
     resource_matches,
     to_dict,
 )
+from rightsizer.iam.snapshot import (
+    AccountSnapshot,
+    ManagedPolicy,
+    Role,
+    attach_functions,
+    load_lambda_functions_file,
+    load_live,
+    load_snapshot_file,
+)
 
 __all__ = [
+    "AccountSnapshot",
     "ConditionalDeny",
     "Decision",
     "Grant",
+    "ManagedPolicy",
     "PolicyDocument",
+    "Role",
     "Statement",
     "action_matches",
+    "attach_functions",
     "canonical_json",
     "escape_resource",
     "evaluate",
@@ -34,6 +47,9 @@ __all__ = [
     "grants",
     "has_wildcard",
     "is_allowed",
+    "load_lambda_functions_file",
+    "load_live",
+    "load_snapshot_file",
     "parse_policy",
     "policy_size",
     "resource_matches",
