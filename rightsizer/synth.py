@@ -187,6 +187,12 @@ class SynthDataset:
     duplicates: int = 0  # extra copies of already delivered records
     events_in_window: int = 0  # distinct events with start <= eventTime < until
     digest_files: int = 0
+    key_prefix: str = ""  # the trail's S3KeyPrefix, without slashes at either end
+
+    @property
+    def source_dir(self) -> Path:
+        """The folder that holds `AWSLogs/`: what `--source` points at."""
+        return self.logs / self.key_prefix if self.key_prefix else self.logs
 
 
 @dataclass
@@ -342,6 +348,7 @@ def generate(
         duplicates=counts["duplicates"],
         events_in_window=counts["in_window"],
         digest_files=digests,
+        key_prefix=prefix,
     )
 
 

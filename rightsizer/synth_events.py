@@ -1,26 +1,30 @@
-"""The synthetic traffic: who calls what, hour by hour, as CloudTrail records.
+"""The synthetic traffic: who calls what, hour by hour (the story is in `rightsizer.synth`).
 
-`Traffic.hour(start)` emits the calls of one hour of the scenario (see `rightsizer.synth`) to a
-callback as `(event_time, record)`. Records are plain dicts shaped like real trail records
-(facts §3); identities are built once per session and shared, so a record costs a few dict
-literals and a handful of random draws.
+`Traffic.hour(start)` emits the calls of one hour of the scenario through a `Recorder`.
+Identities are built once per session and shared, so a record costs a few dict literals and a
+handful of random draws.
 """
 
 from __future__ import annotations
 
-import base64
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from random import Random
 from typing import Any
 from urllib.parse import quote
 
 from rightsizer import synth_scenario as sc
-
-Record = dict[str, Any]
-Emit = Callable[[int, Record], None]
+from rightsizer.synth_records import (
+    CLI_AGENT,
+    Emit,
+    Record,
+    Recorder,
+    bucket_resource,
+    object_resource,
+    prefix_resource,
+    session_arn,
+    ts,
+)
 
 # Relative call volume per UTC hour (business hours busier).
 _DIURNAL = (
@@ -28,7 +32,6 @@ _DIURNAL = (
     1.5, 1.5, 1.6, 1.6, 1.5, 1.3, 1.1, 0.9, 0.8, 0.7, 0.6, 0.5,
 )  # fmt: skip
 _SESSION_SECONDS = 6 * 3600  # Lambda refreshes the execution-role session every few hours
-_TLS = "TLS_AES_128_GCM_SHA256"
 _KERNEL = "5.10.224-233.891.amzn2.x86_64"
 _USER_AGENTS = {
     "python3.12": (
@@ -50,10 +53,6 @@ _EC2_AGENT = (
     "Boto3/1.34.101 md/Botocore#1.34.101 ua/2.0 os/linux#6.1.84-99.169.amzn2023.x86_64 "
     "md/arch#x86_64 lang/python#3.11.6 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.101"
 )
-_CLI_AGENT = (
-    "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/macos#23.4.0 md/arch#arm64 lang/python#3.11.8 "
-    "md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/prompt#off md/command#{c}"
-)
 _IP_PREFIX = {sc.HOME_REGION: "3.91", sc.EU_REGION: "34.245"}
 _REPORT_NAMES = ("summary.csv", "sales report (eu).csv", "orders+returns.csv", "stock;levels.json")
 _CONFIG_SERVICE_CALLS = (
@@ -62,11 +61,6 @@ _CONFIG_SERVICE_CALLS = (
     ("GetBucketEncryption", "encryption"),
     ("GetBucketVersioning", "versioning"),
 )
-
-
-def ts(t: int) -> str:
-    """CloudTrail's eventTime format for a UNIX time."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def _day(t: int) -> str:
@@ -93,26 +87,11 @@ class Traffic:
         self, rng: Random, emit: Emit, *, scale: int, data_events: bool, window: tuple[int, int]
     ) -> None:
         self._rng = rng
-        self._emit = emit
+        self._rec = Recorder(rng, emit, data_events=data_events)
         self._scale = scale
-        self._data_events = data_events
         self._start, self._end = window
         self._sessions: dict[str, _Session] = {}
         self.last_used: dict[str, tuple[int, str]] = {}
-
-    # ---- ids -------------------------------------------------------------------------------
-
-    def _uuid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-
-    def _hex(self, digits: int) -> str:
-        return f"{self._rng.getrandbits(digits * 4):0{digits}X}"
-
-    def _b64(self, size: int) -> str:
-        return base64.b64encode(self._rng.randbytes(size)).decode()
-
-    def _version_id(self) -> str:
-        return base64.urlsafe_b64encode(self._rng.randbytes(24)).decode()
 
     def _count(self, rate: float) -> int:
         """A call count with mean `rate * scale` (whole part plus a coin for the fraction)."""
@@ -180,7 +159,7 @@ class Traffic:
         if session is not None and t < session.expires:
             return session
         created = t - 1 - self._rng.randrange(5)
-        key_id = "ASIA" + self._hex(16)
+        key_id = "ASIA" + self._rec.hex(16)
         role = function.role
         identity: Record = {
             "type": "AssumedRole",
@@ -211,279 +190,17 @@ class Traffic:
             expires=created + _SESSION_SECONDS + self._rng.randrange(3600),
         )
         self._sessions[function.name] = session
-        self._assume_role(created, function, key_id)
+        self._rec.assume_role(created, function, key_id)
         if function is sc.EXPORTER:
             self._env_decrypt(created + 1, function, session)
         return session
-
-    def _assume_role(self, t: int, function: sc.FunctionSpec, key_id: str) -> None:
-        expiration = time.gmtime(t + 12 * 3600)
-        stamp = time.strftime("%b {d}, %Y, {h}:%M:%S %p", expiration).format(
-            d=expiration.tm_mday, h=(expiration.tm_hour % 12) or 12
-        )
-        self._emit(
-            t,
-            {
-                "eventVersion": "1.08",
-                "userIdentity": {"type": "AWSService", "invokedBy": sc.LAMBDA_SERVICE},
-                "eventTime": ts(t),
-                "eventSource": "sts.amazonaws.com",
-                "eventName": "AssumeRole",
-                "awsRegion": function.region,
-                "sourceIPAddress": sc.LAMBDA_SERVICE,
-                "userAgent": sc.LAMBDA_SERVICE,
-                "requestParameters": {
-                    "roleArn": function.role.arn,
-                    "roleSessionName": function.name,
-                },
-                "responseElements": {
-                    "credentials": {
-                        "accessKeyId": key_id,
-                        "sessionToken": "IQoJb3JpZ2luX2Vj" + self._b64(96),
-                        "expiration": stamp,
-                    }
-                },
-                "requestID": self._uuid(),
-                "eventID": self._uuid(),
-                "readOnly": True,
-                "resources": [
-                    {
-                        "accountId": sc.ACCOUNT_ID,
-                        "type": "AWS::IAM::Role",
-                        "ARN": function.role.arn,
-                    }
-                ],
-                "eventType": "AwsApiCall",
-                "managementEvent": True,
-                "recipientAccountId": sc.ACCOUNT_ID,
-                "sharedEventID": self._uuid(),
-                "eventCategory": "Management",
-            },
-        )
-
-    # ---- record builders ---------------------------------------------------------------------
-
-    def _s3_data(
-        self,
-        t: int,
-        region: str,
-        identity: Record,
-        ip: str,
-        agent: str,
-        name: str,
-        bucket: str,
-        key: str | None,
-        *,
-        read_only: bool,
-        params: Record | None = None,
-        resources: list[Record] | None = None,
-        response: Record | None = None,
-        error: tuple[str, str] | None = None,
-        bytes_in: int = 0,
-        bytes_out: int = 0,
-        sse: str | None = None,
-    ) -> None:
-        """One S3 data event (skipped when the trail logs no data events)."""
-        if not self._data_events:
-            return
-        host = f"{bucket}.s3.{region}.amazonaws.com"
-        request: Record = {"bucketName": bucket, "Host": host}
-        if key is not None:
-            request["key"] = key
-        if params:
-            request.update(params)
-        if resources is None:
-            resources = [_object(bucket, key or ""), _bucket(bucket)]
-        extra: Record = {
-            "SignatureVersion": "SigV4",
-            "CipherSuite": _TLS,
-            "bytesTransferredIn": bytes_in,
-            "AuthenticationMethod": "AuthHeader",
-            "x-amz-id-2": self._b64(57),
-            "bytesTransferredOut": bytes_out,
-        }
-        if sse:
-            extra["SSEApplied"] = sse
-        record: Record = {
-            "eventVersion": "1.10",
-            "userIdentity": identity,
-            "eventTime": ts(t),
-            "eventSource": "s3.amazonaws.com",
-            "eventName": name,
-            "awsRegion": region,
-            "sourceIPAddress": ip,
-            "userAgent": agent,
-        }
-        if error:
-            record["errorCode"], record["errorMessage"] = error
-        record.update(
-            {
-                "requestParameters": request,
-                "responseElements": response,
-                "additionalEventData": extra,
-                "requestID": self._hex(16),
-                "eventID": self._uuid(),
-                "readOnly": read_only,
-                "resources": resources,
-                "eventType": "AwsApiCall",
-                "managementEvent": False,
-                "recipientAccountId": sc.ACCOUNT_ID,
-                "eventCategory": "Data",
-                "tlsDetails": {
-                    "tlsVersion": "TLSv1.3",
-                    "cipherSuite": _TLS,
-                    "clientProvidedHostHeader": host,
-                },
-            }
-        )
-        self._emit(t, record)
-
-    def _s3_management(
-        self,
-        t: int,
-        region: str,
-        identity: Record,
-        ip: str,
-        agent: str,
-        name: str,
-        bucket: str | None,
-        sub_resource: str | None = None,
-    ) -> None:
-        """One S3 management event: a bucket-level call, or ListBuckets without a bucket."""
-        if bucket is None:
-            request: Record = {"Host": f"s3.{region}.amazonaws.com"}
-            resources: list[Record] | None = None
-        else:
-            request = {"bucketName": bucket, "Host": f"{bucket}.s3.{region}.amazonaws.com"}
-            if sub_resource:
-                request[sub_resource] = ""
-            resources = [_bucket(bucket)]
-        record: Record = {
-            "eventVersion": "1.09",
-            "userIdentity": identity,
-            "eventTime": ts(t),
-            "eventSource": "s3.amazonaws.com",
-            "eventName": name,
-            "awsRegion": region,
-            "sourceIPAddress": ip,
-            "userAgent": agent,
-            "requestParameters": request,
-            "responseElements": None,
-            "additionalEventData": {
-                "SignatureVersion": "SigV4",
-                "CipherSuite": _TLS,
-                "bytesTransferredIn": 0,
-                "AuthenticationMethod": "AuthHeader",
-                "x-amz-id-2": self._b64(57),
-                "bytesTransferredOut": 0 if bucket is None else 137,
-            },
-            "requestID": self._hex(16),
-            "eventID": self._uuid(),
-            "readOnly": True,
-            "eventType": "AwsApiCall",
-            "managementEvent": True,
-            "recipientAccountId": sc.ACCOUNT_ID,
-            "eventCategory": "Management",
-            "tlsDetails": {
-                "tlsVersion": "TLSv1.3",
-                "cipherSuite": _TLS,
-                "clientProvidedHostHeader": request["Host"],
-            },
-        }
-        if resources is not None:
-            record["resources"] = resources
-        self._emit(t, record)
-
-    def _kms(
-        self,
-        t: int,
-        identity: Record,
-        name: str,
-        key_arn: str,
-        context: Record,
-        via: str,
-        key_id: str | None = None,
-    ) -> None:
-        """A KMS management event (`via` is the address/agent: the service acting, or an IP)."""
-        request: Record = {"encryptionContext": context, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
-        if name == "GenerateDataKey":
-            request = {
-                "keyId": key_id or key_arn,
-                "encryptionContext": context,
-                "keySpec": "AES_256",
-            }
-        self._emit(
-            t,
-            {
-                "eventVersion": "1.11",
-                "userIdentity": identity,
-                "eventTime": ts(t),
-                "eventSource": "kms.amazonaws.com",
-                "eventName": name,
-                "awsRegion": key_arn.split(":")[3],
-                "sourceIPAddress": via,
-                "userAgent": via,
-                "requestParameters": request,
-                "responseElements": None,
-                "additionalEventData": {"keyMaterialId": _KEY_MATERIAL},
-                "requestID": self._uuid(),
-                "eventID": self._uuid(),
-                "readOnly": True,
-                "resources": [
-                    {"accountId": sc.ACCOUNT_ID, "type": "AWS::KMS::Key", "ARN": key_arn}
-                ],
-                "eventType": "AwsApiCall",
-                "managementEvent": True,
-                "recipientAccountId": sc.ACCOUNT_ID,
-                "eventCategory": "Management",
-            },
-        )
-
-    def _dynamodb(self, t: int, session: _Session, name: str, image_id: str) -> None:
-        if not self._data_events:
-            return
-        self._emit(
-            t,
-            {
-                "eventVersion": "1.09",
-                "userIdentity": session.identity,
-                "eventTime": ts(t),
-                "eventSource": "dynamodb.amazonaws.com",
-                "eventName": name,
-                "awsRegion": sc.HOME_REGION,
-                "sourceIPAddress": session.ip,
-                "userAgent": session.user_agent,
-                "requestParameters": {"tableName": "acme-images", "key": {"image_id": image_id}},
-                "responseElements": None,
-                "requestID": self._hex(52),
-                "eventID": self._uuid(),
-                "readOnly": name == "GetItem",
-                "resources": [
-                    {
-                        "accountId": sc.ACCOUNT_ID,
-                        "type": "AWS::DynamoDB::Table",
-                        "ARN": sc.TABLE_ARN,
-                    }
-                ],
-                "eventType": "AwsApiCall",
-                "apiVersion": "2012-08-10",
-                "managementEvent": False,
-                "recipientAccountId": sc.ACCOUNT_ID,
-                "eventCategory": "Data",
-                "tlsDetails": {
-                    "tlsVersion": "TLSv1.3",
-                    "cipherSuite": _TLS,
-                    "clientProvidedHostHeader": "dynamodb.us-east-1.amazonaws.com",
-                },
-            },
-        )
 
     def _fn_s3(
         self, function: sc.FunctionSpec, t: int, name: str, bucket: str, key: str | None, **kw: Any
     ) -> None:
         """An S3 data event made by a Lambda function's code."""
         session = self._session(function, t)
-        self._s3_data(
+        self._rec.s3_data(
             t,
             function.region,
             session.identity,
@@ -500,7 +217,7 @@ class Traffic:
     def _thumbnail(self, t: int) -> None:
         """An upload from the EC2 app, then thumbnailer: Head, Get, Put with an ACL, table."""
         f = sc.THUMBNAILER
-        image = self._uuid()
+        image = self._rec.uuid()
         date = time.strftime("%Y/%m/%d", time.gmtime(t))
         upload_key = f"incoming/{date}/{image}.jpg"
         size = 200_000 + self._rng.randrange(3_000_000)
@@ -519,7 +236,10 @@ class Traffic:
                 None,
                 read_only=True,
                 params={"list-type": "2", "prefix": prefix, "encoding-type": "url"},
-                resources=[_prefix(sc.UPLOADS_BUCKET, prefix), _bucket(sc.UPLOADS_BUCKET)],
+                resources=[
+                    prefix_resource(sc.UPLOADS_BUCKET, prefix),
+                    bucket_resource(sc.UPLOADS_BUCKET),
+                ],
                 bytes_out=1500 + self._rng.randrange(20_000),
             )
         thumb = size // 40
@@ -535,13 +255,16 @@ class Traffic:
             bytes_in=thumb,
             sse="Default_SSE_S3",
         )
-        self._dynamodb(t + 3, self._session(f, t + 3), "PutItem", image)
+        session = self._session(f, t + 3)
+        self._rec.dynamodb(
+            t + 3, session.identity, session.ip, session.user_agent, "PutItem", image
+        )
 
     def _multipart_preview(self, t: int) -> None:
         """thumbnailer uploads a large preview video in three parts."""
         f = sc.THUMBNAILER
-        key = f"previews/{self._uuid()}.mp4"
-        upload_id = self._b64(48).replace("+", "-").replace("/", "_")
+        key = f"previews/{self._rec.uuid()}.mp4"
+        upload_id = self._rec.b64(48).replace("+", "-").replace("/", "_")
         bucket = sc.THUMBNAILS_BUCKET
         self._fn_s3(
             f,
@@ -585,7 +308,7 @@ class Traffic:
 
     def _missing_upload(self, t: int) -> None:
         """thumbnailer reads an upload that is gone: NoSuchKey (usage, not a denial)."""
-        key = f"incoming/{time.strftime('%Y/%m/%d', time.gmtime(t))}/{self._uuid()}.jpg"
+        key = f"incoming/{time.strftime('%Y/%m/%d', time.gmtime(t))}/{self._rec.uuid()}.jpg"
         self._fn_s3(
             sc.THUMBNAILER,
             t,
@@ -607,7 +330,7 @@ class Traffic:
         if self._rng.random() < 0.3:
             copy_source = "/" + copy_source  # some SDKs send a leading slash
         if versioned_source:
-            copy_source += f"?versionId={self._version_id()}"
+            copy_source += f"?versionId={self._rec.version_id()}"
         session = self._session(f, t)
         self._fn_s3(
             f,
@@ -622,23 +345,25 @@ class Traffic:
                 "x-amz-server-side-encryption-aws-kms-key-id": sc.REPORTS_KMS_KEY_ARN,
             },
             resources=[
-                _object(sc.REPORTS_BUCKET, target_key),
-                _bucket(sc.REPORTS_BUCKET),
-                _object(sc.REPORTS_RAW_BUCKET, source_key),
+                object_resource(sc.REPORTS_BUCKET, target_key),
+                bucket_resource(sc.REPORTS_BUCKET),
+                object_resource(sc.REPORTS_RAW_BUCKET, source_key),
             ],
             response={
                 "x-amz-server-side-encryption": "aws:kms",
                 "x-amz-server-side-encryption-aws-kms-key-id": sc.REPORTS_KMS_KEY_ARN,
-                "x-amz-version-id": self._version_id(),
+                "x-amz-version-id": self._rec.version_id(),
             },
             bytes_out=234,
             sse="SSE_KMS",
         )
         fas = "fas.s3.amazonaws.com"
         raw_context = {"aws:s3:arn": f"arn:aws:s3:::{sc.REPORTS_RAW_BUCKET}"}  # Bucket Key on
-        self._kms(t, session.fas_identity, "Decrypt", sc.REPORTS_KMS_KEY_ARN, raw_context, fas)
+        self._rec.kms(t, session.fas_identity, "Decrypt", sc.REPORTS_KMS_KEY_ARN, raw_context, fas)
         context = {"aws:s3:arn": f"arn:aws:s3:::{sc.REPORTS_BUCKET}/{target_key}"}
-        self._kms(t, session.fas_identity, "GenerateDataKey", sc.REPORTS_KMS_KEY_ARN, context, fas)
+        self._rec.kms(
+            t, session.fas_identity, "GenerateDataKey", sc.REPORTS_KMS_KEY_ARN, context, fas
+        )
 
     def _delete_raw_reports(self, t: int) -> None:
         """report-builder batch-deletes old raw reports: DeleteObjects logs no keys."""
@@ -650,7 +375,10 @@ class Traffic:
             None,
             read_only=False,
             params={"delete": ""},
-            resources=[_prefix(sc.REPORTS_RAW_BUCKET, ""), _bucket(sc.REPORTS_RAW_BUCKET)],
+            resources=[
+                prefix_resource(sc.REPORTS_RAW_BUCKET, ""),
+                bucket_resource(sc.REPORTS_RAW_BUCKET),
+            ],
             bytes_in=412 + self._rng.randrange(400),
             bytes_out=380,
         )
@@ -660,14 +388,14 @@ class Traffic:
         f = sc.REPORT_BUILDER
         session = self._session(f, t)
         args = (f.region, session.identity, session.ip, session.user_agent)
-        self._s3_management(t, *args, "GetBucketLocation", sc.REPORTS_BUCKET, "location")
-        self._s3_management(t + 1, *args, "ListBuckets", None)
+        self._rec.s3_management(t, *args, "GetBucketLocation", sc.REPORTS_BUCKET, "location")
+        self._rec.s3_management(t + 1, *args, "ListBuckets", None)
 
     def _mail_report(self, t: int) -> None:
         """report-mailer reads a final report, sometimes a given version; KMS Decrypt follows."""
         f = sc.REPORT_MAILER
         key = f"final/{_day(t - 86400)}/{self._rng.choice(_REPORT_NAMES)}"
-        params = {"versionId": self._version_id()} if self._rng.random() < 0.25 else None
+        params = {"versionId": self._rec.version_id()} if self._rng.random() < 0.25 else None
         session = self._session(f, t)
         self._fn_s3(
             f,
@@ -681,7 +409,7 @@ class Traffic:
             sse="SSE_KMS",
         )
         context = {"aws:s3:arn": f"arn:aws:s3:::{sc.REPORTS_BUCKET}/{key}"}
-        self._kms(
+        self._rec.kms(
             t,
             session.fas_identity,
             "Decrypt",
@@ -712,7 +440,10 @@ class Traffic:
                 None,
                 read_only=True,
                 params={"list-type": "2", "prefix": "app/", "encoding-type": "url"},
-                resources=[_prefix(sc.CONFIG_BUCKET, "app/"), _bucket(sc.CONFIG_BUCKET)],
+                resources=[
+                    prefix_resource(sc.CONFIG_BUCKET, "app/"),
+                    bucket_resource(sc.CONFIG_BUCKET),
+                ],
                 bytes_out=2400,
             )
 
@@ -755,13 +486,13 @@ class Traffic:
         """Lambda decrypts the function's environment variables at a cold start."""
         context = {"aws:lambda:FunctionArn": function.arn}
         identity = session.lambda_identity
-        self._kms(t, identity, "Decrypt", sc.LAMBDA_ENV_KMS_KEY_ARN, context, sc.LAMBDA_SERVICE)
+        self._rec.kms(t, identity, "Decrypt", sc.LAMBDA_ENV_KMS_KEY_ARN, context, sc.LAMBDA_SERVICE)
 
     def _eu_ingest(self, t: int) -> None:
         """eu-ingest (eu-west-1): list a landing batch, read it, write it normalized, delete."""
         f = sc.EU_INGEST
         day = _day(t)
-        item = self._uuid()
+        item = self._rec.uuid()
         landing_key = f"batches/{day}/{item}.json"
         prefix = f"batches/{day}/"
         self._fn_s3(
@@ -772,7 +503,10 @@ class Traffic:
             None,
             read_only=True,
             params={"list-type": "2", "prefix": prefix, "max-keys": "100"},
-            resources=[_prefix(sc.EU_LANDING_BUCKET, prefix), _bucket(sc.EU_LANDING_BUCKET)],
+            resources=[
+                prefix_resource(sc.EU_LANDING_BUCKET, prefix),
+                bucket_resource(sc.EU_LANDING_BUCKET),
+            ],
             bytes_out=900,
         )
         size = 10_000 + self._rng.randrange(90_000)
@@ -795,7 +529,7 @@ class Traffic:
         """eu-ingest's management call, visible even without data events."""
         f = sc.EU_INGEST
         session = self._session(f, t)
-        self._s3_management(
+        self._rec.s3_management(
             t,
             f.region,
             session.identity,
@@ -824,7 +558,7 @@ class Traffic:
         role = sc.EC2_APP_ROLE
         self.last_used[role.name] = (t, sc.HOME_REGION)
         identity = self._sessions_ec2()
-        self._s3_data(
+        self._rec.s3_data(
             t,
             sc.HOME_REGION,
             identity,
@@ -846,9 +580,9 @@ class Traffic:
             identity: Record = {
                 "type": "AssumedRole",
                 "principalId": f"{role.role_id}:{sc.EC2_INSTANCE_ID}",
-                "arn": _session_arn(role, sc.EC2_INSTANCE_ID),
+                "arn": session_arn(role, sc.EC2_INSTANCE_ID),
                 "accountId": sc.ACCOUNT_ID,
-                "accessKeyId": "ASIA" + self._hex(16),
+                "accessKeyId": "ASIA" + self._rec.hex(16),
                 "sessionContext": {
                     "sessionIssuer": {
                         "type": "Role",
@@ -881,12 +615,12 @@ class Traffic:
         ip = "198.51.100.23"
         choice = self._rng.randrange(4)
         if choice == 0:
-            agent = _CLI_AGENT.format(c="s3.ls")
-            self._s3_management(t, sc.HOME_REGION, identity, ip, agent, "ListBuckets", None)
+            agent = CLI_AGENT.format(c="s3.ls")
+            self._rec.s3_management(t, sc.HOME_REGION, identity, ip, agent, "ListBuckets", None)
         elif choice == 1:
             key = f"final/{_day(t - 86400)}/summary.csv"
-            agent = f"[{_CLI_AGENT.format(c='s3.cp')}]"
-            self._s3_data(
+            agent = f"[{CLI_AGENT.format(c='s3.cp')}]"
+            self._rec.s3_data(
                 t, sc.HOME_REGION, identity, ip, agent, "GetObject", sc.REPORTS_BUCKET, key,
                 read_only=True, bytes_out=48_213, sse="SSE_KMS",
             )  # fmt: skip
@@ -895,36 +629,7 @@ class Traffic:
                 "GetFunction20150331v2" if choice == 2 else "UpdateFunctionConfiguration20150331v2"
             )
             function = self._rng.choice(sc.FUNCTIONS)
-            self._lambda_management(t, identity, ip, name, function)
-
-    def _lambda_management(
-        self, t: int, identity: Record, ip: str, name: str, function: sc.FunctionSpec
-    ) -> None:
-        request: Record = {"functionName": function.name}
-        if name.startswith("Update"):
-            request["timeout"] = 60
-        self._emit(
-            t,
-            {
-                "eventVersion": "1.08",
-                "userIdentity": identity,
-                "eventTime": ts(t),
-                "eventSource": "lambda.amazonaws.com",
-                "eventName": name,
-                "awsRegion": function.region,
-                "sourceIPAddress": ip,
-                "userAgent": _CLI_AGENT.format(c=f"lambda.{_kebab(name)}"),
-                "requestParameters": request,
-                "responseElements": None,
-                "requestID": self._uuid(),
-                "eventID": self._uuid(),
-                "readOnly": name.startswith("Get"),
-                "eventType": "AwsApiCall",
-                "managementEvent": True,
-                "recipientAccountId": sc.ACCOUNT_ID,
-                "eventCategory": "Management",
-            },
-        )
+            self._rec.lambda_management(t, identity, ip, name, function)
 
     def _config_service(self, t: int) -> None:
         """AWS Config inspects a bucket through its service-linked role."""
@@ -933,7 +638,7 @@ class Traffic:
         identity = {
             "type": "AssumedRole",
             "principalId": f"{role.role_id}:{session}",
-            "arn": _session_arn(role, session),
+            "arn": session_arn(role, session),
             "accountId": sc.ACCOUNT_ID,
             "sessionContext": {
                 "sessionIssuer": {
@@ -951,41 +656,12 @@ class Traffic:
         bucket = self._rng.choice(sc.BUCKETS)
         region = sc.EU_REGION if bucket.startswith("acme-eu-") else sc.HOME_REGION
         via = sc.CONFIG_SERVICE
-        self._s3_management(t, region, identity, via, via, name, bucket, sub_resource)
+        self._rec.s3_management(t, region, identity, via, via, name, bucket, sub_resource)
 
     def _s3_service_kms(self, t: int) -> None:
         """S3 itself refreshes a Bucket Key: an AWSService KMS call with no role to credit."""
         context = {"aws:s3:arn": f"arn:aws:s3:::{sc.REPORTS_RAW_BUCKET}"}
         identity = {"type": "AWSService", "invokedBy": "s3.amazonaws.com"}
-        self._kms(
+        self._rec.kms(
             t, identity, "GenerateDataKey", sc.REPORTS_KMS_KEY_ARN, context, "s3.amazonaws.com"
         )
-
-
-_KEY_MATERIAL = "b2f1c0d3e4a5968778695a4b3c2d1e0f1a2b3c4d5e6f708192a3b4c5d6e7f809"
-
-
-def _object(bucket: str, key: str) -> Record:
-    return {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"}
-
-
-def _prefix(bucket: str, prefix: str) -> Record:
-    return {"type": "AWS::S3::Object", "ARNPrefix": f"arn:aws:s3:::{bucket}/{prefix}"}
-
-
-def _bucket(bucket: str) -> Record:
-    return {"accountId": sc.ACCOUNT_ID, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}
-
-
-def _kebab(event_name: str) -> str:
-    """`GetFunction20150331v2` → `get-function`, as the CLI names its command."""
-    words: list[str] = []
-    for char in event_name.rstrip("v0123456789"):
-        if char.isupper() and words:
-            words.append("-")
-        words.append(char.lower())
-    return "".join(words)
-
-
-def _session_arn(role: sc.RoleSpec, session: str) -> str:
-    return f"arn:aws:sts::{sc.ACCOUNT_ID}:assumed-role/{role.name}/{session}"

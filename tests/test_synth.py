@@ -318,6 +318,7 @@ def test_org_trail_and_key_prefix_change_the_keys(tmp_path: Path) -> None:
     assert keys and all(
         k.startswith(f"team/trails/AWSLogs/{synth.ORG_ID}/111122223333/") for k in keys
     )
+    assert (ds.source_dir / "AWSLogs").is_dir()
     matches = [LOG_KEY.match(k) for k in keys if "/CloudTrail/" in k]
     assert all(m and m["prefix"] == "team/trails" and m["org"] == synth.ORG_ID for m in matches)
 
