@@ -15,7 +15,7 @@ import duckdb
 
 from rightsizer.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Column order of `events` is part of the ingest contract: rightsizer.ingest builds Arrow
 # batches with exactly these names and types.
@@ -82,7 +82,18 @@ CREATE TABLE ingest_runs (
 """
 
 # Each entry migrates a database from version (index + 1) to (index + 2).
-MIGRATIONS: list[str] = []
+MIGRATIONS: list[str] = [
+    # 1 -> 2: figures of each report, for the "change since the previous report" section.
+    """
+    CREATE TABLE report_runs (
+        report_id     VARCHAR NOT NULL PRIMARY KEY,
+        created_at    TIMESTAMP,
+        window_start  TIMESTAMP,
+        window_end    TIMESTAMP,
+        figures       JSON
+    );
+    """,
+]
 
 LOCK_WAIT_SECONDS = 5.0
 

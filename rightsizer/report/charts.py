@@ -1,0 +1,120 @@
+"""Charts of the report as PNG bytes: deterministic, drawn off-screen with the Agg canvas."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+from rightsizer.report.model import Report, RoleSection
+
+# Beyond this many roles the chart shows the most over-privileged ones and says so.
+MAX_CHART_ROLES = 25
+LABEL_CHARS = 42
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+HELD_COLOR = "#c2410c"
+RECOMMENDED_COLOR = "#2563eb"
+USED_COLOR = "#15803d"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One image of the report; `cid` is its Content-ID in the email (without brackets)."""
+
+    name: str
+    title: str
+    alt: str
+    png: bytes
+    width: int
+    height: int
+
+    @property
+    def cid(self) -> str:
+        return f"{self.name}@rightsizer.report"
+
+
+def _label(text: str) -> str:
+    # `$` would start matplotlib mathtext; control characters have no glyph.
+    text = _CONTROL.sub("?", text)
+    if len(text) > LABEL_CHARS:
+        text = text[: LABEL_CHARS - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def chart_roles(report: Report) -> tuple[list[RoleSection], int]:
+    """The roles the grants chart shows (most excess first) and how many were left out."""
+    ranked = sorted(
+        report.roles,
+        key=lambda r: (-(r.actions_held - r.actions_used), r.role_name, r.role_arn),
+    )
+    shown = ranked[:MAX_CHART_ROLES]
+    return shown, len(ranked) - len(shown)
+
+
+def grants_chart(report: Report, *, dpi: int = 100) -> Chart | None:
+    """Horizontal bars per role: S3 actions allowed today, after the recommendation, used."""
+    roles, left_out = chart_roles(report)
+    if not roles:
+        return None
+    # Imported here: matplotlib is slow to import and only the report needs it.
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    labels = [_label(r.role_name) for r in roles]
+    series = [
+        ("allowed today", [r.actions_held for r in roles], HELD_COLOR),
+        ("after the recommendation", [r.actions_recommended for r in roles], RECOMMENDED_COLOR),
+        ("used in the window", [r.actions_used for r in roles], USED_COLOR),
+    ]
+    bar = 0.26
+    width_in, height_in = 9.0, 1.5 + 0.75 * len(roles)
+    with matplotlib.rc_context(
+        {"font.family": "DejaVu Sans", "font.size": 10, "svg.hashsalt": "rightsizer"}
+    ):
+        fig = Figure(figsize=(width_in, height_in), dpi=dpi)
+        FigureCanvasAgg(fig)  # the Agg canvas: no GUI, no global backend switch
+        ax = fig.add_subplot()
+        positions = list(range(len(roles)))
+        peak = max(max(values) for _, values, _ in series) or 1
+        for offset, (name, values, color) in enumerate(series):
+            ys = [p + (offset - 1) * bar for p in positions]
+            ax.barh(ys, values, height=bar, color=color, label=name)
+            for y, value in zip(ys, values, strict=True):
+                ax.text(value + peak * 0.01, y, str(value), va="center", fontsize=8)
+        ax.set_yticks(positions, labels)
+        ax.invert_yaxis()  # the first role at the top, as in the tables
+        ax.set_xlim(0, peak * 1.12)
+        ax.set_xlabel("S3 actions")
+        title = "S3 actions per role: allowed vs used"
+        if left_out:
+            title += f" ({len(roles)} most over-privileged of {len(roles) + left_out})"
+        ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="x", color="#e5e7eb")
+        ax.set_axisbelow(True)
+        ax.legend(loc="lower right", frameon=False, fontsize=9)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        # No Software/time metadata, so the same report gives the same bytes.
+        fig.savefig(buffer, format="png", metadata={"Software": None})
+    alt = "; ".join(
+        f"{r.role_name}: {r.actions_held} S3 actions allowed today, "
+        f"{r.actions_recommended} after the recommendation, {r.actions_used} used"
+        for r in roles
+    )
+    return Chart(
+        name="grants-per-role",
+        title=title,
+        alt=alt,
+        png=buffer.getvalue(),
+        width=int(width_in * dpi),
+        height=int(height_in * dpi),
+    )
+
+
+def render_charts(report: Report) -> list[Chart]:
+    """Every chart the report has data for, in the order it shows them."""
+    chart = grants_chart(report)
+    return [chart] if chart else []

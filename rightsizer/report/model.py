@@ -1,0 +1,456 @@
+"""The report model: the analysis (docs/analysis-json.md) reduced to what a reader needs.
+
+`build_report` is pure: the same analysis and previous figures give an equal Report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rightsizer.report import grants as g
+from rightsizer.report.errors import ReportError
+
+SUPPORTED_SCHEMA = 1
+# How many example keys the report shows per reason a file was skipped.
+SKIPPED_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One S3 grant: an action pattern on a resource pattern."""
+
+    action: str
+    resource: str
+    high_risk: bool = False
+    narrowed_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    """A grant named together with the role that holds it."""
+
+    role_name: str
+    role_arn: str
+    action: str
+    resource: str
+
+
+@dataclass(frozen=True)
+class UsedAction:
+    action: str
+    resource: str
+    count: int
+    last_seen: str
+
+
+@dataclass(frozen=True)
+class BucketUsage:
+    """The calls a role made on one bucket (`*` collects account-level calls)."""
+
+    bucket: str
+    calls: int
+    last_seen: str
+    actions: tuple[UsedAction, ...]
+
+
+@dataclass(frozen=True)
+class DeniedCall:
+    action: str
+    resource: str
+    error_code: str
+    count: int
+    last_seen: str
+
+
+@dataclass(frozen=True)
+class UnknownUse:
+    action: str
+    resource: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class OutOfScope:
+    policy: str
+    sid: str | None
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoleSection:
+    """Everything the report says about one Lambda role."""
+
+    role_name: str
+    role_arn: str
+    account: str
+    anchor: str
+    functions: tuple[str, ...]
+    lambda_role_source: str
+    buckets: tuple[BucketUsage, ...]
+    calls: int
+    denied: tuple[DeniedCall, ...]
+    unknown: tuple[UnknownUse, ...]
+    not_granted: tuple[UsedAction, ...]
+    removed: tuple[Grant, ...]
+    kept: tuple[Grant, ...]
+    unknown_grants: tuple[Grant, ...]
+    unified_diff: str
+    current_policies: tuple[str, ...]
+    permissions_boundary: str | None
+    recommended_policy: Mapping[str, Any]
+    recommended_policy_json: str
+    recommended_policy_size: int
+    grants_before: int
+    grants_after: int
+    actions_held: int
+    actions_recommended: int
+    actions_used: int
+    wildcards_before: int
+    wildcards_after: int
+    warnings: tuple[Finding, ...]
+    out_of_scope: tuple[OutOfScope, ...]
+    precision_given_up: tuple[str, ...]
+
+    @property
+    def held(self) -> tuple[Grant, ...]:
+        """The S3 grants the role holds today."""
+        return self.removed + self.kept + self.unknown_grants
+
+    @property
+    def idle(self) -> bool:
+        return self.calls == 0
+
+
+@dataclass(frozen=True)
+class SkippedGroup:
+    reason: str
+    count: int
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IngestHealth:
+    """How the logs behind the analysis were read; `ran` is False when nothing was ingested."""
+
+    ran: bool
+    files_read: int
+    records_added: int
+    duplicates: int
+    non_log_objects: int
+    skipped: tuple[SkippedGroup, ...]
+    skipped_total: int
+    store_files: int
+    store_events: int
+    store_skipped_files: int
+
+
+@dataclass(frozen=True)
+class Coverage:
+    account: str
+    region: str
+    read: str
+    write: str
+    source: str
+
+
+@dataclass(frozen=True)
+class UnmappedEvent:
+    event_source: str
+    event_name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    window_start: str
+    window_end: str
+    days: int
+    granularity: str
+    roles_analysed: int
+    idle_roles: int
+    grants_before: int
+    grants_after: int
+    grants_removed: int
+    actions_held: int
+    actions_recommended: int
+    high_risk_before: int
+    high_risk_removed: tuple[RoleGrant, ...]
+    roles_unknown_coverage: tuple[str, ...]
+    denied_calls: int
+    wildcards_before: int
+    wildcards_after: int
+
+    @property
+    def share_removed(self) -> float | None:
+        """Share of today's S3 grants the recommendation removes or narrows."""
+        return self.grants_removed / self.grants_before if self.grants_before else None
+
+    @property
+    def actions_share_removed(self) -> float | None:
+        if not self.actions_held:
+            return None
+        return (self.actions_held - self.actions_recommended) / self.actions_held
+
+
+@dataclass(frozen=True)
+class FigureChange:
+    label: str
+    previous: int
+    current: int
+
+    @property
+    def delta(self) -> int:
+        return self.current - self.previous
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What moved since the previous report."""
+
+    previous_window_start: str
+    previous_window_end: str
+    figures: tuple[FigureChange, ...]
+    new_roles: tuple[str, ...]
+    gone_roles: tuple[str, ...]
+    new_grants: tuple[RoleGrant, ...]
+    newly_unused: tuple[RoleGrant, ...]
+    no_longer_held: tuple[RoleGrant, ...]
+
+    @property
+    def anything(self) -> bool:
+        moved = any(f.delta for f in self.figures)
+        lists = (self.new_roles, self.gone_roles, self.new_grants, self.newly_unused)
+        return moved or any(lists) or bool(self.no_longer_held)
+
+
+@dataclass(frozen=True)
+class Report:
+    summary: Summary
+    ingest: IngestHealth
+    coverage: tuple[Coverage, ...]
+    unmapped_events: tuple[UnmappedEvent, ...]
+    roles: tuple[RoleSection, ...]
+    changes: Changes | None
+
+
+def bucket_of(resource: str) -> str:
+    """The bucket name of an S3 ARN (`arn:aws:s3:::b/k` → `b`); other resources as given."""
+    if ":s3:::" in resource:
+        return resource.split(":s3:::", 1)[1].split("/", 1)[0]
+    return resource
+
+
+def _anchor(index: int, role_name: str) -> str:
+    # HTML ids must be unique and plain; the index makes equal role names distinct.
+    slug = re.sub(r"[^a-z0-9]+", "-", role_name.lower()).strip("-")[:48]
+    return f"role-{index + 1}-{slug}" if slug else f"role-{index + 1}"
+
+
+def _grants(items: Any, *, with_risk: bool = False) -> tuple[Grant, ...]:
+    out = []
+    for item in items or []:
+        action, resource = str(item["action"]), str(item["resource"])
+        out.append(
+            Grant(
+                action=action,
+                resource=resource,
+                high_risk=with_risk and g.is_high_risk(action, resource),
+                narrowed_to=tuple(str(n) for n in item.get("narrowed_to") or ()),
+            )
+        )
+    return tuple(sorted(out, key=lambda x: (x.action, x.resource)))
+
+
+def _buckets(used: Any) -> tuple[BucketUsage, ...]:
+    by_bucket: dict[str, list[UsedAction]] = defaultdict(list)
+    for item in used or []:
+        row = UsedAction(
+            action=str(item["action"]),
+            resource=str(item["resource"]),
+            count=int(item.get("count") or 0),
+            last_seen=str(item.get("last_seen") or ""),
+        )
+        by_bucket[bucket_of(row.resource)].append(row)
+    return tuple(
+        BucketUsage(
+            bucket=bucket,
+            calls=sum(r.count for r in rows),
+            last_seen=max(r.last_seen for r in rows),
+            actions=tuple(sorted(rows, key=lambda r: (r.action, r.resource))),
+        )
+        for bucket, rows in sorted(by_bucket.items())
+    )
+
+
+def _role(index: int, role: Mapping[str, Any]) -> RoleSection:
+    diff = role.get("diff") or {}
+    counts = role.get("counts") or {}
+    used = role.get("used") or []
+    removed = _grants(diff.get("removed"), with_risk=True)
+    kept = _grants(diff.get("kept"))
+    unknown_grants = _grants(diff.get("unknown"))
+    recommended = role.get("recommended_policy") or {}
+    current = role.get("current_policy") or {}
+    return RoleSection(
+        role_name=str(role["role_name"]),
+        role_arn=str(role["role_arn"]),
+        account=str(role.get("account") or ""),
+        anchor=_anchor(index, str(role["role_name"])),
+        functions=tuple(sorted(str(f) for f in role.get("functions") or ())),
+        lambda_role_source=str(role.get("lambda_role_source") or ""),
+        buckets=_buckets(used),
+        calls=sum(int(u.get("count") or 0) for u in used),
+        denied=tuple(
+            DeniedCall(
+                action=str(d["action"]),
+                resource=str(d["resource"]),
+                error_code=str(d.get("error_code") or ""),
+                count=int(d.get("count") or 0),
+                last_seen=str(d.get("last_seen") or ""),
+            )
+            for d in role.get("denied") or ()
+        ),
+        unknown=tuple(
+            UnknownUse(str(u["action"]), str(u["resource"]), str(u.get("reason") or ""))
+            for u in role.get("unknown") or ()
+        ),
+        not_granted=tuple(
+            UsedAction(str(n["action"]), str(n["resource"]), int(n.get("count") or 0), "")
+            for n in role.get("not_granted_by_identity_policy") or ()
+        ),
+        removed=removed,
+        kept=kept,
+        unknown_grants=unknown_grants,
+        unified_diff=str(diff.get("unified") or ""),
+        current_policies=tuple(
+            f"{p.get('name')} ({p.get('kind')})" for p in role.get("current_policies") or ()
+        ),
+        permissions_boundary=role.get("permissions_boundary"),
+        recommended_policy=recommended,
+        recommended_policy_json=json.dumps(recommended, indent=2, ensure_ascii=False),
+        recommended_policy_size=int(role.get("recommended_policy_size") or 0),
+        grants_before=len(removed) + len(kept) + len(unknown_grants),
+        grants_after=len(g.policy_s3_grants(recommended)),
+        actions_held=len(g.policy_s3_actions(current)),
+        actions_recommended=len(g.policy_s3_actions(recommended)),
+        actions_used=len({str(u["action"]).lower() for u in used}),
+        wildcards_before=int((counts.get("before") or {}).get("wildcard_grants") or 0),
+        wildcards_after=int((counts.get("after") or {}).get("wildcard_grants") or 0),
+        warnings=tuple(
+            Finding(str(w.get("code") or ""), str(w.get("message") or ""))
+            for w in role.get("warnings") or ()
+        ),
+        out_of_scope=tuple(
+            OutOfScope(
+                policy=str(o.get("policy") or ""),
+                sid=None if o.get("sid") is None else str(o["sid"]),
+                actions=tuple(str(a) for a in o.get("actions") or ()),
+            )
+            for o in role.get("out_of_scope") or ()
+        ),
+        precision_given_up=tuple(
+            p if isinstance(p, str) else json.dumps(p, sort_keys=True)
+            for p in role.get("precision_given_up") or ()
+        ),
+    )
+
+
+def _ingest(analysis: Mapping[str, Any]) -> IngestHealth:
+    ingest = analysis.get("ingest") or {}
+    store = analysis.get("store") or {}
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for item in ingest.get("skipped_files") or ():
+        by_reason[str(item.get("reason") or "unknown reason")].append(str(item.get("key") or ""))
+    return IngestHealth(
+        ran=bool(ingest),
+        files_read=int(ingest.get("files_read") or 0),
+        records_added=int(ingest.get("records_added") or 0),
+        duplicates=int(ingest.get("duplicates") or 0),
+        non_log_objects=int(ingest.get("non_log_objects") or 0),
+        skipped=tuple(
+            SkippedGroup(reason, len(keys), tuple(sorted(keys)[:SKIPPED_EXAMPLES]))
+            for reason, keys in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        ),
+        skipped_total=sum(len(keys) for keys in by_reason.values()),
+        store_files=int(store.get("files") or 0),
+        store_events=int(store.get("events") or 0),
+        store_skipped_files=int(store.get("skipped_files") or 0),
+    )
+
+
+def _summary(analysis: Mapping[str, Any], roles: tuple[RoleSection, ...]) -> Summary:
+    window = analysis["window"]
+    return Summary(
+        window_start=str(window["start"]),
+        window_end=str(window["end"]),
+        days=int(window["days"]),
+        granularity=str(analysis.get("granularity") or ""),
+        roles_analysed=len(roles),
+        idle_roles=sum(1 for r in roles if r.idle),
+        grants_before=sum(r.grants_before for r in roles),
+        grants_after=sum(r.grants_after for r in roles),
+        grants_removed=sum(len(r.removed) for r in roles),
+        actions_held=sum(r.actions_held for r in roles),
+        actions_recommended=sum(r.actions_recommended for r in roles),
+        high_risk_before=sum(
+            1 for r in roles for x in r.held if g.is_high_risk(x.action, x.resource)
+        ),
+        high_risk_removed=tuple(
+            RoleGrant(r.role_name, r.role_arn, x.action, x.resource)
+            for r in roles
+            for x in r.removed
+            if x.high_risk
+        ),
+        roles_unknown_coverage=tuple(r.role_name for r in roles if r.unknown_grants or r.unknown),
+        denied_calls=sum(d.count for r in roles for d in r.denied),
+        wildcards_before=sum(r.wildcards_before for r in roles),
+        wildcards_after=sum(r.wildcards_after for r in roles),
+    )
+
+
+def build_report(analysis: Mapping[str, Any], *, previous: Mapping[str, Any] | None) -> Report:
+    """Build the report of an analysis; `previous` is the figures of the last report, if any."""
+    version = analysis.get("schema_version")
+    if version != SUPPORTED_SCHEMA:
+        raise ReportError(
+            f"analysis has schema_version {version!r}; this report understands "
+            f"{SUPPORTED_SCHEMA}: upgrade rightsizer or re-run `rightsizer analyze`"
+        )
+    ordered = sorted(analysis["roles"], key=lambda r: (str(r["role_name"]), str(r["role_arn"])))
+    roles = tuple(_role(i, role) for i, role in enumerate(ordered))
+    report = Report(
+        summary=_summary(analysis, roles),
+        ingest=_ingest(analysis),
+        coverage=tuple(
+            Coverage(
+                str(c.get("account") or ""),
+                str(c.get("region") or ""),
+                str(c.get("read") or ""),
+                str(c.get("write") or ""),
+                str(c.get("source") or ""),
+            )
+            for c in analysis.get("coverage") or ()
+        ),
+        unmapped_events=tuple(
+            UnmappedEvent(str(u["event_source"]), str(u["event_name"]), int(u.get("count") or 0))
+            for u in analysis.get("unmapped_events") or ()
+        ),
+        roles=roles,
+        changes=None,
+    )
+    if previous is None:
+        return report
+    from rightsizer.report.history import changes_since  # the figures format lives there
+
+    return Report(**{**report.__dict__, "changes": changes_since(previous, report)})

@@ -1,0 +1,120 @@
+"""One report run: compare with the previous report, render, write, send, remember."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from rightsizer.report.charts import render_charts
+from rightsizer.report.delivery import SmtpSettings, send_ses, send_smtp
+from rightsizer.report.errors import DeliveryError, ReportError
+from rightsizer.report.history import load_previous, save_run
+from rightsizer.report.message import build_message
+from rightsizer.report.model import Report, build_report
+from rightsizer.report.render import render_html, render_text
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What a run did. `text` is the plain-text report, for printing when nothing was sent."""
+
+    report: Report
+    text: str
+    html_path: Path | None
+    sent_to: tuple[str, ...]
+    transport: str | None
+    message_id: str | None
+    report_id: str | None
+
+
+def write_html(path: Path, html: str) -> None:
+    """Write the HTML file atomically, so a scheduled run never leaves half a report."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ReportError(f"folder {folder} for --out does not exist; create it first")
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(html)
+        os.replace(temp, path)
+    except OSError as exc:
+        raise ReportError(
+            f"cannot write the report to {path} ({exc.strerror}); choose a writable --out"
+        ) from None
+
+
+def run_report(
+    analysis: Mapping[str, Any],
+    conn: duckdb.DuckDBPyConnection | None,
+    *,
+    out: Path | None = None,
+    to: Sequence[str] = (),
+    sender: str = "rightsizer@localhost",
+    subject: str | None = None,
+    smtp: SmtpSettings | None = None,
+    ses: bool = False,
+    ses_region: str | None = None,
+    ses_session: Any = None,
+    ses_client: Any = None,
+    store: bool = True,
+) -> ReportResult:
+    """Build the report of an analysis, write it to `out`, send it to `to`, store its figures.
+
+    `conn` is a writable store connection (None: no comparison, nothing stored). Sending
+    uses SES when `ses` is true, otherwise SMTP with `smtp`. Figures are stored only after
+    everything asked for succeeded, so a failed run does not become "the previous report".
+    """
+    recipients = tuple(to)
+    if recipients and not ses and (smtp is None or not smtp.host):
+        raise DeliveryError("recipients given but no way to send: set --smtp-host or use --ses")
+    previous = load_previous(conn) if conn is not None else None
+    report = build_report(analysis, previous=previous)
+    text = render_text(report)
+    charts = render_charts(report) if (out or recipients) else []
+
+    message = None
+    if recipients:
+        message = build_message(
+            report, sender=sender, recipients=recipients, subject=subject, charts=charts
+        )
+    if out is not None:
+        write_html(out, render_html(report, images="data-uri", charts=charts))
+
+    transport = message_id = None
+    if message is not None:
+        if ses:
+            transport = "ses"
+            message_id = send_ses(
+                message, client=ses_client, session=ses_session, region=ses_region
+            )
+        else:
+            assert smtp is not None  # checked above
+            transport = "smtp"
+            send_smtp(
+                message,
+                host=smtp.host,
+                port=smtp.port,
+                starttls=smtp.starttls,
+                ssl=smtp.ssl,
+                user=smtp.user,
+                password=smtp.password,
+                timeout=smtp.timeout,
+            )
+            message_id = str(message["Message-ID"])
+
+    report_id = save_run(conn, report) if store and conn is not None else None
+    return ReportResult(
+        report=report,
+        text=text,
+        html_path=out,
+        sent_to=recipients,
+        transport=transport,
+        message_id=message_id,
+        report_id=report_id,
+    )
