@@ -99,6 +99,7 @@ class IngestSummary:
     strict: bool = False
     files_listed: int = 0
     files_already_ingested: int = 0
+    files_skipped_before: int = 0
     files_read: int = 0
     records: int = 0
     events_added: int = 0
@@ -126,7 +127,7 @@ class IngestSummary:
         out = [
             f"source {self.source}, window {window['start']} to {window['end']}",
             f"files: {self.files_read:,} read, {self.files_already_ingested:,} already ingested, "
-            f"{len(self.skipped_files):,} skipped",
+            f"{self.files_skipped_before:,} skipped before, {len(self.skipped_files):,} skipped",
             f"records: {self.records:,} read, {self.events_added:,} added, "
             f"{self.duplicates:,} duplicates, {self.bad_records:,} bad, "
             f"{self.insight_records:,} insight",
@@ -143,6 +144,7 @@ class IngestSummary:
             "window": self.window.as_dict(),
             "files_listed": self.files_listed,
             "files_already_ingested": self.files_already_ingested,
+            "files_skipped_before": self.files_skipped_before,
             "files_read": self.files_read,
             "records": self.records,
             "events_added": self.events_added,
@@ -310,8 +312,14 @@ def ingest(
     summary.files_listed = len(listing.files)
     summary.non_log_objects.update(listing.skipped)
     done, skipped_before = _known_files(conn)
-    todo = [f for f in listing.files if f.key not in done and skipped_before.get(f.key) != f.size]
-    summary.files_already_ingested = summary.files_listed - len(todo)
+    todo = []
+    for file in listing.files:
+        if file.key in done:
+            summary.files_already_ingested += 1
+        elif skipped_before.get(file.key) == file.size:
+            summary.files_skipped_before += 1
+        else:
+            todo.append(file)
     shown.message(f"{source.spec}: {summary.files_listed} log files in the window, {len(todo)} new")
     if todo:
         shown.start(len(todo))

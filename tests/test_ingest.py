@@ -1,0 +1,353 @@
+"""Ingest end to end on small CloudTrail trees: incremental, idempotent, deduplicated, and
+losing nothing good when a file or a record is bad."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from rightsizer.cli import main
+from rightsizer.errors import StoreError
+from rightsizer.ingest import IngestSummary, ingest
+from rightsizer.progress import PlainProgress, terminal_progress
+from rightsizer.sources import open_source
+from rightsizer.store import connect
+from rightsizer.window import Window
+
+ACCOUNT = "111122223333"
+WINDOW = Window(dt.datetime(2026, 10, 1), dt.datetime(2026, 10, 4))
+
+
+def make_record(event_id: str, when: dt.datetime, **fields: Any) -> dict[str, Any]:
+    """A Lambda-role S3 data event."""
+    record: dict[str, Any] = {
+        "eventVersion": "1.10",
+        "eventID": event_id,
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "eventType": "AwsApiCall",
+        "eventCategory": "Data",
+        "readOnly": True,
+        "awsRegion": "us-east-1",
+        "recipientAccountId": ACCOUNT,
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": "AROAEXAMPLE:resize",
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/resize-role/resize",
+            "sessionContext": {
+                "sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{ACCOUNT}:role/resize-role"}
+            },
+        },
+        "requestParameters": {"bucketName": "photos", "key": f"in/{event_id}.jpg"},
+        "resources": [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::photos/in/{event_id}"}],
+    }
+    record.update(fields)
+    return record
+
+
+def log_key(
+    delivered: dt.datetime,
+    *,
+    account: str = ACCOUNT,
+    region: str = "us-east-1",
+    unique: str = "AbCdEf0123456789",
+    org: str | None = None,
+) -> str:
+    """The key CloudTrail gives a log file, relative to the trail's prefix."""
+    org_part = f"{org}/" if org else ""
+    return (
+        f"AWSLogs/{org_part}{account}/CloudTrail/{region}/{delivered:%Y/%m/%d}/"
+        f"{account}_CloudTrail_{region}_{delivered:%Y%m%dT%H%MZ}_{unique}.json.gz"
+    )
+
+
+def write_file(root: Path, key: str, data: bytes) -> Path:
+    path = root / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def write_log(root: Path, key: str, records: list[Any]) -> Path:
+    return write_file(root, key, gzip.compress(json.dumps({"Records": records}).encode()))
+
+
+def write_tree(root: Path, files: int = 6, per_file: int = 20, seed: str = "e") -> list[str]:
+    """`files` log files over two regions and three days; returns every eventID written."""
+    ids: list[str] = []
+    for index in range(files):
+        region = ("us-east-1", "eu-west-1")[index % 2]
+        delivered = dt.datetime(2026, 10, 1 + index % 3, 10, index)
+        records = []
+        for n in range(per_file):
+            event_id = f"{seed}-{index}-{n}"
+            ids.append(event_id)
+            records.append(make_record(event_id, delivered - dt.timedelta(minutes=3)))
+        write_log(root, log_key(delivered, region=region, unique=f"u{index:015d}"), records)
+    return ids
+
+
+def run_ingest(root: Path, db: Path, *, strict: bool = False) -> IngestSummary:
+    conn = connect(db)
+    try:
+        return ingest(conn, open_source(str(root)), WINDOW, workers=2, strict=strict)
+    finally:
+        conn.close()
+
+
+def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return conn.execute(sql, params or []).fetchall()
+
+
+def test_tree_is_ingested_with_its_manifest(tmp_path: Path) -> None:
+    ids = write_tree(tmp_path / "logs")
+    db = tmp_path / "store.duckdb"
+    summary = run_ingest(tmp_path / "logs", db)
+    assert (summary.files_listed, summary.files_read, summary.records) == (6, 6, 120)
+    assert (summary.events_added, summary.duplicates, summary.skipped_files) == (120, 0, [])
+    assert sorted(r[0] for r in query(db, "SELECT event_id FROM events")) == sorted(ids)
+    manifest = query(
+        db,
+        "SELECT account, region, delivered_at, records, events_added, duplicates, bad_records"
+        " FROM files ORDER BY source_key",
+    )
+    assert manifest[0] == (ACCOUNT, "eu-west-1", dt.datetime(2026, 10, 1, 10, 3), 20, 20, 0, 0)
+    assert {row[1] for row in manifest} == {"us-east-1", "eu-west-1"}
+    assert query(db, "SELECT count(DISTINCT source_file) FROM events") == [(6,)]
+    assert summary.exit_code == 0
+
+
+def test_rerun_adds_nothing_and_reads_nothing(tmp_path: Path) -> None:
+    write_tree(tmp_path / "logs")
+    db = tmp_path / "store.duckdb"
+    run_ingest(tmp_path / "logs", db)
+    again = run_ingest(tmp_path / "logs", db)
+    assert (again.files_read, again.files_already_ingested, again.records) == (0, 6, 0)
+    assert again.files_skipped_before == 0
+    assert (again.events_added, again.duplicates) == (0, 0)
+    assert query(db, "SELECT count(*) FROM events") == [(120,)]
+    assert query(db, "SELECT count(*), count(finished_at) FROM ingest_runs") == [(2, 2)]
+
+
+def test_only_new_files_are_read(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    write_tree(root)
+    db = tmp_path / "store.duckdb"
+    run_ingest(root, db)
+    late = dt.datetime(2026, 10, 3, 23, 55)
+    write_log(root, log_key(late, unique="late000000000000"), [make_record("late-1", late)])
+    summary = run_ingest(root, db)
+    assert (summary.files_read, summary.events_added) == (1, 1)
+    assert query(db, "SELECT count(*) FROM events") == [(121,)]
+
+
+def test_same_event_id_in_two_files_is_stored_once(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    when = dt.datetime(2026, 10, 2, 8)
+    shared = make_record("shared", when)
+    write_log(root, log_key(when, unique="a000000000000000"), [shared, make_record("a1", when)])
+    write_log(root, log_key(when, unique="b000000000000000"), [make_record("b1", when), shared])
+    db = tmp_path / "store.duckdb"
+    summary = run_ingest(root, db)
+    assert (summary.records, summary.events_added, summary.duplicates) == (4, 3, 1)
+    assert query(db, "SELECT source_file FROM events WHERE event_id = 'shared'") == [
+        (log_key(when, unique="a000000000000000"),)
+    ]
+    assert query(db, "SELECT events_added, duplicates FROM files ORDER BY source_key") == [
+        (2, 0),
+        (1, 1),
+    ]
+    # Delivered again in a later run: still one row, counted as a duplicate.
+    write_log(root, log_key(when, unique="c000000000000000"), [shared])
+    assert run_ingest(root, db).duplicates == 1
+    assert query(db, "SELECT count(*) FROM events WHERE event_id = 'shared'") == [(1,)]
+
+
+FAULTS: dict[str, tuple[bytes, str]] = {
+    "truncated": (
+        gzip.compress(json.dumps({"Records": [make_record("t", WINDOW.start)] * 50}).encode())[
+            :-40
+        ],
+        "truncated or corrupt gzip",
+    ),
+    "notgzip": (b'{"Records": []}', "not a gzip file"),
+    "invalidjson": (gzip.compress(b'{"Records": [{"eventID": "x"},'), "invalid JSON"),
+    "toplevel": (gzip.compress(b'[{"eventID": "x"}]'), "top level is not a JSON object"),
+    "notalist": (gzip.compress(b'{"Records": {"eventID": "x"}}'), "Records is not a list"),
+    "empty": (b"", "empty file"),
+    "emptygzip": (gzip.compress(b""), "empty file"),
+}
+
+
+def write_faulty_tree(root: Path) -> tuple[list[str], dict[str, str]]:
+    """Good files around one file per fault; returns good eventIDs and key -> reason."""
+    ids = write_tree(root, files=4, per_file=5)
+    reasons = {}
+    for index, (name, (data, reason)) in enumerate(FAULTS.items()):
+        key = log_key(dt.datetime(2026, 10, 2, 12, index), unique=f"{name:0<16}"[:16])
+        write_file(root, key, data)
+        reasons[key] = reason
+    return ids, reasons
+
+
+def test_bad_files_are_skipped_named_and_recorded(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    ids, reasons = write_faulty_tree(root)
+    db = tmp_path / "store.duckdb"
+    summary = run_ingest(root, db)
+    assert {key: reason.split(" (")[0] for key, reason in summary.skipped_files} == reasons
+    assert sorted(r[0] for r in query(db, "SELECT event_id FROM events")) == sorted(ids)
+    recorded = dict(query(db, "SELECT source_key, reason FROM skipped_files"))
+    assert {key: reason.split(" (")[0] for key, reason in recorded.items()} == reasons
+    assert query(db, "SELECT count(*) FROM files") == [(4,)]
+    assert summary.exit_code == 0
+    text = "\n".join(summary.lines())
+    assert all(key in text for key in reasons)
+
+
+def test_strict_run_exits_one_on_a_skipped_file(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    write_faulty_tree(root)
+    assert run_ingest(root, tmp_path / "store.duckdb", strict=True).exit_code == 1
+
+
+def test_skipped_file_is_not_read_again_until_it_changes(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    _, reasons = write_faulty_tree(root)
+    db = tmp_path / "store.duckdb"
+    run_ingest(root, db)
+    again = run_ingest(root, db)
+    assert (again.files_read, again.skipped_files) == (0, [])
+    assert (again.files_already_ingested, again.files_skipped_before) == (4, len(reasons))
+    # The truncated file is delivered complete: it is read and leaves the skipped list.
+    truncated = next(key for key, reason in reasons.items() if reason.startswith("truncated"))
+    write_log(root, truncated, [make_record("fixed", WINDOW.start)])
+    fixed = run_ingest(root, db)
+    assert (fixed.files_read, fixed.events_added) == (1, 1)
+    assert truncated not in {r[0] for r in query(db, "SELECT source_key FROM skipped_files")}
+    assert query(db, "SELECT events_added FROM files WHERE source_key = ?", [truncated]) == [(1,)]
+
+
+def test_malformed_record_costs_only_itself(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    when = dt.datetime(2026, 10, 2, 9)
+    records = [
+        make_record("ok-1", when),
+        make_record("wrong-types", when, eventName=5, userIdentity=[], readOnly="false"),
+        {"eventTime": "2026-10-02T09:00:00Z", "eventName": "NoId"},
+        "not an object",
+        make_record("ok-2", when, eventTime="2026-10-02 09:00:00.000000000"),
+        {"eventID": "insight-1", "eventType": "AwsCloudTrailInsight"},
+    ]
+    write_log(root, log_key(when), records)
+    db = tmp_path / "store.duckdb"
+    summary = run_ingest(root, db)
+    assert (summary.records, summary.events_added, summary.bad_records) == (6, 3, 2)
+    assert summary.insight_records == 1
+    assert query(
+        db, "SELECT event_id, event_name, principal_type, read_only FROM events ORDER BY 1"
+    ) == [
+        ("ok-1", "GetObject", "AssumedRole", True),
+        ("ok-2", "GetObject", "AssumedRole", True),
+        ("wrong-types", None, None, False),
+    ]
+    assert query(db, "SELECT records, events_added, bad_records FROM files") == [(6, 3, 2)]
+
+
+def test_second_writer_gets_a_clear_message(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    connect(db).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from rightsizer.store import connect;"
+            "c = connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreError, match="in use by another rightsizer run"):
+            connect(db, wait_seconds=0.5)
+    finally:
+        holder.kill()
+        holder.wait()
+    connect(db).close()
+
+
+def test_cli_prints_json_summary_and_honours_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "logs"
+    _, reasons = write_faulty_tree(root)
+    db = tmp_path / "store.duckdb"
+    args = ["ingest", "--source", str(root), "--db", str(db), "--until", "2026-10-04"]
+    assert main([*args, "--days", "3", "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["events_added"] == 20
+    assert summary["window"] == {
+        "start": "2026-10-01T00:00:00Z",
+        "end": "2026-10-04T00:00:00Z",
+        "days": 3,
+    }
+    assert {item["key"] for item in summary["skipped_files"]} == set(reasons)
+    assert set(summary["non_log_objects"]) == {"digest", "insight", "other"}
+    # Nothing new, nothing skipped in this run: strict passes.
+    assert main([*args, "--days", "3", "--strict"]) == 0
+    assert "files: 0 read, 4 already ingested, 7 skipped before" in capsys.readouterr().out
+    fresh = tmp_path / "fresh.duckdb"
+    strict = ["ingest", "--source", str(root), "--db", str(fresh), "--until", "2026-10-04"]
+    assert main([*strict, "--strict"]) == 1
+
+
+def test_cli_without_source_names_the_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["ingest"]) == 2
+    assert "--source" in capsys.readouterr().err
+
+
+def test_cli_takes_source_and_db_from_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_tree(tmp_path / "logs")
+    monkeypatch.setenv("RIGHTSIZER_SOURCE", str(tmp_path / "logs"))
+    monkeypatch.setenv("RIGHTSIZER_DB", str(tmp_path / "env.duckdb"))
+    assert main(["ingest", "--until", "2026-10-04", "--days", "3"]) == 0
+    assert "120 added" in capsys.readouterr().out
+    assert query(tmp_path / "env.duckdb", "SELECT count(*) FROM events") == [(120,)]
+
+
+def test_plain_progress_when_not_a_terminal() -> None:
+    stream = io.StringIO()
+    progress = terminal_progress(stream)
+    assert isinstance(progress, PlainProgress)
+    progress.start(3)
+    progress.advance(3, 300)
+    progress.finish()
+    assert "read 3/3 files, 300 records" in stream.getvalue()
+
+
+def test_progress_reports_every_file(tmp_path: Path) -> None:
+    write_tree(tmp_path / "logs")
+    stream = io.StringIO()
+    conn = connect(tmp_path / "store.duckdb")
+    progress = PlainProgress(stream, interval=0.0)
+    ingest(conn, open_source(str(tmp_path / "logs")), WINDOW, workers=1, progress=progress)
+    assert (progress.files, progress.records) == (6, 120)
+    assert "6 log files in the window, 6 new" in stream.getvalue()
