@@ -62,6 +62,8 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
+import msgspec
+
 from rightsizer import synth_scenario as sc
 from rightsizer.errors import ConfigError
 from rightsizer.synth_events import Record, Traffic, ts
@@ -164,9 +166,12 @@ __all__ = [
     "RoleSpec",
     "SynthDataset",
     "generate",
+    "scale_for",
 ]
 
 MAX_RECORDS_PER_FILE = 500
+# Records written per day and unit of scale (measured: 610 to 650); a lower bound.
+RECORDS_PER_DAY_PER_SCALE = 600
 _HOUR = 3600
 _GZIP_LEVEL = 1
 
@@ -237,7 +242,7 @@ class _Delivery:
             ".json.gz"
         )
         key = f"{self.account_root}/CloudTrail/{region}/{time.strftime('%Y/%m/%d', when)}/{name}"
-        body = json.dumps({"Records": records}, separators=(",", ":")).encode()
+        body = msgspec.json.encode({"Records": records})  # compact, like CloudTrail's files
         self.put(key, body)
         times = [record["eventTime"] for record in records]
         entry = _LogFile(key, hashlib.sha256(body).hexdigest(), min(times), max(times))
@@ -270,7 +275,8 @@ def generate(
     """Write the scenario's CloudTrail tree and side files into `out_dir`; deterministic.
 
     `until` (naive UTC, default today 00:00) and `days` give the window the data is made for.
-    `scale` multiplies the call volume (about 16,000 records per 30 days at scale 1).
+    `scale` multiplies the call volume (about 19,500 records per 30 days at scale 1;
+    `scale_for(records, days)` picks the scale for a target).
     `org_trail` inserts the organization id into the keys; `key_prefix` is the trail's
     S3KeyPrefix. Refuses a directory that already holds a `logs/` tree.
     """
@@ -350,6 +356,11 @@ def generate(
         digest_files=digests,
         key_prefix=prefix,
     )
+
+
+def scale_for(records: int, days: int = 30) -> int:
+    """The smallest `scale` that writes at least `records` records over `days` days."""
+    return max(1, -(-records // (RECORDS_PER_DAY_PER_SCALE * days)))
 
 
 def _epoch(moment: dt.datetime) -> int:

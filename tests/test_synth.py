@@ -347,6 +347,16 @@ def test_scale_multiplies_the_volume(tmp_path: Path) -> None:
     one = synth.generate(tmp_path / "x1", until=UNTIL, days=2, scale=1)
     four = synth.generate(tmp_path / "x4", until=UNTIL, days=2, scale=4)
     assert 3.0 < four.records / one.records < 4.5
+    assert four.files > one.files  # busier trails deliver more often
+
+
+def test_scale_for_reaches_the_requested_record_count(tmp_path: Path) -> None:
+    assert synth.scale_for(1, days=30) == 1
+    assert synth.scale_for(500_000, days=30) == 28
+    scale = synth.scale_for(6_000, days=2)
+    ds = synth.generate(tmp_path / "target", until=UNTIL, days=2, scale=scale)
+    assert ds.records >= 6_000
+    assert ds.records < 6_000 * 1.5
 
 
 def test_snapshot_has_the_roles_policies_and_trust(dataset: synth.SynthDataset) -> None:
@@ -417,3 +427,16 @@ def test_until_defaults_to_today_midnight_utc(tmp_path: Path) -> None:
     today = dt.datetime.now(dt.UTC).date()
     assert ds.until in {dt.datetime.combine(today, dt.time()),
                         dt.datetime.combine(today - dt.timedelta(days=1), dt.time())}  # fmt: skip
+
+
+def test_an_until_inside_a_day_keeps_files_in_the_delivery_folders(tmp_path: Path) -> None:
+    until = dt.datetime(2024, 5, 1, 12, 34, 56)
+    ds = synth.generate(tmp_path / "noon", until=until, days=1)
+    days = {d.strftime("%Y/%m/%d") for d in Window.ending(until, 1).delivery_days()}
+    folders = set()
+    for key, _ in _log_files(ds):
+        match = LOG_KEY.match(key)
+        assert match is not None
+        folders.add(f"{match['y']}/{match['m']}/{match['d']}")
+    assert folders <= days
+    assert ds.events_in_window > 0 and ds.until == until
