@@ -20,11 +20,11 @@ OTHER_ACCOUNT = "444455556666"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 EVIL_NAME = 'evil"<script>alert(1)</script>\r\nBcc: x@y'
 
-S3_FULL_ACCESS = {
+S3_FULL_ACCESS: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": ["s3:*", "s3-object-lambda:*"], "Resource": "*"}],
 }
-BASIC_EXECUTION = {
+BASIC_EXECUTION: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
         {
