@@ -17,6 +17,7 @@ from rightsizer.report import (
     run_report,
     save_run,
 )
+from rightsizer.report.errors import ReportError
 from rightsizer.report.history import figures
 
 
@@ -106,3 +107,26 @@ def test_figures_of_an_older_format_read_with_defaults() -> None:
     assert report.changes is not None
     assert report.changes.new_roles == tuple(r.role_name for r in report.roles)
     assert all(f.previous == 0 for f in report.changes.figures)
+
+
+def test_html_file_without_sending(tmp_path: Path) -> None:
+    conn = store.connect(tmp_path / "r.duckdb")
+    out = tmp_path / "report.html"
+    result = run_report(sample_analysis(), conn, out=out)
+    assert result.html_path == out and result.transport is None and result.sent_to == ()
+    html = out.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
+    assert result.text.startswith("LAMBDA S3 PERMISSIONS REPORT\n")
+    assert load_previous(conn) == figures(result.report)
+
+
+def test_unwritable_out_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="does not exist; create it first"):
+        run_report(sample_analysis(), None, out=tmp_path / "missing" / "report.html")
+
+
+def test_preview_without_storing(tmp_path: Path) -> None:
+    conn = store.connect(tmp_path / "r.duckdb")
+    result = run_report(sample_analysis(), conn, store=False)
+    assert result.report_id is None and load_previous(conn) is None

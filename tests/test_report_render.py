@@ -7,9 +7,12 @@ import re
 import struct
 from html.parser import HTMLParser
 
+import pytest
 from test_report_samples import evil_analysis, sample_analysis
 
 from rightsizer.report import build_report, render_charts, render_html, render_markdown, render_text
+from rightsizer.report.charts import chart_roles
+from rightsizer.report.errors import ReportError
 from rightsizer.report.grants import actions_matching, is_high_risk
 from rightsizer.report.model import bucket_of
 
@@ -230,3 +233,35 @@ def test_hostile_names_in_text_and_markdown() -> None:
     prose = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", prose)
     assert re.findall(r"(?<!\\)<(?!br>)", prose) == []
     assert r'evil"\<script\>alert(1)\</script\>\\r\\nBcc: x@y' in markdown
+
+
+def test_renderings_are_tidy() -> None:
+    for analysis in (sample_analysis(), evil_analysis()):
+        report = build_report(analysis, previous=None)
+        for rendered in (render_markdown(report), render_text(report)):
+            assert "\n\n\n" not in rendered
+            assert not re.search(r"[ \t]+\n", rendered)
+
+
+def test_chart_shows_the_most_over_privileged_roles() -> None:
+    analysis = sample_analysis()
+    template = analysis["roles"]
+    analysis["roles"] = [
+        {**template[i % 4], "role_name": f"role-{i:02d}", "role_arn": f"arn:aws:iam::1:role/{i}"}
+        for i in range(30)
+    ]
+    report = build_report(analysis, previous=None)
+    shown, left_out = chart_roles(report)
+    assert (len(shown), left_out) == (25, 5)
+    excess = [r.actions_held - r.actions_used for r in shown]
+    assert excess == sorted(excess, reverse=True) and excess[0] == 177
+    hidden = [r for r in report.roles if r not in shown]
+    assert max(r.actions_held - r.actions_used for r in hidden) <= excess[-1]
+    assert "(25 most over-privileged of 30)" in render_charts(report)[0].title
+
+
+def test_unsupported_analysis_is_refused() -> None:
+    analysis = sample_analysis()
+    analysis["schema_version"] = 2
+    with pytest.raises(ReportError, match="schema_version 2"):
+        build_report(analysis, previous=None)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 
 from rightsizer.report.model import Report, RoleSection
+from rightsizer.report.text import clean
 
 # Beyond this many roles the chart shows the most over-privileged ones and says so.
 MAX_CHART_ROLES = 25
 LABEL_CHARS = 42
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 HELD_COLOR = "#c2410c"
 RECOMMENDED_COLOR = "#2563eb"
@@ -36,7 +35,7 @@ class Chart:
 
 def _label(text: str) -> str:
     # `$` would start matplotlib mathtext; control characters have no glyph.
-    text = _CONTROL.sub("?", text)
+    text = clean(text)
     if len(text) > LABEL_CHARS:
         text = text[: LABEL_CHARS - 1] + "…"
     return text.replace("$", r"\$")
@@ -69,7 +68,7 @@ def grants_chart(report: Report, *, dpi: int = 100) -> Chart | None:
         ("used in the window", [r.actions_used for r in roles], USED_COLOR),
     ]
     bar = 0.26
-    width_in, height_in = 9.0, 1.5 + 0.75 * len(roles)
+    width_in, height_in = 9.0, 1.6 + 0.55 * len(roles)
     with matplotlib.rc_context(
         {"font.family": "DejaVu Sans", "font.size": 10, "svg.hashsalt": "rightsizer"}
     ):
@@ -84,17 +83,18 @@ def grants_chart(report: Report, *, dpi: int = 100) -> Chart | None:
             for y, value in zip(ys, values, strict=True):
                 ax.text(value + peak * 0.01, y, str(value), va="center", fontsize=8)
         ax.set_yticks(positions, labels)
-        ax.invert_yaxis()  # the first role at the top, as in the tables
+        ax.set_ylim(len(roles) - 0.5, -0.5)  # the first role at the top, no empty margins
         ax.set_xlim(0, peak * 1.12)
         ax.set_xlabel("S3 actions")
         title = "S3 actions per role: allowed vs used"
         if left_out:
             title += f" ({len(roles)} most over-privileged of {len(roles) + left_out})"
-        ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
+        ax.set_title(title, loc="left", fontsize=12, fontweight="bold", pad=26)
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="x", color="#e5e7eb")
         ax.set_axisbelow(True)
-        ax.legend(loc="lower right", frameon=False, fontsize=9)
+        # Above the bars, under the title, so it never hides a bar.
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=3, frameon=False, fontsize=9)
         fig.tight_layout()
         buffer = io.BytesIO()
         # No Software/time metadata, so the same report gives the same bytes.

@@ -21,10 +21,10 @@ from typing import Any, cast
 from rightsizer.report.charts import Chart, render_charts
 from rightsizer.report.errors import DeliveryError
 from rightsizer.report.model import Report
-from rightsizer.report.render import clean, render_html, render_text
+from rightsizer.report.render import render_html, render_text
+from rightsizer.report.text import CONTROL, clean
 
 SUBJECT_MAX = 200
-_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._+=,@-]+")
 # Spreadsheets run cells that start like a formula; such cells get a leading quote.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -32,7 +32,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def parse_address(text: str, what: str) -> Address:
     """One email address (`a@b.c` or `Name <a@b.c>`); DeliveryError names a bad one."""
-    if _LINE_BREAKS.search(text):
+    if CONTROL.search(text):
         raise DeliveryError(f"{what} {clean(text)!r} contains control characters; fix the address")
     name, spec = parseaddr(text)
     try:
@@ -46,7 +46,7 @@ def parse_address(text: str, what: str) -> Address:
 
 def safe_subject(text: str) -> str:
     """A one-line subject: control characters become spaces, length is capped."""
-    one_line = " ".join(_LINE_BREAKS.sub(" ", text).split())
+    one_line = " ".join(CONTROL.sub(" ", text).split())
     if len(one_line) > SUBJECT_MAX:
         one_line = one_line[: SUBJECT_MAX - 1] + "…"
     return one_line

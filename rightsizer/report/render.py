@@ -17,18 +17,11 @@ import jinja2
 from rightsizer import __version__
 from rightsizer.report.charts import Chart, render_charts
 from rightsizer.report.model import Report, RoleSection
+from rightsizer.report.text import clean
 
 ImageMode = Literal["data-uri", "cid"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~$#])")
-
-
-def clean(value: Any) -> str:
-    """The text of a value with control characters shown as escapes (`\\r`, `\\x1b`)."""
-    text = "" if value is None else str(value)
-    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
 
 
 def md(value: Any) -> str:
