@@ -265,3 +265,16 @@ def test_unsupported_analysis_is_refused() -> None:
     analysis["schema_version"] = 2
     with pytest.raises(ReportError, match="schema_version 2"):
         build_report(analysis, previous=None)
+
+
+def test_kms_keys_and_log_only_roles_are_shown() -> None:
+    analysis = sample_analysis()
+    etl = next(r for r in analysis["roles"] if r["role_name"] == "etl-loader")
+    etl["lambda_role_source"] = "user_agent"
+    report = build_report(analysis, previous=None)
+    text, markdown = render_text(report), render_markdown(report)
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert f"{key}  Decrypt     acme-uploads" in text
+    assert f"| `{key}` | Decrypt | acme-uploads | 5 |" in markdown
+    assert "user agent; not in the IAM snapshot" in text.split("ROLE etl-loader")[1]
+    assert "user agent" not in text.split("ROLE etl-loader")[0]

@@ -120,6 +120,9 @@ def findings_csv(report: Report) -> bytes:
         for bucket in role.buckets:
             for used in bucket.actions:
                 rows.append(("used", used.action, used.resource, used.count, used.last_seen, ""))
+        for k in role.kms_keys:
+            detail = f"{', '.join(k.operations)} via {', '.join(k.buckets)}"
+            rows.append(("kms-key-used", "", k.key_arn, k.count, "", detail))
         for d in role.denied:
             rows.append(("denied", d.action, d.resource, d.count, d.last_seen, d.error_code))
         for n in role.not_granted:

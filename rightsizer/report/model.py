@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import defaultdict
@@ -81,6 +82,16 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class KmsKeyUse:
+    """A KMS key the role used through S3 (SSE-KMS objects)."""
+
+    key_arn: str
+    operations: tuple[str, ...]
+    count: int
+    buckets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class OutOfScope:
     policy: str
     sid: str | None
@@ -99,6 +110,7 @@ class RoleSection:
     lambda_role_source: str
     buckets: tuple[BucketUsage, ...]
     calls: int
+    kms_keys: tuple[KmsKeyUse, ...]
     denied: tuple[DeniedCall, ...]
     unknown: tuple[UnknownUse, ...]
     not_granted: tuple[UsedAction, ...]
@@ -311,6 +323,15 @@ def _role(index: int, role: Mapping[str, Any]) -> RoleSection:
         lambda_role_source=str(role.get("lambda_role_source") or ""),
         buckets=_buckets(used),
         calls=sum(int(u.get("count") or 0) for u in used),
+        kms_keys=tuple(
+            KmsKeyUse(
+                key_arn=str(k.get("key_arn") or ""),
+                operations=tuple(str(o) for o in k.get("operations") or ()),
+                count=int(k.get("count") or 0),
+                buckets=tuple(str(b) for b in k.get("buckets") or ()),
+            )
+            for k in role.get("kms_keys") or ()
+        ),
         denied=tuple(
             DeniedCall(
                 action=str(d["action"]),
@@ -453,4 +474,4 @@ def build_report(analysis: Mapping[str, Any], *, previous: Mapping[str, Any] | N
         return report
     from rightsizer.report.history import changes_since  # the figures format lives there
 
-    return Report(**{**report.__dict__, "changes": changes_since(previous, report)})
+    return dataclasses.replace(report, changes=changes_since(previous, report))
