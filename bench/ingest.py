@@ -68,8 +68,12 @@ def _record(rng: random.Random, when: dt.datetime, region: str) -> dict[str, obj
         "eventName": name,
         "awsRegion": region,
         "sourceIPAddress": "10.0.12.34",
-        "userAgent": "[Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux exec-env/AWS_Lambda_python3.12]",
-        "requestParameters": {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "key": key},
+        "userAgent": "[Boto3/1.34.0 md/Botocore#1.34.0 os/linux exec-env/AWS_Lambda_python3.12]",
+        "requestParameters": {
+            "bucketName": bucket,
+            "Host": f"{bucket}.s3.amazonaws.com",
+            "key": key,
+        },
         "responseElements": None,
         "additionalEventData": {
             "SignatureVersion": "SigV4",
@@ -119,6 +123,12 @@ def write_tree(root: Path, records: int, seed: int = 7) -> int:
     return raw
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
 def _peak_mb() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -141,16 +151,23 @@ def main() -> None:
         shutil.rmtree(partial, ignore_errors=True)
         raw = write_tree(partial, args.records)
         partial.rename(tree)
-        print(f"wrote {tree} ({raw / 1e6:.0f} MB uncompressed) in {time.perf_counter() - began:.1f}s")
+        print(
+            f"wrote {tree} ({raw / 1e6:.0f} MB uncompressed) in {time.perf_counter() - began:.1f}s"
+        )
     db = CACHE / "bench.duckdb"
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)
 
+    cpu_before = _cpu_seconds()
     began = time.perf_counter()
     conn = connect(db)
     cold = ingest(conn, open_source(str(tree)), WINDOW, workers=args.workers)
     conn.close()
     cold_seconds = time.perf_counter() - began
+    cpu_after = _cpu_seconds()
+    main_cpu, worker_cpu = (
+        after - before for after, before in zip(cpu_after, cpu_before, strict=True)
+    )
 
     began = time.perf_counter()
     conn = connect(db)
@@ -168,6 +185,11 @@ def main() -> None:
     own, children = _peak_mb()
     print(f"records: {cold.records:,} in {cold.files_read:,} files, workers={args.workers}")
     print(f"cold ingest: {cold_seconds:.2f}s  {cold.records / cold_seconds:,.0f} records/s")
+    per_record = 1e6 / cold.records
+    print(
+        f"cold ingest CPU: main {main_cpu * per_record:.1f} us/record, "
+        f"workers {worker_cpu * per_record:.1f} us/record (machine busy? compare with wall time)"
+    )
     print(f"no-op rerun (library, incl. connect): {rerun_seconds:.2f}s")
     print(f"no-op rerun (CLI process, incl. start-up): {cli_seconds:.2f}s")
     print(f"peak RSS: main {own:.0f} MB, largest worker {children:.0f} MB")

@@ -17,6 +17,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rightsizer.progress import IngestProgress
-from rightsizer.records import FileResult, decode_files, decode_log, to_table
+from rightsizer.records import (
+    ChunkResult,
+    FileResult,
+    decode_files,
+    decode_log,
+    read_table,
+    to_table,
+)
 from rightsizer.sources import LogFile, LogSource
 from rightsizer.window import Window
 
@@ -34,7 +42,7 @@ from rightsizer.window import Window
 CHUNK_BYTES = 4 << 20
 CHUNK_FILES = 256
 # A transaction commits once this many rows (or files) are pending.
-BATCH_ROWS = 200_000
+BATCH_ROWS = 100_000
 BATCH_FILES = 2_000
 
 
@@ -194,42 +202,60 @@ def _chunks(files: list[LogFile]) -> Iterator[list[LogFile]]:
         yield chunk
 
 
+@dataclass
+class _Batch:
+    """Decoded files waiting to be committed together."""
+
+    files: list[tuple[LogFile, FileResult]] = field(default_factory=list)
+    tables: list[pa.Table] = field(default_factory=list)
+    rows: int = 0
+
+
 class _Writer:
-    """Collects decoded files and commits them, with their manifest rows, in batches."""
+    """Commits decoded files in batches, each with its manifest rows, on its own thread.
+
+    While one batch is written the next is being decoded; at most one batch waits, so memory
+    stays bounded. Batches commit strictly in the order they were filled.
+    """
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, summary: IngestSummary) -> None:
         self.conn = conn
         self.summary = summary
-        self.pending: list[tuple[LogFile, FileResult]] = []
-        self.pending_rows = 0
+        self.batch = _Batch()
+        self.thread = ThreadPoolExecutor(max_workers=1)
+        self.writing: Future[None] | None = None
 
-    def add(self, file: LogFile, result: FileResult) -> None:
-        self.pending.append((file, result))
+    def add(self, chunk: list[LogFile], result: ChunkResult) -> None:
+        batch = self.batch
+        batch.files += zip(chunk, result.files, strict=True)
         if result.table is not None:
-            self.pending_rows += result.table.num_rows
-        if self.pending_rows >= BATCH_ROWS or len(self.pending) >= BATCH_FILES:
-            self.flush()
+            table = read_table(result.table)
+            batch.tables.append(table)
+            batch.rows += table.num_rows
+        if batch.rows >= BATCH_ROWS or len(batch.files) >= BATCH_FILES:
+            self._hand_over()
 
-    def flush(self) -> None:
-        """Commit every pending file: events, manifest rows and skipped-file rows together."""
-        if not self.pending:
-            return
+    def _hand_over(self) -> None:
+        if self.writing is not None:
+            self.writing.result()
+        batch, self.batch = self.batch, _Batch()
+        self.writing = self.thread.submit(self._commit, batch)
+
+    def close(self, *, flush: bool) -> None:
+        """Commit what is pending (if `flush`) and wait for the last commit."""
+        try:
+            if flush and self.batch.files:
+                self._hand_over()
+            if self.writing is not None:
+                self.writing.result()
+        finally:
+            self.thread.shutdown(wait=True)
+
+    def _commit(self, batch: _Batch) -> None:
+        """Commit a batch: events, manifest rows and skipped-file rows in one transaction."""
         now = _utcnow()
-        tables = [r.table for _, r in self.pending if r.table is not None and r.table.num_rows]
-        good = [(f, r) for f, r in self.pending if r.fault is None]
-        bad = [(f, r) for f, r in self.pending if r.fault is not None]
-        manifest = pa.table(
-            {
-                "source_key": [f.key for f, _ in good],
-                "size_bytes": pa.array([f.size for f, _ in good], pa.int64()),
-                "account": [f.account for f, _ in good],
-                "region": [f.region for f, _ in good],
-                "delivered_at": pa.array([f.delivered_at for f, _ in good], pa.timestamp("us")),
-                "records": pa.array([r.records for _, r in good], pa.int32()),
-                "bad_records": pa.array([r.bad_records for _, r in good], pa.int32()),
-                "ingested_at": pa.array([now] * len(good), pa.timestamp("us")),
-            }
-        )
+        good = [(f, r) for f, r in batch.files if r.fault is None]
+        bad = [(f, r) for f, r in batch.files if r.fault is not None]
         skipped = pa.table(
             {
                 "source_key": [f.key for f, _ in bad],
@@ -241,16 +267,22 @@ class _Writer:
         conn = self.conn
         conn.execute("BEGIN TRANSACTION")
         try:
-            added = insert_events(conn, pa.concat_tables(tables)) if tables else Counter()
-            offered = [0 if r.table is None else r.table.num_rows for _, r in good]
-            manifest = manifest.append_column(
-                "events_added", pa.array([added.get(f.key, 0) for f, _ in good], pa.int32())
-            ).append_column(
-                "duplicates",
-                pa.array(
-                    [n - added.get(f.key, 0) for (f, _), n in zip(good, offered, strict=True)],
-                    pa.int32(),
-                ),
+            added = (
+                insert_events(conn, pa.concat_tables(batch.tables)) if batch.tables else Counter()
+            )
+            manifest = pa.table(
+                {
+                    "source_key": [f.key for f, _ in good],
+                    "size_bytes": pa.array([f.size for f, _ in good], pa.int64()),
+                    "account": [f.account for f, _ in good],
+                    "region": [f.region for f, _ in good],
+                    "delivered_at": pa.array([f.delivered_at for f, _ in good], pa.timestamp("us")),
+                    "records": pa.array([r.records for _, r in good], pa.int32()),
+                    "events_added": pa.array([added[f.key] for f, _ in good], pa.int32()),
+                    "duplicates": pa.array([r.rows - added[f.key] for f, r in good], pa.int32()),
+                    "bad_records": pa.array([r.bad_records for _, r in good], pa.int32()),
+                    "ingested_at": pa.array([now] * len(good), pa.timestamp("us")),
+                }
             )
             conn.register("_manifest", manifest)
             conn.register("_skipped", skipped)
@@ -269,12 +301,10 @@ class _Writer:
             conn.unregister("_manifest")
             conn.unregister("_skipped")
         summary = self.summary
-        summary.files_read += len(self.pending)
-        summary.events_added += sum(added.values())
-        summary.duplicates += sum(offered) - sum(added.values())
+        summary.files_read += len(batch.files)
+        summary.events_added += added.total()
+        summary.duplicates += batch.rows - added.total()
         summary.skipped_files += [(f.key, r.fault or "") for f, r in bad]
-        self.pending = []
-        self.pending_rows = 0
 
 
 def _known_files(conn: duckdb.DuckDBPyConnection) -> tuple[set[str], dict[str, int]]:
@@ -343,17 +373,41 @@ def _read_all(
     summary: IngestSummary,
     progress: IngestProgress,
 ) -> None:
-    """The pipeline: read files (threads) -> decode (processes) -> commit (this thread)."""
-    writer = _Writer(conn, summary)
+    """The pipeline: read files (threads) -> decode (processes) -> commit (one thread)."""
+    # The decode workers take the cores; DuckDB writes with what is left (and at least one).
+    engine_threads = max(1, (os.cpu_count() or 1) - workers)
+    with _duckdb_threads(conn, engine_threads), _decode_pool(workers) as pool:
+        writer = _Writer(conn, summary)
+        done = False
+        try:
+            with ThreadPoolExecutor(max_workers=max(source.concurrency, 1)) as reader:
+                _pipeline(source, todo, workers, pool, reader, writer, summary, progress)
+            done = True
+        finally:
+            writer.close(flush=done)
+
+
+@contextmanager
+def _duckdb_threads(conn: duckdb.DuckDBPyConnection, threads: int) -> Iterator[None]:
+    """Run with DuckDB's thread count set to `threads`, then put the old value back."""
+    row = conn.execute("SELECT current_setting('threads')").fetchone()
+    conn.execute("SET threads = ?", [threads])
+    try:
+        yield
+    finally:
+        conn.execute("SET threads = ?", [row[0] if row else threads])
+
+
+@contextmanager
+def _decode_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """The worker processes that decode files."""
     # fork starts workers in milliseconds and needs no `__main__` guard in callers' scripts;
     # elsewhere fork is unsafe, so spawn.
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         # The first task forks every worker, before this run starts any thread of its own.
         pool.submit(os.getpid).result()
-        with ThreadPoolExecutor(max_workers=max(source.concurrency, 1)) as reader:
-            _pipeline(source, todo, workers, pool, reader, writer, summary, progress)
-        writer.flush()
+        yield pool
 
 
 def _pipeline(
@@ -366,10 +420,10 @@ def _pipeline(
     summary: IngestSummary,
     progress: IngestProgress,
 ) -> None:
-    """Keep a few chunks being read and decoded while committing finished ones in order."""
+    """Keep a few chunks being read and decoded while handing finished ones over in order."""
     chunks = _chunks(todo)
     reads: deque[tuple[list[LogFile], list[Future[bytes]]]] = deque()
-    decodes: deque[tuple[list[LogFile], Future[list[FileResult]]]] = deque()
+    decodes: deque[tuple[list[LogFile], Future[ChunkResult]]] = deque()
     # Bounded in-flight work keeps memory flat whatever the number of files.
     max_decodes = workers * 2
     max_reads = 2
@@ -387,12 +441,10 @@ def _pipeline(
             decodes.append((chunk, pool.submit(decode_files, items)))
             continue
         chunk, future = decodes.popleft()
-        results = future.result()
-        records = 0
-        for file, result in zip(chunk, results, strict=True):
-            summary.records += result.records
-            summary.bad_records += result.bad_records
-            summary.insight_records += result.insight_records
-            records += result.records
-            writer.add(file, result)
+        result = future.result()
+        records = sum(r.records for r in result.files)
+        summary.records += records
+        summary.bad_records += sum(r.bad_records for r in result.files)
+        summary.insight_records += sum(r.insight_records for r in result.files)
+        writer.add(chunk, result)
         progress.advance(len(chunk), records)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from itertools import accumulate, chain
+from operator import attrgetter
 from typing import Any, cast
 
 import msgspec
@@ -322,11 +324,18 @@ def _flag(value: bool | str | None) -> bool | None:
     return True if text == "true" else False if text == "false" else None
 
 
-def _request_parameters(raw: msgspec.Raw) -> str | None:
-    text = bytes(raw)
-    if not text or text == b"null":
-        return None
-    return text.decode("utf-8")
+def _flags(values: list[bool | str | None]) -> pa.Array:
+    try:
+        return pa.array(values, pa.bool_())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # some captures write "true"/"false"
+        return pa.array([_flag(value) for value in values], pa.bool_())
+
+
+def _request_parameters(raws: list[msgspec.Raw]) -> pa.Array:
+    """The raw JSON texts as strings; NULL where the field is absent or JSON null."""
+    texts = pa.array(list(map(bytes, raws)), pa.binary())
+    absent = pc.or_(pc.equal(pc.binary_length(texts), 0), pc.equal(texts, b"null"))
+    return pc.if_else(absent, pa.scalar(None, pa.binary()), texts).cast(pa.string())
 
 
 def _session_name(arn: str | None, principal_id: str | None) -> str | None:
@@ -337,114 +346,129 @@ def _session_name(arn: str | None, principal_id: str | None) -> str | None:
     return None
 
 
-def to_table(records: list[Record], source_file: str) -> pa.Table:
-    """Normalize records to an Arrow table with the `events` columns (EVENT_SCHEMA)."""
-    principal_type: list[str | None] = []
-    principal_arn: list[str | None] = []
-    principal_account: list[str | None] = []
-    role_arn: list[str | None] = []
-    session_name: list[str | None] = []
-    invoked_by: list[str | None] = []
-    for record in records:
-        who = record.userIdentity
-        if who is None:
-            principal_type.append(None)
-            principal_arn.append(None)
-            principal_account.append(None)
-            role_arn.append(None)
-            session_name.append(None)
-            invoked_by.append(None)
-            continue
-        principal_type.append(who.type)
-        principal_arn.append(who.arn)
-        principal_account.append(who.accountId)
-        invoked_by.append(who.invokedBy)
-        issuer = who.sessionContext.sessionIssuer if who.sessionContext else None
-        role_arn.append(issuer.arn if issuer is not None and issuer.type == "Role" else None)
-        session_name.append(_session_name(who.arn, who.principalId))
+_NO_ISSUER = SessionIssuer()
+_NO_CONTEXT = SessionContext(sessionIssuer=_NO_ISSUER)
+_NO_IDENTITY = UserIdentity(sessionContext=_NO_CONTEXT)
+_NO_ROLE = pa.scalar(None, pa.string())
 
-    offsets = [0]
-    flat: list[Resource] = []
-    valid: list[bool] = []
-    for record in records:
-        if record.resources is None:
-            valid.append(False)
-        else:
-            valid.append(True)
-            flat.extend(record.resources)
-        offsets.append(len(flat))
+
+def _strings(items: list[Any], name: str) -> pa.Array:
+    return pa.array(list(map(attrgetter(name), items)), pa.string())
+
+
+def _resources(records: list[Record]) -> pa.Array:
+    lists = [r.resources for r in records]
+    offsets = list(accumulate((len(x) if x else 0 for x in lists), initial=0))
+    flat = list(chain.from_iterable(x for x in lists if x))
     children = pa.StructArray.from_arrays(
-        [
-            pa.array([r.ARN for r in flat], pa.string()),
-            pa.array([r.ARNPrefix for r in flat], pa.string()),
-            pa.array([r.accountId for r in flat], pa.string()),
-            pa.array([r.type for r in flat], pa.string()),
-        ],
+        [_strings(flat, name) for name in ("ARN", "ARNPrefix", "accountId", "type")],
         fields=list(RESOURCE_TYPE),
     )
-    mask = None if all(valid) else pa.array([not v for v in valid], pa.bool_())
-    resources = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), children, mask=mask)
+    missing = pa.array([x is None for x in lists], pa.bool_())
+    mask = missing if missing.true_count else None
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), children, mask=mask)
 
-    string = pa.string()
+
+def to_table(records: list[Record], source_file: str | list[str]) -> pa.Table:
+    """Normalize records to an Arrow table with the `events` columns (EVENT_SCHEMA).
+
+    `source_file` is the file of every record, or a list with one file per record.
+    """
+    # Stand-ins for absent objects let every column be one C-level map over the records.
+    who = [r.userIdentity or _NO_IDENTITY for r in records]
+    issuers = [(w.sessionContext or _NO_CONTEXT).sessionIssuer or _NO_ISSUER for w in who]
+    issued_by_role = pc.equal(_strings(issuers, "type"), "Role")
+    role_arn = pc.if_else(pc.fill_null(issued_by_role, False), _strings(issuers, "arn"), _NO_ROLE)
+    sessions = [_session_name(w.arn, w.principalId) for w in who]
     columns = [
-        pa.array([r.eventID for r in records], string),
-        _event_times([r.eventTime for r in records]),
-        pa.array([r.eventVersion for r in records], string),
-        pa.array([r.eventSource for r in records], string),
-        pa.array([r.eventName for r in records], string),
-        pa.array([r.eventType for r in records], string),
-        pa.array([r.eventCategory for r in records], string),
-        pa.array([_flag(r.managementEvent) for r in records], pa.bool_()),
-        pa.array([_flag(r.readOnly) for r in records], pa.bool_()),
-        pa.array([r.awsRegion for r in records], string),
-        pa.array([r.recipientAccountId for r in records], string),
-        pa.array(principal_type, string),
-        pa.array(principal_arn, string),
-        pa.array(principal_account, string),
-        pa.array(role_arn, string),
-        pa.array(session_name, string),
-        pa.array(invoked_by, string),
-        pa.array([r.userAgent for r in records], string),
-        pa.array([r.sourceIPAddress for r in records], string),
-        pa.array([r.errorCode for r in records], string),
-        pa.array([r.errorMessage for r in records], string),
-        pa.array([r.sharedEventID for r in records], string),
-        pa.array([_request_parameters(r.requestParameters) for r in records], string),
-        resources,
-        pa.array([source_file] * len(records), string),
+        _strings(records, "eventID"),
+        _event_times(list(map(attrgetter("eventTime"), records))),
+        _strings(records, "eventVersion"),
+        _strings(records, "eventSource"),
+        _strings(records, "eventName"),
+        _strings(records, "eventType"),
+        _strings(records, "eventCategory"),
+        _flags(list(map(attrgetter("managementEvent"), records))),
+        _flags(list(map(attrgetter("readOnly"), records))),
+        _strings(records, "awsRegion"),
+        _strings(records, "recipientAccountId"),
+        _strings(who, "type"),
+        _strings(who, "arn"),
+        _strings(who, "accountId"),
+        role_arn,
+        pa.array(sessions, pa.string()),
+        _strings(who, "invokedBy"),
+        _strings(records, "userAgent"),
+        _strings(records, "sourceIPAddress"),
+        _strings(records, "errorCode"),
+        _strings(records, "errorMessage"),
+        _strings(records, "sharedEventID"),
+        _request_parameters(list(map(attrgetter("requestParameters"), records))),
+        _resources(records),
+        pa.array(
+            [source_file] * len(records) if isinstance(source_file, str) else source_file,
+            pa.string(),
+        ),
     ]
     return pa.Table.from_arrays(columns, schema=EVENT_SCHEMA)
 
 
 @dataclass
 class FileResult:
-    """The outcome of decoding one log file: its rows, or the reason it was skipped."""
+    """The outcome of decoding one log file: its counts, or the reason it was skipped."""
 
     key: str
-    table: pa.Table | None
-    records: int = 0
+    rows: int = 0  # records kept, in the chunk's table
+    records: int = 0  # every entry of the file's Records list
     bad_records: int = 0
     insight_records: int = 0
     fault: str | None = None
 
 
-def decode_files(items: list[tuple[str, bytes]]) -> list[FileResult]:
-    """Decode `(key, gzip bytes)` pairs; runs in ingest worker processes."""
-    results = []
+@dataclass
+class ChunkResult:
+    """Decoded files of one worker task; `table` holds their rows in file order (Arrow IPC)."""
+
+    files: list[FileResult]
+    table: bytes | None
+
+
+def decode_files(items: list[tuple[str, bytes]]) -> ChunkResult:
+    """Decode `(key, gzip bytes)` pairs into one table; runs in ingest worker processes.
+
+    One table per task rather than per file: building an Arrow column has a fixed cost that
+    small files would otherwise pay again and again.
+    """
+    results: list[FileResult] = []
+    records: list[Record] = []
+    sources: list[str] = []
     for key, data in items:
         try:
             decoded = read_log_file(data)
         except FileFault as fault:
-            results.append(FileResult(key, None, fault=fault.reason))
+            results.append(FileResult(key, fault=fault.reason))
             continue
-        usable = len(decoded.records)
+        kept = len(decoded.records)
+        records += decoded.records
+        sources += [key] * kept
         results.append(
             FileResult(
                 key,
-                to_table(decoded.records, key),
-                records=usable + decoded.bad_records + decoded.insight_records,
+                rows=kept,
+                records=kept + decoded.bad_records + decoded.insight_records,
                 bad_records=decoded.bad_records,
                 insight_records=decoded.insight_records,
             )
         )
-    return results
+    if not records:
+        return ChunkResult(results, None)
+    table = to_table(records, sources)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return ChunkResult(results, sink.getvalue().to_pybytes())
+
+
+def read_table(data: bytes) -> pa.Table:
+    """The table of a ChunkResult, without copying."""
+    return pa.ipc.open_stream(data).read_all()
