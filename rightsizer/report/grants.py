@@ -7,7 +7,7 @@ the analysis diff classifies as removed, kept or unknown.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -103,11 +103,3 @@ def policy_s3_grants(document: Mapping[str, Any] | None) -> list[tuple[str, str]
             resources = _as_list(statement.get("Resource"))
         grants.update((action, resource) for action in actions for resource in resources)
     return sorted(grants)
-
-
-def union_actions(patterns: Iterable[str]) -> frozenset[str]:
-    """The S3 actions covered by any of several action patterns."""
-    found: set[str] = set()
-    for pattern in patterns:
-        found |= actions_matching(pattern)
-    return frozenset(found)
