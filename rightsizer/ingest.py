@@ -15,11 +15,11 @@ import sys
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import msgspec
@@ -38,9 +38,11 @@ from rightsizer.records import (
 from rightsizer.sources import LogFile, LogSource
 from rightsizer.window import Window
 
+T = TypeVar("T")
+
 # A worker task holds about this much compressed input (or this many files).
-CHUNK_BYTES = 4 << 20
-CHUNK_FILES = 256
+CHUNK_BYTES = 1 << 20
+CHUNK_FILES = 64
 # A transaction commits once this many rows (or files) are pending.
 BATCH_ROWS = 100_000
 BATCH_FILES = 2_000
@@ -57,24 +59,54 @@ def _first_occurrences(table: pa.Table) -> pa.Table:
     return table.take(pc.take(first.column("_row_min"), keep))
 
 
-def insert_events(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> Counter[str]:
+def insert_events(
+    conn: duckdb.DuckDBPyConnection, table: pa.Table, *, exhaustive: bool = False
+) -> Counter[str]:
     """Insert the rows whose event_id is new, in the caller's transaction.
 
+    A re-delivered event carries its original eventTime, so only stored events in the batch's
+    time range are compared (DuckDB skips the other row groups by their min/max). An eventID
+    reused with another time then trips the primary key; the caller retries `exhaustive`.
     Returns how many rows each source file added; the rest were duplicates.
     """
     if table.num_rows == 0:
         return Counter()
-    conn.register("_new_events", _first_occurrences(table))
-    try:
-        # An anti-join rather than a conflict clause: probing a primary-key index row by row
-        # costs more than the whole rest of the insert.
+    table = _first_occurrences(table)
+    # Registered views are left behind on error: the next register() replaces them.
+    conn.register("_new_events", table)
+    if exhaustive:
         added = conn.execute(
             "INSERT INTO events BY NAME SELECT * FROM _new_events"
             " WHERE event_id NOT IN (SELECT event_id FROM events) RETURNING source_file"
         ).fetchall()
-    finally:
-        conn.unregister("_new_events")
+    else:
+        times = pc.min_max(table.column("event_time"))
+        added = conn.execute(
+            "INSERT INTO events BY NAME SELECT * FROM _new_events"
+            " WHERE event_id NOT IN (SELECT event_id FROM events"
+            " WHERE event_time BETWEEN ? AND ?) RETURNING source_file",
+            [times["min"].as_py(), times["max"].as_py()],
+        ).fetchall()
+    conn.unregister("_new_events")
     return Counter(row[0] for row in added)
+
+
+def _in_transaction(conn: duckdb.DuckDBPyConnection, work: Callable[[bool], T]) -> T:
+    """Run `work(exhaustive)` in one transaction; again exhaustively if an eventID clashed."""
+    for exhaustive in (False, True):
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            result = work(exhaustive)
+            conn.execute("COMMIT")
+            return result
+        except duckdb.ConstraintException:
+            conn.execute("ROLLBACK")
+            if exhaustive:
+                raise
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    raise AssertionError("unreachable")
 
 
 def load_records(
@@ -87,13 +119,9 @@ def load_records(
     """
     decoded = decode_log(msgspec.json.encode({"Records": records}))
     table = to_table(decoded.records, source_key)
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        added = insert_events(conn, table)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    added = _in_transaction(
+        conn, lambda exhaustive: insert_events(conn, table, exhaustive=exhaustive)
+    )
     return sum(added.values())
 
 
@@ -265,11 +293,12 @@ class _Writer:
             }
         )
         conn = self.conn
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            added = (
-                insert_events(conn, pa.concat_tables(batch.tables)) if batch.tables else Counter()
-            )
+        events = pa.concat_tables(batch.tables) if batch.tables else None
+
+        def write(exhaustive: bool) -> Counter[str]:
+            added = Counter[str]()
+            if events is not None:
+                added = insert_events(conn, events, exhaustive=exhaustive)
             manifest = pa.table(
                 {
                     "source_key": [f.key for f, _ in good],
@@ -286,20 +315,18 @@ class _Writer:
             )
             conn.register("_manifest", manifest)
             conn.register("_skipped", skipped)
-            # A file skipped before and changed since may be good now, or bad for a new reason.
+            # A file skipped before and changed since may be good now, or bad anew.
             conn.execute(
                 "DELETE FROM skipped_files WHERE source_key IN "
                 "(SELECT source_key FROM _manifest UNION ALL SELECT source_key FROM _skipped)"
             )
             conn.execute("INSERT INTO files BY NAME SELECT * FROM _manifest")
             conn.execute("INSERT INTO skipped_files BY NAME SELECT * FROM _skipped")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        finally:
             conn.unregister("_manifest")
             conn.unregister("_skipped")
+            return added
+
+        added = _in_transaction(conn, write)
         summary = self.summary
         summary.files_read += len(batch.files)
         summary.events_added += added.total()

@@ -351,3 +351,27 @@ def test_progress_reports_every_file(tmp_path: Path) -> None:
     ingest(conn, open_source(str(tmp_path / "logs")), WINDOW, workers=1, progress=progress)
     assert (progress.files, progress.records) == (6, 120)
     assert "6 log files in the window, 6 new" in stream.getvalue()
+
+
+def test_reused_event_id_with_another_time_is_still_one_row(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    when = dt.datetime(2026, 10, 1, 8)
+    write_log(root, log_key(when, unique="a000000000000000"), [make_record("x", when)])
+    write_log(
+        root, log_key(when, unique="n000000000000000"), [make_record("n", when, eventTime="?")]
+    )
+    db = tmp_path / "store.duckdb"
+    run_ingest(root, db)
+    later = dt.datetime(2026, 10, 3, 8)
+    write_log(
+        root,
+        log_key(later, unique="b000000000000000"),
+        [make_record("x", later), make_record("n", later, eventTime="?"), make_record("y", later)],
+    )
+    summary = run_ingest(root, db)
+    assert (summary.events_added, summary.duplicates) == (1, 2)
+    assert query(db, "SELECT event_id, event_time FROM events ORDER BY 1") == [
+        ("n", None),
+        ("x", when),
+        ("y", later),
+    ]
