@@ -44,7 +44,7 @@ T = TypeVar("T")
 CHUNK_BYTES = 1 << 20
 CHUNK_FILES = 64
 # A transaction commits once this many rows (or files) are pending.
-BATCH_ROWS = 100_000
+BATCH_ROWS = 50_000
 BATCH_FILES = 2_000
 
 
