@@ -23,14 +23,13 @@ import copy
 import enum
 import json
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
 from rightsizer.errors import PolicyError
 from rightsizer.iam.matching import (
-    Unresolved,
     action_matches,
     compile_actions,
     compile_resources,
@@ -44,6 +43,7 @@ __all__ = [
     "VERSION_2012",
     "ConditionalDeny",
     "Decision",
+    "Evaluator",
     "Grant",
     "PolicyDocument",
     "Statement",
@@ -349,20 +349,7 @@ def evaluate(
 
     See the module docstring for how Conditions and policy variables are treated.
     """
-    docs = (policies,) if isinstance(policies, PolicyDocument) else policies
-    broad_deny = conditional_deny == "apply"
-    allowed = False
-    for doc in docs:
-        variables = doc.version == VERSION_2012
-        for st in doc.statements:
-            if st.effect == "Deny":
-                if not broad_deny and st.has_condition:
-                    continue
-                if _applies(st, action, resource, variables, broad=broad_deny):
-                    return Decision.DENY
-            elif not allowed and _applies(st, action, resource, variables, broad=False):
-                allowed = True
-    return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
+    return Evaluator(policies, conditional_deny=conditional_deny)(action, resource)
 
 
 def is_allowed(
@@ -377,23 +364,85 @@ def is_allowed(
     return decision is Decision.ALLOW
 
 
-def _applies(st: Statement, action: str, resource: str, variables: bool, *, broad: bool) -> bool:
-    """Whether a statement covers the request; `broad` reads unresolved variables widely."""
+# How a statement's Resource/NotResource matches a resource: (fullmatch or None, negate).
+_ResourceTest = tuple["Callable[[str], object] | None", bool]
+
+
+class Evaluator:
+    """`evaluate` for many requests against the same policies.
+
+    Resource patterns are compiled once and the statements whose Action matches are looked
+    up once per action, so replaying hundreds of thousands of calls costs one regex match per
+    applicable statement.
+    """
+
+    def __init__(
+        self,
+        policies: PolicyDocument | Iterable[PolicyDocument],
+        *,
+        conditional_deny: ConditionalDeny = "apply",
+    ) -> None:
+        docs = (policies,) if isinstance(policies, PolicyDocument) else tuple(policies)
+        broad = conditional_deny == "apply"
+        self._statements: list[tuple[Statement, _ResourceTest]] = []
+        for doc in docs:
+            variables = doc.version == VERSION_2012
+            for st in doc.statements:
+                if st.effect == "Deny" and not broad and st.has_condition:
+                    continue
+                # A Deny under "apply" reads unresolved variables widely; an Allow never does.
+                wide = broad and st.effect == "Deny"
+                self._statements.append((st, _resource_test(st, variables, broad=wide)))
+        self._by_action: dict[str, tuple[list[_ResourceTest], list[_ResourceTest]]] = {}
+
+    def _for_action(self, action: str) -> tuple[list[_ResourceTest], list[_ResourceTest]]:
+        cached = self._by_action.get(action)
+        if cached is None:
+            denies: list[_ResourceTest] = []
+            allows: list[_ResourceTest] = []
+            for st, test in self._statements:
+                if _action_applies(st, action):
+                    (denies if st.effect == "Deny" else allows).append(test)
+            cached = self._by_action[action] = (denies, allows)
+        return cached
+
+    def __call__(self, action: str, resource: str) -> Decision:
+        denies, allows = self._for_action(action)
+        for test in denies:
+            if _matches(test, resource):
+                return Decision.DENY
+        for test in allows:
+            if _matches(test, resource):
+                return Decision.ALLOW
+        return Decision.IMPLICIT_DENY
+
+    def allows(self, action: str, resource: str) -> bool:
+        return self(action, resource) is Decision.ALLOW
+
+
+def _action_applies(st: Statement, action: str) -> bool:
     if st.actions is not None:
-        if compile_actions(st.actions).fullmatch(action) is None:
-            return False
-    elif st.not_actions is not None and compile_actions(st.not_actions).fullmatch(action):
-        return False
-    inside: Unresolved = "any" if broad else "no_match"
+        return compile_actions(st.actions).fullmatch(action) is not None
+    return st.not_actions is not None and compile_actions(st.not_actions).fullmatch(action) is None
+
+
+def _resource_test(st: Statement, variables: bool, *, broad: bool) -> _ResourceTest:
+    """Compile a statement's Resource; `broad` reads unresolved variables widely."""
     if st.resources is not None:
-        regex = compile_resources(st.resources, variables, inside)
-        return regex is not None and regex.fullmatch(resource) is not None
+        regex = compile_resources(st.resources, variables, "any" if broad else "no_match")
+        return (regex.fullmatch if regex is not None else None), False
     if st.not_resources is not None:
         # The excluded set is read the other way: narrow statement = wide exclusion.
-        outside: Unresolved = "no_match" if broad else "any"
-        regex = compile_resources(st.not_resources, variables, outside)
-        return regex is None or regex.fullmatch(resource) is None
-    return False  # no Resource: a trust-policy statement, which grants no identity request
+        regex = compile_resources(st.not_resources, variables, "no_match" if broad else "any")
+        return (regex.fullmatch if regex is not None else None), True
+    return None, False  # no Resource: a trust-policy statement, which grants no identity request
+
+
+def _matches(test: _ResourceTest, resource: str) -> bool:
+    fullmatch, negate = test
+    if fullmatch is None:
+        return negate  # NotResource that excludes nothing matches all; no Resource matches none
+    return (fullmatch(resource) is None) if negate else (fullmatch(resource) is not None)
 
 
 # --- rendering and size --------------------------------------------------------------------
