@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 GRANULARITIES = ("object", "prefix", "bucket")
 # More children than this under one folder means the names are data, not structure.
@@ -40,30 +39,13 @@ def looks_generated(segment: str) -> bool:
     return bool(_GENERATED.match(stem) or _GENERATED.match(segment))
 
 
-@dataclass
-class _Node:
-    children: dict[str, _Node] = field(default_factory=dict)
-    is_key: bool = False  # a key ends here (a file)
-
-
-def _build(keys: Iterable[str]) -> _Node:
-    root = _Node()
-    for key in keys:
-        node = root
-        for segment in key.split("/"):
-            node = node.children.setdefault(segment, _Node())
-        node.is_key = True
-    return root
-
-
-def _collapse_here(node: _Node, depth: int) -> bool:
+def _collapse_here(children: dict[str, list[tuple[str, str | None]]], depth: int) -> bool:
     """Should every key under this folder be granted as `folder/*`?"""
-    names = list(node.children)
-    if len(names) > MAX_CHILDREN:
+    if len(children) > MAX_CHILDREN:
         return True
-    if any(looks_generated(name) or _NUMBERED_FILE.search(name) for name in names):
+    if any(looks_generated(name) or _NUMBERED_FILE.search(name) for name in children):
         return True
-    only_files = all(not child.children for child in node.children.values())
+    only_files = all(rest is None for entries in children.values() for _, rest in entries)
     return only_files and depth > 0
 
 
@@ -77,34 +59,34 @@ def generalize(keys: Iterable[str], granularity: str = "prefix") -> dict[str, st
     if granularity != "prefix":
         raise ValueError(f"granularity must be one of {GRANULARITIES}, not {granularity!r}")
     result: dict[str, str] = {}
-
-    def walk(node: _Node, path: list[str]) -> None:
-        prefix = "".join(escape_key(part) + "/" for part in path)
-        if node.is_key:
-            # the folder name itself was also used as a key (e.g. "a" and "a/b")
-            result["/".join(path)] = escape_key("/".join(path))
-        if not node.children:
-            return
-        if _collapse_here(node, len(path)):
-            for key in _keys_under(node, path):
-                result[key] = prefix + "*"
-            return
-        for name, child in node.children.items():
-            if child.children:
-                walk(child, [*path, name])
-            elif child.is_key:
-                result["/".join([*path, name])] = escape_key("/".join([*path, name]))
-
-    walk(_build(keys), [])
+    # Walk the tree one level at a time; a collapsed folder's keys are never split further.
+    stack: list[tuple[list[tuple[str, str | None]], list[str]]] = [
+        ([(key, key) for key in keys], [])
+    ]
+    while stack:
+        entries, path = stack.pop()
+        children: dict[str, list[tuple[str, str | None]]] = {}
+        for key, rest in entries:
+            if rest is None:  # the folder name itself was also used as a key ("a", "a/b")
+                result[key] = escape_key(key)
+                continue
+            head, slash, tail = rest.partition("/")
+            children.setdefault(head, []).append((key, tail if slash else None))
+        if not children:
+            continue
+        if _collapse_here(children, len(path)):
+            prefix = "".join(escape_key(part) + "/" for part in path)
+            for child_entries in children.values():
+                for key, _ in child_entries:
+                    result[key] = prefix + "*"
+            continue
+        for name, child_entries in children.items():
+            if all(rest is None for _, rest in child_entries):
+                for key, _ in child_entries:
+                    result[key] = escape_key(key)
+            else:
+                stack.append((child_entries, [*path, name]))
     return result
-
-
-def _keys_under(node: _Node, path: list[str]) -> Iterable[str]:
-    for name, child in node.children.items():
-        child_path = [*path, name]
-        if child.is_key:
-            yield "/".join(child_path)
-        yield from _keys_under(child, child_path)
 
 
 def coarsen(suffix: str) -> str:
