@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import aws_guard
 import pytest
 
 CORPUS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "cloudtrail-real"
@@ -73,3 +74,29 @@ def moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     urllib.request.urlopen(request, timeout=5).close()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     return moto_endpoint
+
+
+# --- rightsizer never changes AWS (see tests/aws_guard.py) ---------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_guard_installed() -> Iterator[None]:
+    """Record every AWS operation any botocore session makes while the suite runs."""
+    uninstall = aws_guard.install()
+    yield
+    uninstall()
+
+
+@pytest.fixture(autouse=True)
+def aws_calls(_aws_guard_installed: None) -> Iterator[aws_guard.AwsCalls]:
+    """The AWS calls of this test; afterwards, fail on any write that was not test setup."""
+    calls = aws_guard.AwsCalls(start=aws_guard.LOG.mark())
+    yield calls
+    bad = calls.violations()
+    if bad:
+        pytest.fail(
+            "AWS operations outside rightsizer.permissions.ALLOWED_OPERATIONS were called: "
+            f"{', '.join(sorted(set(bad)))}; rightsizer must stay read-only (test setup: "
+            "use aws_guard.setup_client or aws_guard.allow_writes)",
+            pytrace=False,
+        )

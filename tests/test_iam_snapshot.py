@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_guard import setup_client
 
 from rightsizer.errors import PolicyError, SourceError
 from rightsizer.iam.policy import Decision, evaluate, is_allowed, parse_policy
@@ -396,7 +397,7 @@ def _zip() -> bytes:
 
 def test_load_live_reads_roles_policies_and_functions(moto: str) -> None:
     session = boto3.Session(region_name="us-east-1")
-    iam = session.client("iam")
+    iam = setup_client(session.client("iam"))
     role = iam.create_role(
         RoleName="ingest-role",
         Path="/service-role/",
@@ -417,7 +418,7 @@ def test_load_live_reads_roles_policies_and_functions(moto: str) -> None:
     iam.attach_role_policy(RoleName="ingest-role", PolicyArn=policy_arn)
     iam.put_role_permissions_boundary(RoleName="ingest-role", PermissionsBoundary=policy_arn)
     for region, name in (("us-east-1", "ingest-orders"), ("eu-west-1", "ingest-eu")):
-        session.client("lambda", region_name=region).create_function(
+        setup_client(session.client("lambda", region_name=region)).create_function(
             FunctionName=name,
             Runtime="python3.12",
             Role=role["Arn"],

@@ -19,6 +19,7 @@ import boto3
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from aws_guard import setup_client
 from test_report_samples import EVIL_NAME, evil_analysis, sample_analysis
 
 from rightsizer import store
@@ -305,7 +306,7 @@ def _ses_messages(endpoint: str) -> list[dict[str, Any]]:
 
 
 def test_report_by_ses(moto: str, tmp_path: Path) -> None:
-    ses = boto3.client("ses", region_name="eu-west-1")
+    ses = setup_client(boto3.client("ses", region_name="eu-west-1"))
     ses.verify_email_identity(EmailAddress="rightsizer@example.com")
     conn = store.connect(tmp_path / "r.duckdb")
     result = run_report(

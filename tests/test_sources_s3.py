@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import duckdb
 import pytest
+from aws_guard import setup_client
 from test_ingest import write_file
 from test_sources import WINDOW, build_tree
 
@@ -24,7 +25,7 @@ BUCKET = "trail-bucket"
 
 def upload(tree: Path, bucket: str, prefix: str = "") -> dict[str, str]:
     """Copy a local tree into a new bucket under `prefix`; returns key -> ETag."""
-    s3 = boto3.client("s3", region_name="us-east-1")
+    s3 = setup_client(boto3.client("s3", region_name="us-east-1"))
     s3.create_bucket(Bucket=bucket)
     for path in sorted(p for p in tree.rglob("*") if p.is_file()):
         key = prefix + path.relative_to(tree).as_posix()
@@ -96,7 +97,7 @@ def test_missing_bucket_is_a_source_error(moto: str) -> None:
 
 
 def test_bucket_without_logs_is_a_source_error(moto: str) -> None:
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    setup_client(boto3.client("s3", region_name="us-east-1")).create_bucket(Bucket=BUCKET)
     with pytest.raises(SourceError, match="no AWSLogs/ under s3://trail-bucket/wrong/"):
         open_source(f"s3://{BUCKET}/wrong").list_files(WINDOW)
 
