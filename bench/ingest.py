@@ -175,6 +175,8 @@ def main() -> None:
     conn.close()
     rerun_seconds = time.perf_counter() - began
     assert rerun.events_added == 0 and rerun.files_read == 0
+    # Before the CLI run: a forked child starts with its parent's pages and would count them.
+    own, children = _peak_mb()
 
     cli = [sys.executable, "-m", "rightsizer.cli", "ingest", "--source", str(tree), "--db", str(db)]
     cli += ["--until", f"{WINDOW.end:%Y-%m-%d}", "--days", str(DAYS), "--format", "json"]
@@ -182,8 +184,11 @@ def main() -> None:
     subprocess.run(cli, check=True, capture_output=True)
     cli_seconds = time.perf_counter() - began
 
-    own, children = _peak_mb()
-    print(f"records: {cold.records:,} in {cold.files_read:,} files, workers={args.workers}")
+    size = sum(f.stat().st_size for f in tree.rglob("*.json.gz"))
+    print(
+        f"records: {cold.records:,} in {cold.files_read:,} files ({size / 1e6:.0f} MB gzip), "
+        f"workers={args.workers}"
+    )
     print(f"cold ingest: {cold_seconds:.2f}s  {cold.records / cold_seconds:,.0f} records/s")
     per_record = 1e6 / cold.records
     print(
