@@ -5,41 +5,39 @@
 --
 -- Parameters: none.
 -- Reads: the staging table s3_calls (queries/s3_calls.sql, materialized first).
-WITH per_call AS (
+WITH folded AS (
+    -- `needs` is a function of the columns grouped on, which are cheaper to group by than
+    -- the list itself.
     SELECT
         c.role_arn,
         c.function_name,
         c.region,
         c.event_name,
         c.outcome,
-        c.event_id,
-        c.event_time,
-        list(c.action ORDER BY c.action, c.resource_arn)
-            FILTER (WHERE c.status = 'needed') AS actions,
-        list(c.resource_arn ORDER BY c.action, c.resource_arn)
-            FILTER (WHERE c.status = 'needed') AS resources,
-        count(*) FILTER (WHERE c.status = 'no_resource') = 0 AS complete
+        any_value(c.needs) AS needs,
+        c.status = 'mapped' AS complete,
+        count(*) AS calls,
+        min(c.event_time) AS first_seen,
+        max(c.event_time) AS last_seen,
+        min(c.event_id) AS example_event_id
     FROM s3_calls AS c
-    WHERE c.status IN ('needed', 'no_resource') AND NOT c.denied
+    WHERE c.status IN ('mapped', 'no_resource') AND NOT c.denied
     GROUP BY
-        c.role_arn, c.function_name, c.region, c.event_name, c.outcome, c.event_id, c.event_time
+        c.role_arn, c.function_name, c.region, c.event_name, c.outcome, c.object_arn,
+        c.bucket_arn, c.copy_source_arn, c.request_flags, c.status
 )
 
 SELECT
-    p.role_arn,
-    p.function_name,
-    p.region,
-    p.event_name,
-    p.outcome,
-    coalesce(p.actions, []) AS actions,
-    coalesce(p.resources, []) AS resources,
-    p.complete,
-    count(*) AS calls,
-    min(p.event_time) AS first_seen,
-    max(p.event_time) AS last_seen,
-    min(p.event_id) AS example_event_id
-FROM per_call AS p
-GROUP BY
-    p.role_arn, p.function_name, p.region, p.event_name, p.outcome, p.actions, p.resources,
-    p.complete
-ORDER BY p.role_arn, p.function_name, p.region, p.event_name, p.outcome, example_event_id
+    f.role_arn,
+    f.function_name,
+    f.region,
+    f.event_name,
+    f.outcome,
+    f.needs,
+    f.complete,
+    f.calls,
+    f.first_seen,
+    f.last_seen,
+    f.example_event_id
+FROM folded AS f
+ORDER BY f.role_arn, f.function_name, f.region, f.event_name, f.outcome, f.example_event_id

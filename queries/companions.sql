@@ -1,18 +1,38 @@
 -- companions: permissions no logged call needed but that a role relying on these calls may
 -- still need on a rare path (s3:AbortMultipartUpload after a failed multipart upload,
--- s3:ListBucket for 404-instead-of-403 on a missing key, ...; facts §1.3). Keep them when the
--- role holds them today; never add them.
+-- s3:ListBucket for 404-instead-of-403 on a missing key, ...; the mapping rows with condition
+-- 'companion', facts §1.3). Keep them when the role holds them today; never add them.
 --
 -- Parameters: none.
--- Reads: the staging table s3_calls (queries/s3_calls.sql, materialized first).
+-- Reads: the staging table s3_calls (queries/s3_calls.sql, materialized first) and the temp
+--   table s3_event_actions.
+WITH companion_targets AS (
+    SELECT
+        c.role_arn,
+        c.event_name,
+        m.action,
+        m.source AS reason,
+        CASE m.resource
+            WHEN 'object' THEN c.object_arn
+            WHEN 'copy_source' THEN c.copy_source_arn
+            WHEN 'bucket_objects' THEN c.bucket_arn || '/*'
+            WHEN 'bucket' THEN c.bucket_arn
+            WHEN 'account' THEN '*'
+        END AS resource_arn
+    FROM s3_calls AS c
+    INNER JOIN s3_event_actions AS m
+        ON m.event_name = c.event_name AND m.condition = 'companion'
+    WHERE c.event_source = 's3.amazonaws.com' AND NOT c.denied
+)
+
 SELECT
-    c.role_arn,
-    c.action,
-    c.resource_arn,
-    list(DISTINCT c.event_name ORDER BY c.event_name) AS event_names,
-    min(c.mapping_source) AS reason,
+    t.role_arn,
+    t.action,
+    t.resource_arn,
+    list(DISTINCT t.event_name ORDER BY t.event_name) AS event_names,
+    min(t.reason) AS reason,
     count(*) AS calls
-FROM s3_calls AS c
-WHERE c.status = 'companion' AND NOT c.denied
-GROUP BY c.role_arn, c.action, c.resource_arn
-ORDER BY c.role_arn, c.action, c.resource_arn
+FROM companion_targets AS t
+WHERE t.resource_arn IS NOT NULL
+GROUP BY t.role_arn, t.action, t.resource_arn
+ORDER BY t.role_arn, t.action, t.resource_arn

@@ -1,14 +1,15 @@
 -- denied: calls that failed authorization (AccessDenied, AllAccessDisabled, ...), grouped per
--- role, function, eventName, error and the action/resource the error message names. They
--- are reported, never counted as usage. `actions`/`resources` are what the mapping table says
--- the call needed (parallel lists, sorted).
+-- role, function, region, eventName, error and the action/resource the error message names.
+-- They are reported, never counted as usage. `needs` is what the mapping table says the call
+-- needed.
 --
 -- Parameters: none.
 -- Reads: the staging table s3_calls (queries/s3_calls.sql, materialized first).
-WITH per_call AS (
+WITH denied_calls AS (
     SELECT
         c.role_arn,
         c.function_name,
+        c.region,
         c.event_name,
         c.error_code,
         -- S3 names the action and resource in the message: "... not authorized to perform:
@@ -17,35 +18,28 @@ WITH per_call AS (
         nullif(
             regexp_extract(c.error_message, 'on resource: "?([^" ]+)"?', 1), ''
         ) AS denied_resource,
-        c.event_id,
-        c.event_time,
-        list(c.action ORDER BY c.action, c.resource_arn)
-            FILTER (WHERE c.status = 'needed') AS actions,
-        list(c.resource_arn ORDER BY c.action, c.resource_arn)
-            FILTER (WHERE c.status = 'needed') AS resources
+        c.needs,
+        c.event_time
     FROM s3_calls AS c
     WHERE c.denied
-    GROUP BY
-        c.role_arn, c.function_name, c.event_name, c.error_code, c.error_message, c.event_id,
-        c.event_time
 )
 
 SELECT
-    p.role_arn,
-    p.function_name,
-    p.event_name,
-    p.error_code,
-    p.denied_action,
-    p.denied_resource,
-    coalesce(p.actions, []) AS actions,
-    coalesce(p.resources, []) AS resources,
+    d.role_arn,
+    d.function_name,
+    d.region,
+    d.event_name,
+    d.error_code,
+    d.denied_action,
+    d.denied_resource,
+    d.needs,
     count(*) AS calls,
-    min(p.event_time) AS first_seen,
-    max(p.event_time) AS last_seen
-FROM per_call AS p
+    min(d.event_time) AS first_seen,
+    max(d.event_time) AS last_seen
+FROM denied_calls AS d
 GROUP BY
-    p.role_arn, p.function_name, p.event_name, p.error_code, p.denied_action,
-    p.denied_resource, p.actions, p.resources
+    d.role_arn, d.function_name, d.region, d.event_name, d.error_code, d.denied_action,
+    d.denied_resource, d.needs
 ORDER BY
-    p.role_arn, p.function_name, p.event_name, p.error_code, p.denied_action,
-    p.denied_resource, first_seen
+    d.role_arn, d.function_name, d.region, d.event_name, d.error_code, d.denied_action,
+    d.denied_resource, first_seen

@@ -1,19 +1,76 @@
--- s3_calls: staging. One row per S3 call in the window × each IAM action the call needed,
--- with the resource ARN of that action. Calls of the S3 family the table cannot map are kept
--- as one row with action NULL and a status saying why, so nothing is dropped silently.
+-- s3_calls: staging. One row per S3-family call in the window, with the list of
+-- (IAM action, resource ARN) pairs it needed per the mapping table. Calls the table cannot map
+-- stay in, with a status saying why, so nothing is dropped silently.
 --
 -- Parameters:
 --   $window_start, $window_end  TIMESTAMP, the half-open window [start, end) in UTC
---   $all_principals            BOOLEAN; false = only roles listed in scope_roles
+--   $all_principals            BOOLEAN; false = only the roles listed in scope_roles
 -- Reads: events, and the temp tables scope_roles(role_arn), s3_event_actions and
 --   auth_error_codes (rightsizer.mapping.load_mapping_tables).
--- Columns: event_id, event_time, role_arn (the principal: sessionIssuer.arn, else the
---   identity ARN), function_name (the session name), account (the trail account that logged
---   the call), region, event_source, event_name, read_only, event_category, action,
---   resource_kind, resource_arn, bucket, object_key, status ('needed' | 'companion' |
---   'no_mapping' | 'other_s3_service' | 'no_resource'), mapping_source, error_code,
---   error_message, outcome ('success' or the error code), denied (an authorization failure).
-WITH in_window AS (
+-- Columns: event_id, event_time, role_arn (sessionIssuer.arn, else the identity ARN),
+--   function_name (the session name), account (the trail account that logged the call),
+--   region, event_source, event_name, read_only, event_category, bucket, object_key (the
+--   request's; the destination of a copy), object_arn, bucket_arn, copy_source_arn,
+--   request_flags (which conditions of the mapping table the request meets, as bits),
+--   needs STRUCT(action, resource)[] (sorted by action), unresolved VARCHAR[] (needed actions
+--   whose resource the record does not show), status ('mapped' | 'no_mapping' |
+--   'other_s3_service' | 'no_resource'), error_code, error_message, outcome ('success' or
+--   the error code), denied (an authorization failure: never usage).
+WITH condition_bits AS (
+    -- Each condition of the mapping table as a bit of request_flags that must be set (or
+    -- clear); 'always' needs nothing.
+    SELECT *
+    FROM (
+        VALUES
+            ('always', 0, TRUE),
+            ('version', 1, TRUE),
+            ('no_version', 1, FALSE),
+            ('acl_header', 2, TRUE),
+            ('tagging_header', 4, TRUE),
+            ('retention_header', 8, TRUE),
+            ('legal_hold_header', 16, TRUE),
+            ('bypass_header', 32, TRUE),
+            ('source_version', 64, TRUE),
+            ('source_no_version', 64, FALSE),
+            ('versions_key', 128, TRUE),
+            ('no_versions_key', 128, FALSE),
+            ('bucket_acl_header', 256, TRUE),
+            ('bucket_lock_header', 512, TRUE),
+            ('ownership_header', 1024, TRUE),
+            ('delete_versions', 2048, TRUE),
+            ('not_found', 4096, TRUE)
+    ) AS b (condition, bit, must_be_set)
+),
+
+shared_copies AS (
+    -- The same call delivered to several accounts shares a sharedEventID: keep the copy of
+    -- the caller's own account, drop the others.
+    SELECT
+        e.event_id,
+        row_number() OVER (
+            PARTITION BY e.shared_event_id
+            ORDER BY
+                CASE
+                    WHEN e.recipient_account
+                        = split_part(coalesce(e.role_arn, e.principal_arn), ':', 5)
+                        THEN 0
+                    ELSE 1
+                END,
+                e.event_id
+        ) AS copy_rank
+    FROM events AS e
+    WHERE e.shared_event_id IS NOT NULL
+        AND e.event_time >= $window_start
+        AND e.event_time < $window_end
+        AND e.event_source IN (
+            's3.amazonaws.com',
+            's3express.amazonaws.com',
+            's3-outposts.amazonaws.com',
+            's3tables.amazonaws.com'
+        )
+),
+
+in_window AS (
     SELECT
         e.event_id,
         e.event_time,
@@ -30,27 +87,20 @@ WITH in_window AS (
         e.request_parameters AS rp,
         CAST(e.request_parameters AS VARCHAR) AS rp_text,
         e.resources,
-        -- The partition comes from the record (a resource ARN, else the principal's ARN).
+        -- The partition comes from the record: the principal's ARN, else a resource ARN.
         nullif(
-            regexp_extract(
+            split_part(
                 coalesce(
-                    list_filter(e.resources, lambda r: coalesce(r.arn, r.arn_prefix) LIKE 'arn:%')[1].arn,
-                    list_filter(e.resources, lambda r: coalesce(r.arn, r.arn_prefix) LIKE 'arn:%')[1].arn_prefix,
                     e.role_arn,
-                    e.principal_arn
+                    e.principal_arn,
+                    list_filter(e.resources, lambda r: r.arn LIKE 'arn:%')[1].arn,
+                    list_filter(e.resources, lambda r: r.arn_prefix LIKE 'arn:%')[1].arn_prefix
                 ),
-                '^arn:([^:]+):',
-                1
+                ':',
+                2
             ),
             ''
-        ) AS partition_name,
-        -- The same call delivered to two accounts: keep the copy of the caller's own account.
-        row_number() OVER (
-            PARTITION BY coalesce(e.shared_event_id, e.event_id)
-            ORDER BY
-                CASE WHEN e.recipient_account = split_part(e.role_arn, ':', 5) THEN 0 ELSE 1 END,
-                e.event_id
-        ) AS copy_rank
+        ) AS partition_name
     FROM events AS e
     WHERE e.event_time >= $window_start
         AND e.event_time < $window_end
@@ -64,90 +114,92 @@ WITH in_window AS (
         -- VPC-endpoint network-activity records are not.
         AND coalesce(e.event_type, 'AwsApiCall') = 'AwsApiCall'
         AND ($all_principals OR e.role_arn IN (SELECT s.role_arn FROM scope_roles AS s))
+        AND (
+            e.shared_event_id IS NULL
+            OR e.event_id NOT IN (SELECT d.event_id FROM shared_copies AS d WHERE d.copy_rank > 1)
+        )
+),
+
+headers AS (
+    -- Header values are looked up only when their name occurs in the text (JSON paths cost),
+    -- and one scan first tells whether any x-amz-* header was logged at all.
+    SELECT
+        c.*,
+        coalesce(strpos(c.rp_text, '"x-amz-') > 0, FALSE) AS has_amz,
+        CASE
+            WHEN strpos(c.rp_text, '"versionId"') > 0 THEN nullif(c.rp ->> '$.versionId', '')
+        END AS version_id,
+        CASE
+            WHEN strpos(c.rp_text, '"x-amz-acl"') > 0 THEN c.rp ->> '$."x-amz-acl"'
+        END AS acl
+    FROM in_window AS c
 ),
 
 parsed AS (
+    -- CASE, not AND: DuckDB evaluates a THEN branch only for the rows that reach it.
     SELECT
-        c.*,
-        nullif(c.rp ->> '$.bucketName', '') AS rp_bucket,
-        nullif(c.rp ->> '$.key', '') AS rp_key,
-        nullif(
-            regexp_extract(
-                list_filter(c.resources, lambda r: r.type = 'AWS::S3::Bucket')[1].arn,
-                '^arn:[^:]*:s3:::([^/]+)$',
-                1
-            ),
-            ''
-        ) AS resource_bucket,
-        -- Headers are looked up only when their name occurs in the text: JSON paths are slow.
+        h.*,
         CASE
-            WHEN strpos(c.rp_text, '"versionId"') > 0
-                THEN coalesce(c.rp ->> '$.versionId', '') <> ''
-            ELSE FALSE
-        END AS has_version,
-        CASE
-            WHEN strpos(c.rp_text, '"x-amz-acl"') > 0 THEN c.rp ->> '$."x-amz-acl"'
-        END AS acl,
-        CASE
-            WHEN strpos(c.rp_text, '"x-amz-grant-') > 0
+            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-grant-') > 0
                 THEN coalesce(
-                    c.rp ->> '$."x-amz-grant-read"',
-                    c.rp ->> '$."x-amz-grant-write"',
-                    c.rp ->> '$."x-amz-grant-read-acp"',
-                    c.rp ->> '$."x-amz-grant-write-acp"',
-                    c.rp ->> '$."x-amz-grant-full-control"'
+                    h.rp ->> '$."x-amz-grant-read"',
+                    h.rp ->> '$."x-amz-grant-write"',
+                    h.rp ->> '$."x-amz-grant-read-acp"',
+                    h.rp ->> '$."x-amz-grant-write-acp"',
+                    h.rp ->> '$."x-amz-grant-full-control"'
                 ) IS NOT NULL
             ELSE FALSE
         END AS has_grant,
         CASE
-            WHEN strpos(c.rp_text, '"x-amz-tagging"') > 0
-                THEN c.rp ->> '$."x-amz-tagging"' IS NOT NULL
+            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-tagging"') > 0
+                THEN h.rp ->> '$."x-amz-tagging"' IS NOT NULL
             ELSE FALSE
         END AS has_tagging,
         CASE
-            WHEN strpos(c.rp_text, '"x-amz-object-lock-') > 0
+            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-object-lock-') > 0
                 THEN coalesce(
-                    c.rp ->> '$."x-amz-object-lock-mode"',
-                    c.rp ->> '$."x-amz-object-lock-retain-until-date"'
+                    h.rp ->> '$."x-amz-object-lock-mode"',
+                    h.rp ->> '$."x-amz-object-lock-retain-until-date"'
                 ) IS NOT NULL
             ELSE FALSE
         END AS has_retention,
         CASE
-            WHEN strpos(c.rp_text, '"x-amz-object-lock-legal-hold"') > 0
-                THEN c.rp ->> '$."x-amz-object-lock-legal-hold"' IS NOT NULL
+            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-object-lock-legal-hold"') > 0
+                THEN h.rp ->> '$."x-amz-object-lock-legal-hold"' IS NOT NULL
             ELSE FALSE
         END AS has_legal_hold,
         CASE
-            WHEN strpos(c.rp_text, '"x-amz-bypass-governance-retention"') > 0
-                THEN lower(coalesce(c.rp ->> '$."x-amz-bypass-governance-retention"', 'false'))
+            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-bypass-governance-retention"') > 0
+                THEN lower(coalesce(h.rp ->> '$."x-amz-bypass-governance-retention"', 'false'))
                     <> 'false'
             ELSE FALSE
         END AS has_bypass,
         CASE
-            WHEN strpos(c.rp_text, '"versions"') > 0 THEN c.rp ->> '$.versions' IS NOT NULL
+            WHEN h.event_name = 'ListObjects' AND strpos(h.rp_text, '"versions"') > 0
+                THEN h.rp ->> '$.versions' IS NOT NULL
             ELSE FALSE
         END AS has_versions_key,
         CASE
-            WHEN strpos(c.rp_text, '"x-amz-bucket-object-lock-enabled"') > 0
-                THEN lower(coalesce(c.rp ->> '$."x-amz-bucket-object-lock-enabled"', ''))
-                    = 'true'
+            WHEN h.event_name = 'CreateBucket'
+                AND strpos(h.rp_text, '"x-amz-bucket-object-lock-enabled"') > 0
+                THEN lower(coalesce(h.rp ->> '$."x-amz-bucket-object-lock-enabled"', '')) = 'true'
             ELSE FALSE
         END AS has_bucket_lock,
         CASE
-            WHEN strpos(c.rp_text, '"x-amz-object-ownership"') > 0
-                THEN c.rp ->> '$."x-amz-object-ownership"' IS NOT NULL
+            WHEN h.event_name = 'CreateBucket' AND strpos(h.rp_text, '"x-amz-object-ownership"') > 0
+                THEN h.rp ->> '$."x-amz-object-ownership"' IS NOT NULL
             ELSE FALSE
         END AS has_ownership,
         CASE
-            WHEN strpos(c.rp_text, '"delete"') > 0
-                THEN strpos(lower(CAST(c.rp -> '$.delete' AS VARCHAR)), '"versionid"') > 0
+            WHEN h.event_name = 'DeleteObjects' AND strpos(h.rp_text, '"delete"') > 0
+                THEN strpos(lower(CAST(h.rp -> '$.delete' AS VARCHAR)), '"versionid"') > 0
             ELSE FALSE
         END AS has_delete_versions,
         CASE
-            WHEN strpos(c.rp_text, '"x-amz-copy-source"') > 0 THEN c.rp ->> '$."x-amz-copy-source"'
+            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-copy-source"') > 0
+                THEN h.rp ->> '$."x-amz-copy-source"'
         END AS copy_source
-    FROM in_window AS c
-    WHERE c.copy_rank = 1
+    FROM headers AS h
 ),
 
 sourced AS (
@@ -177,7 +229,7 @@ resolved AS (
             WHEN s.source_path LIKE 'arn:%' THEN s.source_path
             WHEN strpos(s.source_path, '/') > 1
                 THEN 'arn:' || s.partition_name || ':s3:::' || s.source_path
-        END AS source_arn
+        END AS copy_source_arn
     FROM sourced AS s
 ),
 
@@ -185,83 +237,144 @@ objects AS (
     SELECT
         r.*,
         coalesce(
-            -- The destination object: the first logged object ARN that is not the source.
+            -- The request's object: the first logged object ARN that is not the copy source.
             list_filter(
                 r.resources,
                 lambda x: x.type = 'AWS::S3::Object'
                     AND x.arn IS NOT NULL
-                    AND x.arn IS DISTINCT FROM r.source_arn
+                    AND x.arn IS DISTINCT FROM r.copy_source_arn
             )[1].arn,
-            'arn:' || r.partition_name || ':s3:::' || r.rp_bucket || '/' || r.rp_key
-        ) AS object_arn,
+            'arn:' || r.partition_name || ':s3:::' || nullif(r.rp ->> '$.bucketName', '') || '/'
+            || nullif(r.rp ->> '$.key', '')
+        ) AS object_arn
+    FROM resolved AS r
+),
+
+buckets AS (
+    SELECT
+        o.*,
         coalesce(
-            r.rp_bucket,
-            r.resource_bucket,
+            -- Cheapest first: the request's object ARN, then the parameters, then resources[].
+            CASE
+                WHEN o.object_arn LIKE 'arn:%:s3:::%/%'
+                    THEN split_part(substr(o.object_arn, strpos(o.object_arn, ':::') + 3), '/', 1)
+            END,
+            nullif(o.rp ->> '$.bucketName', ''),
             nullif(
                 regexp_extract(
-                    list_filter(r.resources, lambda x: x.type = 'AWS::S3::Object')[1].arn_prefix,
+                    list_filter(o.resources, lambda x: x.type = 'AWS::S3::Bucket')[1].arn,
+                    '^arn:[^:]*:s3:::([^/]+)$',
+                    1
+                ),
+                ''
+            ),
+            nullif(
+                regexp_extract(
+                    list_filter(o.resources, lambda x: x.type = 'AWS::S3::Object')[1].arn_prefix,
                     '^arn:[^:]*:s3:::([^/]+)',
                     1
                 ),
                 ''
             )
-        ) AS bucket
-    FROM resolved AS r
+        ) AS bucket_name
+    FROM objects AS o
 ),
 
-mapped AS (
+flagged AS MATERIALIZED (
     SELECT
-        o.*,
-        m.action,
-        m.resource AS resource_kind,
-        m.condition,
-        m.source AS mapping_source,
-        CASE
-            WHEN o.event_source <> 's3.amazonaws.com' THEN 'other_s3_service'
-            WHEN m.action IS NULL THEN 'no_mapping'
-        END AS unmapped_status
-    FROM objects AS o
-    LEFT JOIN s3_event_actions AS m
-        ON o.event_source = 's3.amazonaws.com' AND m.event_name = o.event_name
-    WHERE m.condition IS NULL
-        OR CASE m.condition
-            WHEN 'always' THEN TRUE
-            WHEN 'companion' THEN TRUE
-            WHEN 'no_version' THEN NOT o.has_version
-            WHEN 'version' THEN o.has_version
-            WHEN 'acl_header' THEN o.acl IS NOT NULL OR o.has_grant
-            WHEN 'tagging_header' THEN o.has_tagging
-            WHEN 'retention_header' THEN o.has_retention
-            WHEN 'legal_hold_header' THEN o.has_legal_hold
-            WHEN 'bypass_header' THEN o.has_bypass
-            WHEN 'source_no_version' THEN NOT o.source_has_version
-            WHEN 'source_version' THEN o.source_has_version
-            WHEN 'no_versions_key' THEN NOT o.has_versions_key
-            WHEN 'versions_key' THEN o.has_versions_key
-            WHEN 'bucket_acl_header' THEN coalesce(lower(o.acl), 'private') <> 'private' OR o.has_grant
-            WHEN 'bucket_lock_header' THEN o.has_bucket_lock
-            WHEN 'ownership_header' THEN o.has_ownership
-            WHEN 'delete_versions' THEN o.has_delete_versions
-            WHEN 'not_found' THEN o.error_code = 'NoSuchKey'
-            ELSE FALSE
+        b.event_id,
+        b.event_time,
+        b.role_arn,
+        b.function_name,
+        b.account,
+        b.region,
+        b.event_source,
+        b.event_name,
+        b.read_only,
+        b.event_category,
+        b.bucket_name,
+        b.object_arn,
+        'arn:' || b.partition_name || ':s3:::' || b.bucket_name AS bucket_arn,
+        b.copy_source_arn,
+        b.error_code,
+        b.error_message,
+        CASE WHEN b.version_id IS NOT NULL THEN 1 ELSE 0 END
+        + CASE WHEN b.acl IS NOT NULL OR b.has_grant THEN 2 ELSE 0 END
+        + CASE WHEN b.has_tagging THEN 4 ELSE 0 END
+        + CASE WHEN b.has_retention THEN 8 ELSE 0 END
+        + CASE WHEN b.has_legal_hold THEN 16 ELSE 0 END
+        + CASE WHEN b.has_bypass THEN 32 ELSE 0 END
+        + CASE WHEN b.source_has_version THEN 64 ELSE 0 END
+        + CASE WHEN b.has_versions_key THEN 128 ELSE 0 END
+        + CASE
+            WHEN coalesce(lower(b.acl), 'private') <> 'private' OR b.has_grant THEN 256 ELSE 0
         END
+        + CASE WHEN b.has_bucket_lock THEN 512 ELSE 0 END
+        + CASE WHEN b.has_ownership THEN 1024 ELSE 0 END
+        + CASE WHEN b.has_delete_versions THEN 2048 ELSE 0 END
+        + CASE WHEN b.error_code = 'NoSuchKey' THEN 4096 ELSE 0 END AS request_flags
+    FROM buckets AS b
+),
+
+combinations AS (
+    -- The conditions are evaluated once per distinct (eventName, flags), not once per call.
+    SELECT DISTINCT f.event_source, f.event_name, f.request_flags
+    FROM flagged AS f
+),
+
+fired AS (
+    SELECT
+        k.event_source,
+        k.event_name,
+        k.request_flags,
+        count(m.action) > 0 AS known,
+        list(
+            CAST(ROW(m.action, m.resource) AS STRUCT(action VARCHAR, kind VARCHAR))
+            ORDER BY m.action, m.resource
+        ) FILTER (
+            WHERE m.condition <> 'companion'
+            AND (b.bit = 0 OR ((k.request_flags & b.bit) <> 0) = b.must_be_set)
+        ) AS rules
+    FROM combinations AS k
+    LEFT JOIN s3_event_actions AS m
+        ON k.event_source = 's3.amazonaws.com' AND m.event_name = k.event_name
+    LEFT JOIN condition_bits AS b ON b.condition = m.condition
+    GROUP BY k.event_source, k.event_name, k.request_flags
 ),
 
 targeted AS (
     SELECT
-        x.*,
-        CASE x.resource_kind
-            WHEN 'object' THEN x.object_arn
-            WHEN 'copy_source' THEN x.source_arn
-            WHEN 'bucket_objects' THEN 'arn:' || x.partition_name || ':s3:::' || x.bucket || '/*'
-            WHEN 'bucket' THEN 'arn:' || x.partition_name || ':s3:::' || x.bucket
-            WHEN 'account' THEN '*'
-        END AS resource_arn,
-        CASE x.resource_kind
-            WHEN 'copy_source' THEN x.source_arn
-            WHEN 'object' THEN x.object_arn
-        END AS key_arn
-    FROM mapped AS x
+        f.*,
+        x.known,
+        list_transform(
+            x.rules,
+            lambda m: CAST(
+                ROW(
+                    m.action,
+                    CASE m.kind
+                        WHEN 'object' THEN f.object_arn
+                        WHEN 'copy_source' THEN f.copy_source_arn
+                        WHEN 'bucket_objects' THEN f.bucket_arn || '/*'
+                        WHEN 'bucket' THEN f.bucket_arn
+                        WHEN 'account' THEN '*'
+                    END
+                )
+                AS STRUCT(action VARCHAR, resource VARCHAR)
+            )
+        ) AS targets
+    FROM flagged AS f
+    INNER JOIN fired AS x
+        ON
+            f.event_source = x.event_source
+            AND f.event_name = x.event_name
+            AND f.request_flags = x.request_flags
+),
+
+resolved_targets AS (
+    SELECT
+        t.*,
+        coalesce(list_filter(t.targets, lambda n: n.resource IS NOT NULL), []) AS needs
+    FROM targeted AS t
 )
 
 SELECT
@@ -275,31 +388,31 @@ SELECT
     t.event_name,
     t.read_only,
     t.event_category,
-    t.action,
-    t.resource_kind,
-    t.resource_arn,
+    t.bucket_name AS bucket,
     CASE
-        WHEN t.resource_kind IN ('object', 'copy_source')
-            THEN nullif(regexp_extract(t.key_arn, '^arn:[^:]*:s3:::([^/]+)/', 1), '')
-        WHEN t.resource_kind IN ('bucket', 'bucket_objects') THEN t.bucket
-    END AS bucket,
-    CASE
-        WHEN t.key_arn LIKE 'arn:%:s3:::%/%'
-            THEN regexp_extract(t.key_arn, '(?s)^arn:[^:]*:s3:::[^/]+/(.*)$', 1)
-        WHEN t.key_arn LIKE 'arn:%:accesspoint/%/object/%'
-            THEN regexp_extract(t.key_arn, '(?s)^arn:[^/]*/[^/]+/object/(.*)$', 1)
+        WHEN t.object_arn LIKE 'arn:%:s3:::%/%'
+            THEN substr(t.object_arn, strpos(t.object_arn, ':::') + 4 + length(t.bucket_name))
     END AS object_key,
-    coalesce(
-        t.unmapped_status,
-        CASE
-            WHEN t.resource_arn IS NULL THEN 'no_resource'
-            WHEN t.condition = 'companion' THEN 'companion'
-            ELSE 'needed'
-        END
-    ) AS status,
-    t.mapping_source,
+    t.object_arn,
+    t.bucket_arn,
+    t.copy_source_arn,
+    t.request_flags,
+    t.needs,
+    CASE
+        WHEN len(t.needs) < len(coalesce(t.targets, []))
+            THEN list_transform(
+                list_filter(t.targets, lambda n: n.resource IS NULL), lambda n: n.action
+            )
+        ELSE []
+    END AS unresolved,
+    CASE
+        WHEN t.event_source <> 's3.amazonaws.com' THEN 'other_s3_service'
+        WHEN NOT t.known THEN 'no_mapping'
+        WHEN len(t.needs) < len(coalesce(t.targets, [])) THEN 'no_resource'
+        ELSE 'mapped'
+    END AS status,
     t.error_code,
     t.error_message,
     coalesce(t.error_code, 'success') AS outcome,
     coalesce(t.error_code IN (SELECT a.error_code FROM auth_error_codes AS a), FALSE) AS denied
-FROM targeted AS t
+FROM resolved_targets AS t

