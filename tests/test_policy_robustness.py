@@ -8,24 +8,31 @@ same input gives the same policy.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_generate import ACCOUNT, COVERED, ROLE_ARN, usage
 from usage_events import WINDOW, object_resources, role_identity, s3_event
 
 from rightsizer.analyze import analyze
+from rightsizer.coverage import Coverage, ObservedRegion
 from rightsizer.errors import PolicyError
 from rightsizer.generate import INLINE_POLICY_LIMIT, recommend
 from rightsizer.iam.policy import PolicyDocument, is_allowed, parse_policy, policy_size
 from rightsizer.iam.snapshot import Role, load_snapshot_file
 from rightsizer.ingest import load_records
 from rightsizer.store import connect
+from rightsizer.usage import RoleUsage, S3Call, UsedPermission
 from rightsizer.verify import replay
 
+ACCOUNT = "111122223333"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/service-role/fn-role"
+# Data events seen for reads and writes: the logs can show every use.
+COVERED = Coverage(observed=(ObservedRegion(ACCOUNT, "us-east-1", 10, 10),))
+T0 = dt.datetime(2026, 10, 10, 12, 0)
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -64,6 +71,16 @@ def role_with(*statements: dict[str, Any], version: str | None = "2012-10-17") -
         document["Version"] = version
     policy = parse_policy(document, name="inline")
     return Role(arn=ROLE_ARN, name="fn-role", path="/service-role/", inline_policies={"p": policy})
+
+
+def usage(*pairs: tuple[str, str]) -> RoleUsage:
+    """One successful call per (action, resource), by function `fn`."""
+    calls = tuple(
+        S3Call("fn", "us-east-1", a.split(":")[1], "success", ((a, r),), True, 1, T0, T0, f"e{i}")
+        for i, (a, r) in enumerate(pairs)
+    )
+    used = tuple(UsedPermission(a, r, 1, T0, T0) for a, r in pairs)
+    return RoleUsage(ROLE_ARN, "fn-role", ACCOUNT, ("fn",), calls, used, (), (), (), ("us-east-1",))
 
 
 def check(role: Role, *used: tuple[str, str]) -> PolicyDocument:
