@@ -149,13 +149,14 @@ def connect(
 
 def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
     """The schema version of an open database; 0 for an empty one."""
-    has_meta = conn.execute(
+    # fetchall, not fetchone: an unfinished result keeps the connection busy for conn.sql().
+    ((tables,),) = conn.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-    ).fetchone()
-    if not has_meta or not has_meta[0]:
+    ).fetchall()
+    if not tables:
         return 0
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 0
+    rows = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def migrate(conn: duckdb.DuckDBPyConnection) -> None:

@@ -101,3 +101,8 @@ def test_cli_user_error_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -
     code = main(["config"])
     assert code == 0
     assert "granularity" in capsys.readouterr().out
+
+
+def test_a_fresh_connection_is_ready_for_relational_queries(tmp_path: Path) -> None:
+    conn = store.connect(tmp_path / "r.duckdb")
+    assert conn.sql("SELECT count(*) FROM events").fetchall() == [(0,)]
