@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
-from rightsizer import __version__
-from rightsizer.config import load_settings
+from rightsizer import __version__, aws, synth
+from rightsizer.analyze import Analysis, analyze, load_selectors, load_snapshot
+from rightsizer.config import Settings, load_settings
 from rightsizer.errors import ConfigError, RightsizerError
 from rightsizer.ingest import ingest
 from rightsizer.progress import terminal_progress
+from rightsizer.render import FORMATS, render_markdown, render_table, to_json, write_outputs
+from rightsizer.report import SmtpSettings, run_report
 from rightsizer.sources import open_source
 from rightsizer.store import connect
 from rightsizer.window import Window, parse_until
@@ -114,6 +119,325 @@ def ingest_command(
         for line in summary.lines():
             typer.echo(line)
     return summary.exit_code
+
+
+_FORMAT_HELP = "table (default on a terminal), json (default otherwise) or markdown."
+
+
+def _output_format(value: str | None) -> str:
+    chosen = value or ("table" if sys.stdout.isatty() else "json")
+    if chosen not in FORMATS:
+        raise ConfigError(f"--format {chosen!r} is not one of {', '.join(FORMATS)}")
+    return chosen
+
+
+def _run_ingest(settings: Settings, window: Window, *, quiet: bool) -> dict[str, Any] | None:
+    """Ingest what is new from the configured source; None when no source is configured."""
+    if not settings.source:
+        return None
+    log_source = open_source(settings.source, profile=settings.profile, region=settings.region)
+    try:
+        conn = connect(settings.db)
+        try:
+            progress = terminal_progress() if not quiet else None
+            summary = ingest(conn, log_source, window, workers=settings.workers, progress=progress)
+        finally:
+            conn.close()
+    finally:
+        log_source.close()
+    return summary.as_dict()
+
+
+def _emit(analysis: Analysis, output_format: str, out: Path | None) -> int:
+    if output_format == "json":
+        sys.stdout.write(to_json(analysis.data))
+    elif output_format == "markdown":
+        sys.stdout.write(render_markdown(analysis.data))
+    else:
+        render_table(analysis.data, Console())
+    if out is not None:
+        written = write_outputs(analysis.data, out)
+        typer.echo(f"wrote {len(written)} files to {out}", err=True)
+    for role in analysis.refused:
+        typer.echo(f"error: refused to emit a policy for {role} (see its warnings)", err=True)
+    return analysis.exit_code
+
+
+# Options shared by `analyze` and `report`.
+DaysOpt = Annotated[int | None, typer.Option("--days", help="Window length in days (90).")]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Window end, UTC date or timestamp (now).")
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="Ingest new logs from this folder or s3://bucket/prefix "
+        "first; without a source, analyze what the database holds.",
+    ),
+]
+DbOpt = Annotated[str | None, typer.Option("--db", help="DuckDB database file.")]
+IamDetailsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--iam-details",
+        help="`aws iam get-account-authorization-details` JSON; "
+        "without it rightsizer reads IAM and Lambda live (read-only).",
+    ),
+]
+FunctionsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lambda-functions",
+        help="`aws lambda list-functions` JSON (with "
+        "--iam-details), to name the functions of each role.",
+    ),
+]
+SelectorsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--event-selectors",
+        help="`aws cloudtrail get-event-selectors` JSON; "
+        "makes data-event coverage exact instead of inferred.",
+    ),
+]
+RoleOpt = Annotated[
+    list[str] | None, typer.Option("--role", help="Only this role (name or ARN); repeatable.")
+]
+GranularityOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--granularity",
+        help="Object resources as exact keys (object), "
+        "generalized prefixes (prefix, default) or whole buckets (bucket).",
+    ),
+]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile.")]
+
+
+def _analysis(
+    settings: Settings, until: str | None, roles: list[str] | None, *, quiet: bool
+) -> Analysis:
+    """Ingest what is new (when a source is configured), then analyze the window."""
+    window = Window.ending(parse_until(until), settings.days)
+    snapshot = load_snapshot(
+        settings.iam_details,
+        settings.lambda_functions,
+        profile=settings.profile,
+        region=settings.region,
+    )
+    selectors = load_selectors(settings.event_selectors)
+    summary = _run_ingest(settings, window, quiet=quiet)
+    conn = connect(settings.db, read_only=summary is None)
+    try:
+        return analyze(
+            conn,
+            window,
+            snapshot,
+            granularity=settings.granularity,
+            selectors=selectors,
+            role_filter=roles or (),
+            ingest_summary=summary,
+        )
+    finally:
+        conn.close()
+
+
+@app.command("analyze")
+def analyze_command(
+    days: DaysOpt = None,
+    until: UntilOpt = None,
+    source: SourceOpt = None,
+    db: DbOpt = None,
+    iam_details: IamDetailsOpt = None,
+    lambda_functions: FunctionsOpt = None,
+    event_selectors: SelectorsOpt = None,
+    role: RoleOpt = None,
+    granularity: GranularityOpt = None,
+    output_format: Annotated[str | None, typer.Option("--format", help=_FORMAT_HELP)] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Also write <role>.policy.json, <role>.diff and summary.json into this folder.",
+        ),
+    ] = None,
+    profile: ProfileOpt = None,
+) -> int:
+    """Recommend a least-privilege S3 policy for every Lambda role, with a diff against today.
+
+    Ingests what is new first (when a source is configured), then analyzes the window. Exit
+    codes: 0 done, 2 a problem you can fix (message says what), 3 a recommendation failed its
+    replay check and was refused.
+    """
+    chosen = _output_format(output_format)
+    settings = load_settings(
+        {
+            "days": days,
+            "source": source,
+            "db": db,
+            "iam_details": iam_details,
+            "lambda_functions": lambda_functions,
+            "event_selectors": event_selectors,
+            "granularity": granularity,
+            "profile": profile,
+        }
+    )
+    analysis = _analysis(settings, until, role, quiet=chosen == "json" and not sys.stderr.isatty())
+    return _emit(analysis, chosen, out)
+
+
+@app.command("report")
+def report_command(
+    days: DaysOpt = None,
+    until: UntilOpt = None,
+    source: SourceOpt = None,
+    db: DbOpt = None,
+    iam_details: IamDetailsOpt = None,
+    lambda_functions: FunctionsOpt = None,
+    event_selectors: SelectorsOpt = None,
+    role: RoleOpt = None,
+    granularity: GranularityOpt = None,
+    profile: ProfileOpt = None,
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="Recipient address; repeatable.")
+    ] = None,
+    sender: Annotated[str | None, typer.Option("--from", help="Sender address.")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="Subject line.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the self-contained HTML report here.")
+    ] = None,
+    smtp_host: Annotated[str | None, typer.Option("--smtp-host", help="SMTP server.")] = None,
+    smtp_port: Annotated[int | None, typer.Option("--smtp-port", help="SMTP port (587).")] = None,
+    smtp_starttls: Annotated[
+        bool | None, typer.Option("--smtp-starttls/--no-smtp-starttls", help="Use STARTTLS.")
+    ] = None,
+    smtp_ssl: Annotated[
+        bool | None, typer.Option("--smtp-ssl/--no-smtp-ssl", help="Connect over TLS.")
+    ] = None,
+    ses: Annotated[
+        bool | None, typer.Option("--ses/--no-ses", help="Send with Amazon SES, not SMTP.")
+    ] = None,
+    ses_region: Annotated[str | None, typer.Option("--ses-region", help="SES region.")] = None,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Do not store this run as the previous report.")
+    ] = False,
+) -> int:
+    """Email (or write) the security report: what to remove, per role, and what changed.
+
+    Sends by SMTP (user and password from RIGHTSIZER_SMTP_USER / RIGHTSIZER_SMTP_PASSWORD) or
+    Amazon SES. Without --to and --out it prints the text version. Recipients, sender and
+    SMTP settings may come from rightsizer.toml or RIGHTSIZER_* variables, so a scheduled job
+    is just `rightsizer report`. Exit codes: 0 done, 2 a problem you can fix, 3 a policy was
+    refused by its replay check (the report is still made).
+    """
+    settings = load_settings(
+        {
+            "days": days,
+            "source": source,
+            "db": db,
+            "iam_details": iam_details,
+            "lambda_functions": lambda_functions,
+            "event_selectors": event_selectors,
+            "granularity": granularity,
+            "profile": profile,
+            "report_to": to,
+            "report_from": sender,
+            "report_subject": subject,
+            "smtp_host": smtp_host,
+            "smtp_port": smtp_port,
+            "smtp_starttls": smtp_starttls,
+            "smtp_ssl": smtp_ssl,
+            "ses": ses,
+            "ses_region": ses_region,
+        }
+    )
+    analysis = _analysis(settings, until, role, quiet=not sys.stderr.isatty())
+    smtp = None
+    if settings.smtp_host:
+        smtp = SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            starttls=settings.smtp_starttls,
+            ssl=settings.smtp_ssl,
+            user=settings.smtp_user,
+            password=settings.smtp_password,
+        )
+    if settings.report_to and not (smtp or settings.ses):
+        raise ConfigError(
+            "recipients given but no way to send: set --smtp-host (or smtp_host in "
+            "rightsizer.toml) or --ses"
+        )
+    conn = connect(settings.db)
+    try:
+        result = run_report(
+            analysis.data,
+            conn,
+            out=out,
+            to=settings.report_to,
+            sender=settings.report_from,
+            subject=settings.report_subject,
+            smtp=smtp,
+            ses=settings.ses,
+            ses_region=settings.ses_region or settings.region,
+            ses_session=aws.session(settings.profile, settings.ses_region or settings.region)
+            if settings.ses
+            else None,
+            store=not preview,
+        )
+    finally:
+        conn.close()
+    if not settings.report_to and out is None:
+        sys.stdout.write(result.text)
+    if result.html_path is not None:
+        typer.echo(f"wrote {result.html_path}", err=True)
+    if result.sent_to:
+        typer.echo(f"sent to {', '.join(result.sent_to)} via {result.transport}", err=True)
+    return analysis.exit_code
+
+
+@app.command("demo")
+def demo_command(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo data, database and outputs.")
+    ] = Path("rightsizer-demo"),
+    output_format: Annotated[str | None, typer.Option("--format", help=_FORMAT_HELP)] = None,
+) -> int:
+    """Build the synthetic demo data set (CloudTrail tree + IAM snapshot) and analyze it.
+
+    Needs no AWS account. A second run reuses the data and the database (nothing new to ingest).
+    """
+    chosen = _output_format(output_format)
+    dataset = synth.demo_dataset(directory)
+    settings = load_settings(
+        {
+            "source": str(dataset.source_dir),
+            "db": str(directory / "rightsizer.duckdb"),
+            "days": dataset.days,
+        }
+    )
+    window = Window.ending(dataset.until, dataset.days)
+    summary = _run_ingest(settings, window, quiet=chosen == "json")
+    snapshot = load_snapshot(str(dataset.iam_details), str(dataset.lambda_functions))
+    conn = connect(settings.db, read_only=True)
+    try:
+        analysis = analyze(
+            conn,
+            window,
+            snapshot,
+            selectors=load_selectors(str(dataset.event_selectors)),
+            ingest_summary=summary,
+        )
+    finally:
+        conn.close()
+    code = _emit(analysis, chosen, directory / "out")
+    if chosen == "table":
+        typer.echo(
+            f"\nPolicies and diffs: {directory / 'out'}.  Try: rightsizer analyze --db "
+            f"{settings.db} --iam-details {dataset.iam_details} --until "
+            f"{window.as_dict()['end']} --days {dataset.days} --role report-role --format markdown"
+        )
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("db", str, "rightsizer.duckdb", "DuckDB database file"),
     Option("days", int, 90, "window length in days, ending at --until"),
     Option("iam_details", str, None, "aws iam get-account-authorization-details JSON file"),
+    Option("lambda_functions", str, None, "aws lambda list-functions JSON file"),
     Option("event_selectors", str, None, "aws cloudtrail get-event-selectors JSON file"),
     Option("granularity", str, "prefix", "object | prefix | bucket"),
     Option("profile", str, None, "AWS profile for boto3"),

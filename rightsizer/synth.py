@@ -513,3 +513,47 @@ def _insight_record(rng: Random, state: str, moment: int, shared: str) -> Record
 
 def _uuid(rng: Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+DEMO_MANIFEST = "demo.json"
+
+
+def demo_dataset(directory: Path, *, scale: int = 1) -> SynthDataset:
+    """The demo data set in `directory`: made on first use, reused (same window) afterwards."""
+    manifest = directory / DEMO_MANIFEST
+    if manifest.is_file():
+        try:
+            saved = json.loads(manifest.read_text(encoding="utf-8"))
+            paths: dict[str, Any] = {k: Path(v) for k, v in saved["paths"].items()}
+            return SynthDataset(
+                **paths, until=dt.datetime.fromisoformat(saved["until"]), **saved["fields"]
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{manifest} is damaged ({exc}); delete the folder {directory} and run again"
+            ) from None
+    directory.mkdir(parents=True, exist_ok=True)
+    dataset = generate(directory, scale=scale)
+    path_fields = ("root", "logs", "iam_details", "event_selectors", "lambda_functions")
+    fields = (
+        "days",
+        "records",
+        "files",
+        "duplicates",
+        "events_in_window",
+        "digest_files",
+        "key_prefix",
+    )
+    manifest.write_text(
+        json.dumps(
+            {
+                "paths": {name: str(getattr(dataset, name)) for name in path_fields},
+                "until": dataset.until.isoformat(),
+                "fields": {name: getattr(dataset, name) for name in fields},
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return dataset

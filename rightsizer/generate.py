@@ -1,0 +1,542 @@
+"""Generate one minimized replacement policy per Lambda role.
+
+The recommendation keeps, for S3, only what the role's successful calls in the window needed
+(object keys generalized into prefixes), intersected with what its identity policies grant
+today. Where the logs cannot show a kind of use (no data events), today's grants of that kind
+are kept and marked unknown. Every non-S3 statement and every Deny is carried over unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+from rightsizer.coverage import Coverage
+from rightsizer.iam.matching import action_matches, compile_resources
+from rightsizer.iam.policy import (
+    Grant,
+    PolicyDocument,
+    Statement,
+    expand_s3_actions,
+    grants,
+    policy_size,
+)
+from rightsizer.iam.snapshot import Role
+from rightsizer.prefixes import coarsen, generalize
+from rightsizer.usage import RoleUsage
+
+# IAM's limit for all inline policies of one role together (characters, no whitespace).
+INLINE_POLICY_LIMIT = 10_240
+# Bucket-level actions that only data events show (ListObjects, HeadBucket, ...; facts §2).
+_DATA_BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+_ESCAPE = re.compile(r"\$\{[*?$]\}")
+Access = Literal["read", "write"]
+
+
+@dataclass(frozen=True)
+class S3Resource:
+    """An S3 ARN split into partition, bucket and key (key None: the bucket; bucket "*": all)."""
+
+    partition: str
+    bucket: str
+    key: str | None
+
+    @classmethod
+    def parse(cls, arn: str) -> S3Resource | None:
+        if arn == "*":
+            return cls("aws", "*", None)
+        head, sep, rest = arn.partition(":::")
+        fields = head.split(":")
+        if not sep or len(fields) != 3 or fields[0] != "arn" or fields[2] != "s3":
+            return None
+        bucket, slash, key = rest.partition("/")
+        return cls(fields[1], bucket, key if slash else None)
+
+    def arn(self, suffix: str | None = None) -> str:
+        base = f"arn:{self.partition}:s3:::{self.bucket}"
+        return base if suffix is None else f"{base}/{suffix}"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One (action, resource) line of a finding, as it appears in the JSON output."""
+
+    action: str
+    resource: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"action": self.action, "resource": self.resource}
+
+
+@dataclass
+class Recommendation:
+    """The replacement policy of one role and everything a reader needs to trust it."""
+
+    policy: PolicyDocument
+    used: list[dict[str, Any]]
+    unknown: list[dict[str, str]]
+    not_granted: list[dict[str, Any]]
+    out_of_scope: list[dict[str, Any]]
+    precision_given_up: list[dict[str, str]]
+    warnings: list[dict[str, str]]
+    unknown_grants: set[Item] = field(default_factory=set)
+
+
+def access_of(action: str) -> Access:
+    """Data events are logged as reads (Get/List/Head) or writes (everything else)."""
+    name = action.split(":", 1)[-1].lower()
+    return "read" if name.startswith(("get", "list")) else "write"
+
+
+@lru_cache(maxsize=1)
+def data_event_actions() -> frozenset[str]:
+    """S3 actions whose use only data events can show: object-level ones and bucket lists."""
+    from rightsizer.mapping import read_mapping
+
+    levels = ("object", "bucket_objects", "copy_source")
+    actions = {row.action for row in read_mapping() if row.resource in levels}
+    return frozenset(actions | set(_DATA_BUCKET_ACTIONS))
+
+
+def is_s3_action(pattern: str) -> bool:
+    """True when the action pattern names S3 itself (not s3-object-lambda, not `*`)."""
+    return pattern.split(":", 1)[0].lower() == "s3"
+
+
+def could_be_s3(pattern: str) -> bool:
+    """True when the pattern can match some S3 action (`s3:*`, `*`, `s*:Get*`, ...)."""
+    service = pattern.split(":", 1)[0] if ":" in pattern else pattern
+    return action_matches(service, "s3") or pattern == "*"
+
+
+def has_wildcard(pattern: str) -> bool:
+    return "*" in _ESCAPE.sub("", pattern) or "?" in _ESCAPE.sub("", pattern)
+
+
+def within(pattern: str, grant: str) -> bool:
+    """Is every ARN that `pattern` matches also matched by `grant`? (sound, not complete)"""
+    if grant == "*":
+        return True
+    if "?" in _ESCAPE.sub("", grant) and has_wildcard(pattern):
+        return False  # a `?` could line up with a `*` of the pattern; stay on the safe side
+    regex = compile_resources((grant,), True, "no_match")
+    return regex is not None and regex.fullmatch(pattern) is not None
+
+
+def _literal_prefix(pattern: str) -> str:
+    return re.split(r"[*?]|\$\{", pattern, maxsplit=1)[0]
+
+
+def _may_overlap(pattern: str, other: str) -> bool:
+    a, b = _literal_prefix(pattern), _literal_prefix(other)
+    return a.startswith(b) or b.startswith(a)
+
+
+@dataclass(frozen=True)
+class _Cover:
+    """A current Allow grant that covers a recommended (action, resource)."""
+
+    condition: str | None  # JSON of the grant's Condition, carried into the recommendation
+
+
+class CurrentGrants:
+    """Today's identity-policy Allow grants of one role, asked "does this stay within them?"."""
+
+    def __init__(self, role: Role) -> None:
+        self.sources = role.policy_sources
+        self._covers: dict[tuple[str, str], _Cover | None] = {}
+        self.allows: list[tuple[Grant, Statement]] = []
+        for _, doc in self.sources:
+            for grant in grants(doc):
+                if grant.effect == "Allow":
+                    self.allows.append((grant, doc.statements[grant.statement_index]))
+
+    def cover(self, action: str, resource: str) -> _Cover | None:
+        """The grant allowing `action` on every ARN `resource` matches; unconditional first."""
+        key = (action, resource)
+        if key not in self._covers:
+            self._covers[key] = self._find_cover(action, resource)
+        return self._covers[key]
+
+    def _find_cover(self, action: str, resource: str) -> _Cover | None:
+        conditional: _Cover | None = None
+        for grant, statement in self.allows:
+            if not action_matches(grant.action, action):
+                continue
+            if any(action_matches(a, action) for a in grant.except_actions):
+                continue
+            if grant.except_resources:
+                if any(_may_overlap(resource, r) for r in grant.except_resources):
+                    continue
+            elif not within(resource, grant.resource):
+                continue
+            if not grant.has_condition:
+                return _Cover(None)
+            conditional = conditional or _Cover(json.dumps(statement.condition, sort_keys=True))
+        return conditional
+
+    def s3_grants(self) -> list[tuple[Grant, Statement]]:
+        """Allow grants whose action pattern can reach S3."""
+        return [(g, s) for g, s in self.allows if could_be_s3(g.action)]
+
+
+def recommend(
+    role: Role,
+    usage: RoleUsage | None,
+    coverage: Coverage,
+    *,
+    granularity: str = "prefix",
+    regions: Sequence[str] = (),
+    size_limit: int = INLINE_POLICY_LIMIT,
+) -> Recommendation:
+    """Build the replacement policy for one role from its usage and today's grants."""
+    current = CurrentGrants(role)
+    wanted: dict[tuple[str, str | None], set[str]] = defaultdict(set)  # (resource, cond) → actions
+    used_rows: dict[Item, dict[str, Any]] = {}
+    not_granted: list[dict[str, Any]] = []
+    warnings: list[dict[str, str]] = []
+
+    uses = list(usage.used) if usage else []
+    suffixes = _generalize_keys([u.resource for u in uses], granularity)
+    placements: dict[tuple[str, str], tuple[str, _Cover] | None] = {}
+    for use in uses:
+        target = suffixes.get(use.resource, use.resource)
+        key = (use.action, target)
+        # Keys sharing a generalized target share the answer, unless today's grant is narrower.
+        placed = placements.get(key)
+        if placed is None:
+            placed = _place(current, use.action, use.resource, target)
+            if placed is not None and placed[0] == target:
+                placements[key] = placed
+        if placed is None:
+            not_granted.append({"action": use.action, "resource": use.resource, "count": use.count})
+            continue
+        resource, cover = placed
+        wanted[(resource, cover.condition)].add(use.action)
+        row = used_rows.get(Item(use.action, resource))
+        if row is None:
+            used_rows[Item(use.action, resource)] = {
+                "action": use.action,
+                "resource": resource,
+                "count": use.count,
+                "first_seen": use.first_seen,
+                "last_seen": use.last_seen,
+            }
+        else:
+            row["count"] += use.count
+            row["first_seen"] = min(row["first_seen"], use.first_seen)
+            row["last_seen"] = max(row["last_seen"], use.last_seen)
+
+    for companion in usage.companions if usage else ():
+        target = suffixes.get(companion.resource, companion.resource)
+        placed = _place(current, companion.action, companion.resource, target, fallback=False)
+        if placed is not None:
+            wanted[(placed[0], placed[1].condition)].add(companion.action)
+
+    unknown = _keep_unobservable(current, coverage, role, usage, regions, wanted)
+    carried, out_of_scope, mixed = _carry_over(role)
+    warnings.extend(mixed)
+    if not_granted:
+        warnings.append(
+            {
+                "code": "not-granted-by-identity-policy",
+                "message": f"{len(not_granted)} used permission(s) are not granted by the role's "
+                "identity policies (a bucket policy allowed them); they are reported, not added",
+            }
+        )
+    if unknown:
+        reasons = sorted({u["reason"] for u in unknown})
+        warnings.extend({"code": "coverage-unknown", "message": r} for r in reasons)
+    if role.permissions_boundary is not None:
+        arn = getattr(role.permissions_boundary, "arn", role.permissions_boundary)
+        warnings.append(
+            {
+                "code": "permissions-boundary",
+                "message": f"the role has the permissions boundary {arn}; it still applies",
+            }
+        )
+
+    given_up: list[dict[str, str]] = []
+    policy = _assemble(wanted, carried)
+    while policy_size(policy) > size_limit:
+        coarser = _coarsen_once(current, wanted, given_up)
+        if coarser is None:
+            warnings.append(
+                {
+                    "code": "policy-too-large",
+                    "message": f"the recommendation is {policy_size(policy)} characters, over "
+                    f"IAM's {size_limit}, even at bucket level; split it across managed policies",
+                }
+            )
+            break
+        wanted = coarser
+        policy = _assemble(wanted, carried)
+    if given_up:
+        used_rows = _regroup_used(used_rows, wanted)
+    return Recommendation(
+        policy=policy,
+        used=[used_rows[k] for k in sorted(used_rows, key=lambda i: (i.action, i.resource))],
+        unknown=unknown,
+        not_granted=sorted(not_granted, key=lambda r: (r["action"], r["resource"])),
+        out_of_scope=out_of_scope,
+        precision_given_up=given_up,
+        warnings=warnings,
+        unknown_grants={Item(u["action"], u["resource"]) for u in unknown},
+    )
+
+
+def _generalize_keys(resources: Iterable[str], granularity: str) -> dict[str, str]:
+    """Resource ARN → generalized ARN for object resources, bucket by bucket."""
+    keys: dict[str, set[str]] = defaultdict(set)  # "arn:P:s3:::bucket" → keys
+    for arn in resources:
+        head, sep, rest = arn.partition(":::")
+        bucket, slash, key = rest.partition("/")
+        if sep and slash and key != "*" and head.startswith("arn:") and head.endswith(":s3"):
+            keys[f"{head}:::{bucket}"].add(key)
+    out: dict[str, str] = {}
+    for bucket_arn, bucket_keys in keys.items():
+        for key, suffix in generalize(bucket_keys, granularity).items():
+            out[f"{bucket_arn}/{key}"] = f"{bucket_arn}/{suffix}"
+    return out
+
+
+def _place(
+    current: CurrentGrants, action: str, arn: str, target: str, *, fallback: bool = True
+) -> tuple[str, _Cover] | None:
+    """Where a used (action, arn) goes: the generalized target when today's grants cover it,
+    else the narrower grant of today that allows it, else None (not granted today)."""
+    cover = current.cover(action, target)
+    if cover is not None:
+        return target, cover
+    if not fallback:
+        return None
+    exact = arn if arn.endswith("/*") else _escape_arn(arn)
+    for grant, statement in current.allows:
+        if grant.except_resources or not action_matches(grant.action, action):
+            continue
+        if any(action_matches(a, action) for a in grant.except_actions):
+            continue
+        if within(exact, grant.resource):
+            condition = (
+                json.dumps(statement.condition, sort_keys=True) if grant.has_condition else None
+            )
+            narrower = grant.resource if within(grant.resource, target) else exact
+            return narrower, _Cover(condition)
+    cover = current.cover(action, exact)
+    return (exact, cover) if cover is not None else None
+
+
+def _escape_arn(arn: str) -> str:
+    parsed = S3Resource.parse(arn)
+    if parsed is None or parsed.key is None:
+        return arn
+    return parsed.arn(generalize([parsed.key], "object")[parsed.key])
+
+
+def _keep_unobservable(
+    current: CurrentGrants,
+    coverage: Coverage,
+    role: Role,
+    usage: RoleUsage | None,
+    regions: Sequence[str],
+    wanted: dict[tuple[str, str | None], set[str]],
+) -> list[dict[str, str]]:
+    """Keep today's data-event grants the logs cannot show; return them as unknown items."""
+    account = role.arn.split(":")[4]
+    # Where the role's code runs; for an idle role, every region of its account in the logs.
+    where: list[str | None] = [*sorted(set(regions) | set(usage.regions if usage else ()))]
+    if not where:
+        where = [
+            *sorted({o.region for o in coverage.observed if o.account == account and o.region})
+        ]
+    where = where or [None]
+    data_actions = data_event_actions()
+    unknown: dict[Item, str] = {}
+    for grant, statement in current.s3_grants():
+        if grant.except_resources:
+            resource, bucket, prefix = "*", "*", ""
+        else:
+            parsed = S3Resource.parse(grant.resource)
+            if parsed is None:
+                continue
+            resource = grant.resource
+            bucket, prefix = parsed.bucket, _literal_prefix(parsed.key or "")
+        reach = _reach(resource)
+        actions = [
+            a
+            for a in expand_s3_actions(grant.action)
+            if a in data_actions
+            and (reach == "both" or (a in _DATA_BUCKET_ACTIONS) == (reach == "buckets"))
+            and not any(action_matches(x, a) for x in grant.except_actions)
+        ]
+        for action in actions:
+            for region in where:
+                verdict = coverage.check(account, region, bucket, prefix, access_of(action))
+                if verdict.status == "unknown":
+                    unknown.setdefault(Item(action, resource), verdict.reason)
+                    condition = (
+                        json.dumps(statement.condition, sort_keys=True)
+                        if grant.has_condition
+                        else None
+                    )
+                    wanted[(resource, condition)].add(action)
+                    break
+    return [
+        {"action": i.action, "resource": i.resource, "reason": unknown[i]}
+        for i in sorted(unknown, key=lambda i: (i.action, i.resource))
+    ]
+
+
+def _reach(resource: str) -> Literal["objects", "buckets", "both"]:
+    """Whether a resource pattern can match object ARNs, bucket ARNs, or both."""
+    parsed = S3Resource.parse(resource)
+    if parsed is None or resource == "*" or "*" in parsed.bucket:
+        return "both"
+    return "buckets" if parsed.key is None else "objects"
+
+
+def _carry_over(role: Role) -> tuple[list[Statement], list[dict[str, Any]], list[dict[str, str]]]:
+    """Non-S3 parts of today's statements, unchanged; Deny statements whole."""
+    carried: list[Statement] = []
+    out_of_scope: list[dict[str, Any]] = []
+    warnings: list[dict[str, str]] = []
+    for label, doc in role.policy_sources:
+        for st in doc.statements:
+            if st.effect == "Deny":
+                carried.append(st)
+                out_of_scope.append(_scope_entry(label, st, "deny statement kept unchanged"))
+                continue
+            if st.not_actions is not None:
+                if not any(
+                    action_matches(a, "s3:*") or a.lower() == "s3:*" for a in st.not_actions
+                ):
+                    st = dataclasses.replace(st, not_actions=(*st.not_actions, "s3:*"))
+                carried.append(st)
+                out_of_scope.append(_scope_entry(label, st, "NotAction statement; S3 excluded"))
+                continue
+            actions = st.actions or ()
+            other = [a for a in actions if not could_be_s3(a)]
+            broad = [a for a in actions if could_be_s3(a) and not is_s3_action(a)]
+            if any(a in ("*", "*:*") for a in broad):
+                kept = dataclasses.replace(st, actions=None, not_actions=("s3:*",))
+                carried.append(kept)
+                out_of_scope.append(_scope_entry(label, kept, "all actions except S3"))
+                continue
+            if broad:
+                other += broad
+                warnings.append(
+                    {
+                        "code": "mixed-wildcard",
+                        "message": f"{label}: {', '.join(broad)} grants S3 and other services; "
+                        "kept unchanged, so S3 access through it is not reduced",
+                    }
+                )
+            if other:
+                kept = dataclasses.replace(st, actions=tuple(other))
+                carried.append(kept)
+                out_of_scope.append(_scope_entry(label, kept, "not S3"))
+    return carried, out_of_scope, warnings
+
+
+def _scope_entry(label: str, st: Statement, note: str) -> dict[str, Any]:
+    actions = (
+        st.actions if st.actions is not None else tuple(f"NOT {a}" for a in st.not_actions or ())
+    )
+    return {
+        "policy": label,
+        "sid": st.sid,
+        "effect": st.effect,
+        "actions": list(actions),
+        "note": note,
+    }
+
+
+def _kind(resource: str) -> str:
+    parsed = S3Resource.parse(resource)
+    if resource == "*" or parsed is None:
+        return "AllResources"
+    if parsed.bucket == "*" or parsed.key is None:
+        return "Buckets"
+    return "Objects"
+
+
+def _assemble(
+    wanted: dict[tuple[str, str | None], set[str]], carried: Sequence[Statement]
+) -> PolicyDocument:
+    """Group resources by their action set: one statement per set, deterministic order."""
+    by_actions: dict[tuple[tuple[str, ...], str | None, str], list[str]] = defaultdict(list)
+    for (resource, condition), action_set in wanted.items():
+        key = (tuple(sorted(action_set, key=str.lower)), condition, _kind(resource))
+        by_actions[key].append(resource)
+    order = {"Objects": 0, "Buckets": 1, "AllResources": 2}
+    statements: list[Statement] = []
+    counters: dict[str, int] = defaultdict(int)
+    for (actions, condition, kind), resources in sorted(
+        by_actions.items(),
+        key=lambda kv: (order[kv[0][2]], kv[0][0], sorted(kv[1]), kv[0][1] or ""),
+    ):
+        counters[kind] += 1
+        statements.append(
+            Statement(
+                effect="Allow",
+                sid=f"S3{kind}{counters[kind]}",
+                actions=actions,
+                resources=tuple(sorted(resources)),
+                condition=json.loads(condition) if condition else None,
+            )
+        )
+    return PolicyDocument(statements=(*statements, *carried))
+
+
+def _coarsen_once(
+    current: CurrentGrants,
+    wanted: dict[tuple[str, str | None], set[str]],
+    given_up: list[dict[str, str]],
+) -> dict[tuple[str, str | None], set[str]] | None:
+    """Move the deepest object prefixes one folder up where today's grants still cover it."""
+    deepest = max(
+        (r.count("/") for r, _ in wanted if _kind(r) == "Objects" and not r.endswith(":::*")),
+        default=0,
+    )
+    if deepest == 0:
+        return None
+    out: dict[tuple[str, str | None], set[str]] = defaultdict(set)
+    changed = False
+    for (resource, condition), actions in wanted.items():
+        parsed = S3Resource.parse(resource)
+        new = resource
+        if parsed and parsed.key is not None and resource.count("/") == deepest:
+            candidate = parsed.arn(coarsen(parsed.key))
+            if all(current.cover(a, candidate) for a in actions):
+                new = candidate
+        if new != resource:
+            changed = True
+            given_up.append({"from": resource, "to": new})
+        out[(new, condition)] |= actions
+    return out if changed else None
+
+
+def _regroup_used(
+    rows: dict[Item, dict[str, Any]], wanted: dict[tuple[str, str | None], set[str]]
+) -> dict[Item, dict[str, Any]]:
+    """After coarsening, fold used rows into the coarser resources that now cover them."""
+    out: dict[Item, dict[str, Any]] = {}
+    granted = [(r, a) for (r, _), acts in wanted.items() for a in acts]
+    for item, row in rows.items():
+        resource = next(
+            (r for r, a in sorted(granted) if a == item.action and within(item.resource, r)),
+            item.resource,
+        )
+        merged = out.setdefault(
+            Item(item.action, resource), {**row, "resource": resource, "count": 0}
+        )
+        merged["count"] += row["count"]
+        merged["first_seen"] = min(merged["first_seen"], row["first_seen"])
+        merged["last_seen"] = max(merged["last_seen"], row["last_seen"])
+    return out

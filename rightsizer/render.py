@@ -1,0 +1,160 @@
+"""Render an analysis for people (table, Markdown) and programs (JSON), and write `--out`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from rightsizer.errors import ConfigError
+
+FORMATS = ("table", "json", "markdown")
+# Column title → key of the analysis `counts` (before → after).
+_COUNT_COLUMNS = {
+    "S3 actions allowed": "s3_actions",
+    "buckets": "buckets",
+    "wildcard grants": "wildcard_grants",
+}
+_UNSAFE = re.compile(r"[^A-Za-z0-9+=,.@_-]")
+
+
+def to_json(analysis: Mapping[str, Any]) -> str:
+    """The documented JSON contract, keys in a stable order."""
+    return json.dumps(analysis, indent=2, ensure_ascii=False) + "\n"
+
+
+def _change(role: Mapping[str, Any], key: str) -> str:
+    counts = role.get("counts")
+    if not counts:
+        return "-"
+    return f"{counts['before'][key]} → {counts['after'][key]}"
+
+
+def _reduction(role: Mapping[str, Any]) -> str:
+    counts = role.get("counts")
+    if not counts or not counts["before"]["s3_actions"]:
+        return "-"
+    before, after = counts["before"]["s3_actions"], counts["after"]["s3_actions"]
+    return f"{100 * (before - after) / before:.0f}%"
+
+
+def _used_actions(role: Mapping[str, Any]) -> list[str]:
+    return sorted({row["action"] for row in role["used"]})
+
+
+def render_table(analysis: Mapping[str, Any], console: Console) -> None:
+    """A terminal table, one row per role, then the warnings."""
+    window = analysis["window"]
+    table = Table(
+        title=f"S3 right-sizing, {window['start']} to {window['end']} ({window['days']} days)",
+        show_lines=True,
+    )
+    for column in ("role", "functions", "S3 actions used", *_COUNT_COLUMNS, "reduction"):
+        table.add_column(column, overflow="fold")
+    for role in analysis["roles"]:
+        table.add_row(
+            role["role_name"],
+            "\n".join(role["functions"]) or "-",
+            "\n".join(_used_actions(role)) or "(none)",
+            *(_change(role, key) for key in _COUNT_COLUMNS.values()),
+            _reduction(role),
+        )
+    console.print(table)
+    for role in analysis["roles"]:
+        for warning in role["warnings"]:
+            console.print(
+                f"[yellow]warning[/] {role['role_name']}: {warning['message']}",
+                markup=True,
+                highlight=False,
+            )
+    for event in analysis["unmapped_events"]:
+        console.print(
+            f"[yellow]unmapped[/] {event['event_source']} {event['event_name']} "
+            f"({event['count']} calls): {event['reason']}",
+            markup=True,
+            highlight=False,
+        )
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(analysis: Mapping[str, Any]) -> str:
+    """A Markdown summary with each role's recommended policy and diff."""
+    window = analysis["window"]
+    lines = [
+        "# S3 right-sizing of Lambda execution roles",
+        "",
+        f"Window: {window['start']} to {window['end']} ({window['days']} days), "
+        f"granularity {analysis['granularity']}.",
+        "",
+        "| role | functions | S3 actions used | " + " | ".join(_COUNT_COLUMNS) + " | reduction |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for role in analysis["roles"]:
+        lines.append(
+            f"| {_md(role['role_name'])} | {_md(', '.join(role['functions']) or '-')} | "
+            f"{_md(', '.join(_used_actions(role)) or '(none)')} | "
+            + "".join(f"{_change(role, key)} | " for key in _COUNT_COLUMNS.values())
+            + f"{_reduction(role)} |"
+        )
+    for role in analysis["roles"]:
+        lines += ["", f"## {_md(role['role_name'])}", "", f"`{_md(role['role_arn'])}`", ""]
+        lines += [f"- **warning**: {_md(w['message'])}" for w in role["warnings"]]
+        if role["recommended_policy"] is not None:
+            lines += [
+                "",
+                "Recommended policy:",
+                "",
+                "```json",
+                json.dumps(role["recommended_policy"], indent=2),
+                "```",
+            ]
+        if role["diff"]["unified"]:
+            lines += [
+                "",
+                "Diff against today:",
+                "",
+                "```diff",
+                role["diff"]["unified"].rstrip(),
+                "```",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def safe_name(role_name: str) -> str:
+    """A file name from a role name that cannot leave the output folder."""
+    name = _UNSAFE.sub("_", role_name).lstrip(".") or "role"
+    return name[:128]
+
+
+def write_outputs(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
+    """Write `<role>.policy.json`, `<role>.diff` per role and `summary.json` into out_dir."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create --out folder {out_dir}: {exc.strerror}") from None
+    written = []
+    used: set[str] = set()
+    for role in analysis["roles"]:
+        base = safe_name(role["role_name"])
+        if base in used:  # same name in two accounts
+            base = f"{base}-{role['account']}"
+        used.add(base)
+        if role["recommended_policy"] is not None:
+            path = out_dir / f"{base}.policy.json"
+            path.write_text(json.dumps(role["recommended_policy"], indent=2) + "\n")
+            written.append(path)
+        path = out_dir / f"{base}.diff"
+        path.write_text(role["diff"]["unified"])
+        written.append(path)
+    path = out_dir / "summary.json"
+    path.write_text(to_json(analysis))
+    written.append(path)
+    return written

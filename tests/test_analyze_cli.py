@@ -1,0 +1,224 @@
+"""`rightsizer analyze` and `rightsizer demo` end to end on the synthetic data set."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rightsizer import synth
+from rightsizer.cli import main
+from rightsizer.iam.policy import is_allowed, parse_policy
+from rightsizer.synth_scenario import (
+    CONFIG_READER_ROLE,
+    DENIED_OBJECT_ARN,
+    EU_INGEST_ROLE,
+    EXPORTER_ROLE,
+    LEGACY_CLEANUP_ROLE,
+    REPORT_ROLE,
+    THUMBNAILER_ROLE,
+)
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(list(args))
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def analyze_args(ds: synth.SynthDataset, db: Path, *extra: str) -> list[str]:
+    return [
+        "analyze",
+        "--source",
+        str(ds.source_dir),
+        "--db",
+        str(db),
+        "--iam-details",
+        str(ds.iam_details),
+        "--lambda-functions",
+        str(ds.lambda_functions),
+        "--until",
+        ds.until.isoformat(),
+        "--days",
+        str(ds.days),
+        "--format",
+        "json",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthDataset:
+    return synth.generate(tmp_path_factory.mktemp("synth"), days=7)
+
+
+@pytest.fixture(scope="module")
+def dark_dataset(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthDataset:
+    return synth.generate(tmp_path_factory.mktemp("dark"), days=7, data_events=False)
+
+
+@pytest.fixture(scope="module")
+def analysis(
+    dataset: synth.SynthDataset, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    db = tmp_path_factory.mktemp("db") / "r.duckdb"
+    out = tmp_path_factory.mktemp("out")
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(analyze_args(dataset, db, "--out", str(out))) == 0
+    data = json.loads(buffer.getvalue())
+    data["_out"] = str(out)
+    data["_db"] = str(db)
+    return data
+
+
+def by_role(analysis: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["role_arn"]: r for r in analysis["roles"]}
+
+
+def test_every_lambda_role_appears_and_nothing_else(analysis: dict[str, Any]) -> None:
+    roles = by_role(analysis)
+    expected = {
+        r.arn
+        for r in (
+            THUMBNAILER_ROLE,
+            REPORT_ROLE,
+            CONFIG_READER_ROLE,
+            LEGACY_CLEANUP_ROLE,
+            EXPORTER_ROLE,
+            EU_INGEST_ROLE,
+        )
+    }
+    assert set(roles) == expected
+    assert roles[REPORT_ROLE.arn]["functions"] == ["report-builder", "report-mailer"]
+
+
+def test_over_privileged_role_is_narrowed(analysis: dict[str, Any]) -> None:
+    role = by_role(analysis)[THUMBNAILER_ROLE.arn]
+    assert "/service-role/" in role["role_arn"]  # the role path is kept
+    policy = parse_policy(role["recommended_policy"])
+    assert not is_allowed(policy, "s3:DeleteBucket", "arn:aws:s3:::acme-uploads")
+    assert is_allowed(policy, "s3:GetObject", "arn:aws:s3:::acme-uploads/incoming/2026/x.jpg")
+    assert not is_allowed(policy, "s3:GetObject", "arn:aws:s3:::acme-secrets/keys.txt")
+    assert {"action": "s3:*", "resource": "*"}.items() <= role["diff"]["removed"][0].items()
+    assert role["counts"]["after"]["s3_actions"] < role["counts"]["before"]["s3_actions"]
+    assert is_allowed(policy, "logs:PutLogEvents", "arn:aws:logs:us-east-1:1:log-group:x")
+
+
+def test_least_privilege_role_is_unchanged(analysis: dict[str, Any]) -> None:
+    role = by_role(analysis)[CONFIG_READER_ROLE.arn]
+    assert role["diff"]["removed"] == [] and role["diff"]["unknown"] == []
+    assert len(role["diff"]["kept"]) == 2
+
+
+def test_idle_role_keeps_no_s3_permission(analysis: dict[str, Any]) -> None:
+    role = by_role(analysis)[LEGACY_CLEANUP_ROLE.arn]
+    assert role["used"] == []
+    policy = parse_policy(role["recommended_policy"])
+    assert not is_allowed(policy, "s3:DeleteObject", "arn:aws:s3:::acme-legacy/old.txt")
+    assert role["counts"]["after"]["s3_actions"] == 0
+
+
+def test_denied_call_is_reported_and_never_granted(analysis: dict[str, Any]) -> None:
+    role = by_role(analysis)[EXPORTER_ROLE.arn]
+    assert [d["resource"] for d in role["denied"]] == [DENIED_OBJECT_ARN]
+    assert role["denied"][0]["error_code"] == "AccessDenied"
+    assert not is_allowed(
+        parse_policy(role["recommended_policy"]), "s3:GetObject", DENIED_OBJECT_ARN
+    )
+
+
+def test_kms_keys_are_reported_next_to_s3(analysis: dict[str, Any]) -> None:
+    keys = by_role(analysis)[REPORT_ROLE.arn]["kms_keys"]
+    assert keys and set(keys[0]["operations"]) == {"Decrypt", "GenerateDataKey"}
+
+
+def test_out_writes_policies_diffs_and_summary(analysis: dict[str, Any]) -> None:
+    out = Path(analysis["_out"])
+    names = sorted(p.name for p in out.iterdir())
+    assert "summary.json" in names and "thumbnailer-role-x1y2z3.policy.json" in names
+    assert "config-reader-role.diff" in names
+    written = json.loads((out / "thumbnailer-role-x1y2z3.policy.json").read_text())
+    assert written == by_role(analysis)[THUMBNAILER_ROLE.arn]["recommended_policy"]
+
+
+def test_rerun_is_deterministic_and_ingests_nothing(
+    dataset: synth.SynthDataset, analysis: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, again = run_json(capsys, *analyze_args(dataset, Path(analysis["_db"])))
+    assert code == 0
+    assert again["ingest"]["events_added"] == 0 and again["ingest"]["files_read"] == 0
+    strip = {"ingest", "_out", "_db"}
+    assert {k: v for k, v in again.items() if k not in strip} == {
+        k: v for k, v in analysis.items() if k not in strip
+    }
+
+
+def test_trail_without_data_events_keeps_permissions_as_unknown(
+    dark_dataset: synth.SynthDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, data = run_json(capsys, *analyze_args(dark_dataset, tmp_path / "d.duckdb"))
+    assert code == 0
+    role = by_role(data)[THUMBNAILER_ROLE.arn]
+    policy = parse_policy(role["recommended_policy"])
+    assert is_allowed(policy, "s3:GetObject", "arn:aws:s3:::acme-uploads/incoming/x.jpg")
+    assert is_allowed(policy, "s3:PutObject", "arn:aws:s3:::acme-thumbnails/thumbs/x.jpg")
+    assert role["unknown"] and role["diff"]["unknown"]
+    assert any("data-event selector" in w["message"] for w in role["warnings"])
+
+
+def test_role_filter_and_unknown_role(
+    dataset: synth.SynthDataset, analysis: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, data = run_json(
+        capsys, *analyze_args(dataset, Path(analysis["_db"]), "--role", "config-reader-role")
+    )
+    assert code == 0 and [r["role_name"] for r in data["roles"]] == ["config-reader-role"]
+    code = main(analyze_args(dataset, Path(analysis["_db"]), "--role", "nope"))
+    assert code == 2
+    assert "--role 'nope'" in capsys.readouterr().err
+
+
+def test_missing_snapshot_file_is_a_one_line_error(
+    dataset: synth.SynthDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = analyze_args(dataset, tmp_path / "x.duckdb")
+    args[args.index("--iam-details") + 1] = str(tmp_path / "missing.json")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "missing.json" in err and "\n" not in err
+
+
+def test_markdown_format(
+    dataset: synth.SynthDataset, analysis: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = analyze_args(dataset, Path(analysis["_db"]))
+    args[args.index("json")] = "markdown"
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("# S3 right-sizing") and "| thumbnailer-role-x1y2z3 |" in text
+
+
+def test_demo_runs_twice_without_aws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, first = run_json(capsys, "demo", "--dir", str(tmp_path / "demo"), "--format", "json")
+    assert code == 0 and first["ingest"]["events_added"] > 0
+    code, second = run_json(capsys, "demo", "--dir", str(tmp_path / "demo"), "--format", "json")
+    assert code == 0 and second["ingest"]["events_added"] == 0
+    assert second["roles"] == first["roles"]
+    assert (tmp_path / "demo" / "out" / "summary.json").is_file()
+
+
+def test_output_is_the_documented_contract(analysis: dict[str, Any]) -> None:
+    from test_report_samples import _keys, documented_example
+
+    documented = _keys(documented_example())
+    actual = _keys({k: v for k, v in analysis.items() if not k.startswith("_")})
+    assert actual - documented == set(), "fields missing from the README's analysis JSON"
+    role_fields = {k for k in documented if re.fullmatch(r"\.roles\[\]\.\w+", k)}
+    assert role_fields - actual == set(), "documented role fields missing from the output"
