@@ -1,4 +1,4 @@
-"""Synthetic analyses in the shape of docs/analysis-json.md, shared by the report tests.
+"""Synthetic analyses in the shape of the README, shared by the report tests.
 
 The tests here keep the samples honest: they use only documented fields, and the documented
 example itself builds a report.
@@ -14,7 +14,7 @@ from typing import Any
 
 from rightsizer.report import build_report, render_html, render_markdown, render_text
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "analysis-json.md"
+DOC = Path(__file__).resolve().parents[1] / "README.md"  # its "The analysis JSON" section
 ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -107,9 +107,16 @@ def _role(
             "after": dict(zip(("s3_actions", "buckets", "wildcard_grants"), after, strict=True)),
         },
         "out_of_scope": [
-            {"policy": "AWSLambdaBasicExecutionRole", "sid": None, "actions": ["logs:*"]}
+            {
+                "policy": "AWSLambdaBasicExecutionRole",
+                "sid": None,
+                "effect": "Allow",
+                "actions": ["logs:*"],
+                "note": "not S3",
+            }
         ],
         "precision_given_up": [],
+        "replay": {"calls": 10, "permissions": 4, "not_granted_today": 0, "incomplete": 0},
         "warnings": [],
     }
     role.update(extra)
@@ -191,9 +198,15 @@ def sample_analysis() -> dict[str, Any]:
                     "action": "s3:*",
                     "resource": "*",
                     "narrowed_to": [
-                        "s3:GetObject on arn:aws:s3:::acme-uploads/incoming/*",
-                        "s3:ListBucket on arn:aws:s3:::acme-uploads",
-                        "s3:PutObject on arn:aws:s3:::acme-thumbnails/thumbs/*",
+                        {
+                            "action": "s3:GetObject",
+                            "resource": "arn:aws:s3:::acme-uploads/incoming/*",
+                        },
+                        {"action": "s3:ListBucket", "resource": "arn:aws:s3:::acme-uploads"},
+                        {
+                            "action": "s3:PutObject",
+                            "resource": "arn:aws:s3:::acme-thumbnails/thumbs/*",
+                        },
                     ],
                 }
             ],
@@ -205,6 +218,7 @@ def sample_analysis() -> dict[str, Any]:
                     "operations": ["Decrypt"],
                     "count": 5,
                     "buckets": ["acme-uploads"],
+                    "last_seen": "2026-11-27T23:10:00Z",
                 }
             ],
         ),
@@ -241,9 +255,14 @@ def sample_analysis() -> dict[str, Any]:
                     "action": "s3:GetObject",
                     "resource": "arn:aws:s3:::acme-finance/2026/q3.csv",
                     "error_code": "AccessDenied",
+                    "event_name": "GetObject",
+                    "functions": ["report-writer"],
                     "count": 2,
                     "last_seen": "2026-11-02T02:00:01Z",
                 }
+            ],
+            precision_given_up=[
+                {"from": "arn:aws:s3:::acme-reports/2026/q3/*", "to": "arn:aws:s3:::acme-reports/*"}
             ],
         ),
         _role(
@@ -299,9 +318,18 @@ def sample_analysis() -> dict[str, Any]:
         "window": {"start": "2026-08-30T00:00:00Z", "end": "2026-11-28T00:00:00Z", "days": 90},
         "granularity": "prefix",
         "ingest": {
+            "run_id": "0" * 32,
+            "source": "s3://acme-trail/AWSLogs",
+            "window": {"start": "2026-08-30T00:00:00Z", "end": "2026-11-28T00:00:00Z", "days": 90},
+            "files_listed": 1300,
+            "files_already_ingested": 97,
+            "files_skipped_before": 0,
             "files_read": 1200,
-            "records_added": 250000,
+            "records": 250012,
+            "events_added": 250000,
             "duplicates": 12,
+            "bad_records": 0,
+            "insight_records": 0,
             "skipped_files": [
                 {
                     "key": f"AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/11/02/a.json.gz",
@@ -316,9 +344,11 @@ def sample_analysis() -> dict[str, Any]:
                     "reason": "not JSON",
                 },
             ],
-            "non_log_objects": 40,
+            "non_log_objects": {"digest": 38, "insight": 2, "other": 0},
             "seconds": 1.9,
             "records_per_second": 131000,
+            "strict": False,
+            "exit_code": 0,
         },
         "store": {"files": 1200, "events": 250000, "skipped_files": 3},
         "coverage": [
@@ -404,9 +434,9 @@ def _strip_jsonc(text: str) -> str:
 
 
 def documented_example() -> dict[str, Any]:
-    """The example analysis of docs/analysis-json.md, parsed."""
+    """The example analysis of the README, parsed."""
     block = re.search(r"```jsonc\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
-    assert block, "docs/analysis-json.md lost its jsonc example"
+    assert block, "the README lost its jsonc example"
     text = _strip_jsonc(block.group(1)).replace('"...",', '"2026-11-27T00:00:00Z",')
     text = text.replace('"..."', '"2026-11-27T00:00:00Z"')
     return dict(json.loads(text))

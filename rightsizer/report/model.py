@@ -1,4 +1,4 @@
-"""The report model: the analysis (docs/analysis-json.md) reduced to what a reader needs.
+"""The report model: the analysis (the README) reduced to what a reader needs.
 
 `build_report` is pure: the same analysis and previous figures give an equal Report.
 """
@@ -278,7 +278,9 @@ def _grants(items: Any, *, with_risk: bool = False) -> tuple[Grant, ...]:
                 action=action,
                 resource=resource,
                 high_risk=with_risk and g.is_high_risk(action, resource),
-                narrowed_to=tuple(str(n) for n in item.get("narrowed_to") or ()),
+                narrowed_to=tuple(
+                    f"{n['action']} on {n['resource']}" for n in item.get("narrowed_to") or ()
+                ),
             )
         )
     return tuple(sorted(out, key=lambda x: (x.action, x.resource)))
@@ -396,9 +398,9 @@ def _ingest(analysis: Mapping[str, Any]) -> IngestHealth:
     return IngestHealth(
         ran=bool(ingest),
         files_read=int(ingest.get("files_read") or 0),
-        records_added=int(ingest.get("records_added") or 0),
+        records_added=int(ingest.get("events_added") or 0),
         duplicates=int(ingest.get("duplicates") or 0),
-        non_log_objects=int(ingest.get("non_log_objects") or 0),
+        non_log_objects=sum((ingest.get("non_log_objects") or {}).values()),
         skipped=tuple(
             SkippedGroup(reason, len(keys), tuple(sorted(keys)[:SKIPPED_EXAMPLES]))
             for reason, keys in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0]))
