@@ -42,31 +42,28 @@ WITH condition_bits AS (
     ) AS b (condition, bit, must_be_set)
 ),
 
-shared_copies AS (
-    -- The same call delivered to several accounts shares a sharedEventID: keep the copy of
-    -- the caller's own account, drop the others.
-    SELECT
-        e.event_id,
-        row_number() OVER (
-            PARTITION BY e.shared_event_id
-            ORDER BY
-                CASE
-                    WHEN e.recipient_account
-                        = split_part(coalesce(e.role_arn, e.principal_arn), ':', 5)
-                        THEN 0
-                    ELSE 1
-                END,
-                e.event_id
-        ) AS copy_rank
+foreign_copies AS (
+    -- One call delivered to several accounts: each copy has its own eventID but the same
+    -- sharedEventID. Drop the copies that reached another account when the caller's own
+    -- account has one.
+    SELECT e.event_id
     FROM events AS e
     WHERE e.shared_event_id IS NOT NULL
         AND e.event_time >= $window_start
         AND e.event_time < $window_end
-        AND e.event_source IN (
-            's3.amazonaws.com',
-            's3express.amazonaws.com',
-            's3-outposts.amazonaws.com',
-            's3tables.amazonaws.com'
+        AND e.recipient_account IS DISTINCT FROM split_part(
+            coalesce(e.role_arn, e.principal_arn), ':', 5
+        )
+        AND EXISTS (
+            SELECT 1
+            FROM events AS own
+            WHERE own.shared_event_id = e.shared_event_id
+                AND own.event_id <> e.event_id
+                AND own.event_source = e.event_source
+                AND own.event_name = e.event_name
+                AND own.recipient_account = split_part(
+                    coalesce(own.role_arn, own.principal_arn), ':', 5
+                )
         )
 ),
 
@@ -91,8 +88,8 @@ in_window AS (
         nullif(
             split_part(
                 coalesce(
-                    e.role_arn,
-                    e.principal_arn,
+                    CASE WHEN e.role_arn LIKE 'arn:%' THEN e.role_arn END,
+                    CASE WHEN e.principal_arn LIKE 'arn:%' THEN e.principal_arn END,
                     list_filter(e.resources, lambda r: r.arn LIKE 'arn:%')[1].arn,
                     list_filter(e.resources, lambda r: r.arn_prefix LIKE 'arn:%')[1].arn_prefix
                 ),
@@ -116,7 +113,7 @@ in_window AS (
         AND ($all_principals OR e.role_arn IN (SELECT s.role_arn FROM scope_roles AS s))
         AND (
             e.shared_event_id IS NULL
-            OR e.event_id NOT IN (SELECT d.event_id FROM shared_copies AS d WHERE d.copy_rank > 1)
+            OR e.event_id NOT IN (SELECT d.event_id FROM foreign_copies AS d)
         )
 ),
 
