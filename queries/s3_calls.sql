@@ -119,25 +119,29 @@ in_window AS (
 
 headers AS (
     -- Header values are looked up only when their name occurs in the text (JSON paths cost),
-    -- and one scan first tells whether any x-amz-* header was logged at all.
+    -- and one scan first tells whether any x-amz-* header was logged at all. Some records log
+    -- a header as a one-element list (["private"]): `[0]` reads those.
     SELECT
         c.*,
-        coalesce(strpos(c.rp_text, '"x-amz-') > 0, FALSE) AS has_amz,
+        -- The text again, only where it holds an x-amz-* header: later scans skip the rest.
+        CASE WHEN strpos(c.rp_text, '"x-amz-') > 0 THEN c.rp_text END AS amz_text,
         CASE
             WHEN strpos(c.rp_text, '"versionId"') > 0 THEN nullif(c.rp ->> '$.versionId', '')
         END AS version_id,
         CASE
-            WHEN strpos(c.rp_text, '"x-amz-acl"') > 0 THEN c.rp ->> '$."x-amz-acl"'
+            WHEN strpos(c.rp_text, '"x-amz-acl"') > 0
+                THEN coalesce(c.rp ->> '$."x-amz-acl"[0]', c.rp ->> '$."x-amz-acl"')
         END AS acl
     FROM in_window AS c
 ),
 
 parsed AS (
-    -- CASE, not AND: DuckDB evaluates a THEN branch only for the rows that reach it.
+    -- CASE, not AND: DuckDB evaluates a THEN branch only for the rows that reach it, but both
+    -- sides of an AND for every row.
     SELECT
         h.*,
         CASE
-            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-grant-') > 0
+            WHEN strpos(h.amz_text, '"x-amz-grant-') > 0
                 THEN coalesce(
                     h.rp ->> '$."x-amz-grant-read"',
                     h.rp ->> '$."x-amz-grant-write"',
@@ -148,12 +152,12 @@ parsed AS (
             ELSE FALSE
         END AS has_grant,
         CASE
-            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-tagging"') > 0
+            WHEN strpos(h.amz_text, '"x-amz-tagging"') > 0
                 THEN h.rp ->> '$."x-amz-tagging"' IS NOT NULL
             ELSE FALSE
         END AS has_tagging,
         CASE
-            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-object-lock-') > 0
+            WHEN strpos(h.amz_text, '"x-amz-object-lock-') > 0
                 THEN coalesce(
                     h.rp ->> '$."x-amz-object-lock-mode"',
                     h.rp ->> '$."x-amz-object-lock-retain-until-date"'
@@ -161,39 +165,50 @@ parsed AS (
             ELSE FALSE
         END AS has_retention,
         CASE
-            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-object-lock-legal-hold"') > 0
+            WHEN strpos(h.amz_text, '"x-amz-object-lock-legal-hold"') > 0
                 THEN h.rp ->> '$."x-amz-object-lock-legal-hold"' IS NOT NULL
             ELSE FALSE
         END AS has_legal_hold,
         CASE
-            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-bypass-governance-retention"') > 0
-                THEN lower(coalesce(h.rp ->> '$."x-amz-bypass-governance-retention"', 'false'))
-                    <> 'false'
+            WHEN strpos(h.amz_text, '"x-amz-bypass-governance-retention"') > 0
+                THEN lower(
+                    coalesce(
+                        h.rp ->> '$."x-amz-bypass-governance-retention"[0]',
+                        h.rp ->> '$."x-amz-bypass-governance-retention"',
+                        'false'
+                    )
+                ) <> 'false'
             ELSE FALSE
         END AS has_bypass,
         CASE
-            WHEN h.event_name = 'ListObjects' AND strpos(h.rp_text, '"versions"') > 0
-                THEN h.rp ->> '$.versions' IS NOT NULL
+            WHEN h.event_name <> 'ListObjects' THEN FALSE
+            WHEN strpos(h.rp_text, '"versions"') > 0 THEN h.rp ->> '$.versions' IS NOT NULL
             ELSE FALSE
         END AS has_versions_key,
         CASE
-            WHEN h.event_name = 'CreateBucket'
-                AND strpos(h.rp_text, '"x-amz-bucket-object-lock-enabled"') > 0
-                THEN lower(coalesce(h.rp ->> '$."x-amz-bucket-object-lock-enabled"', '')) = 'true'
+            WHEN strpos(h.amz_text, '"x-amz-bucket-object-lock-enabled"') > 0
+                THEN lower(
+                    coalesce(
+                        h.rp ->> '$."x-amz-bucket-object-lock-enabled"[0]',
+                        h.rp ->> '$."x-amz-bucket-object-lock-enabled"',
+                        ''
+                    )
+                ) = 'true'
             ELSE FALSE
         END AS has_bucket_lock,
         CASE
-            WHEN h.event_name = 'CreateBucket' AND strpos(h.rp_text, '"x-amz-object-ownership"') > 0
+            WHEN strpos(h.amz_text, '"x-amz-object-ownership"') > 0
                 THEN h.rp ->> '$."x-amz-object-ownership"' IS NOT NULL
             ELSE FALSE
         END AS has_ownership,
         CASE
-            WHEN h.event_name = 'DeleteObjects' AND strpos(h.rp_text, '"delete"') > 0
+            WHEN h.event_name <> 'DeleteObjects' THEN FALSE
+            WHEN strpos(h.rp_text, '"delete"') > 0
                 THEN strpos(lower(CAST(h.rp -> '$.delete' AS VARCHAR)), '"versionid"') > 0
             ELSE FALSE
         END AS has_delete_versions,
         CASE
-            WHEN h.has_amz AND strpos(h.rp_text, '"x-amz-copy-source"') > 0
+            WHEN strpos(h.amz_text, '"x-amz-copy-source"') > 0
                 THEN h.rp ->> '$."x-amz-copy-source"'
         END AS copy_source
     FROM headers AS h
@@ -233,48 +248,63 @@ resolved AS (
 objects AS (
     SELECT
         r.*,
-        coalesce(
-            -- The request's object: the first logged object ARN that is not the copy source.
-            list_filter(
-                r.resources,
-                lambda x: x.type = 'AWS::S3::Object'
-                    AND x.arn IS NOT NULL
-                    AND x.arn IS DISTINCT FROM r.copy_source_arn
-            )[1].arn,
-            'arn:' || r.partition_name || ':s3:::' || nullif(r.rp ->> '$.bucketName', '') || '/'
-            || nullif(r.rp ->> '$.key', '')
-        ) AS object_arn
+        -- The request's object: the first logged object ARN that is not the copy source.
+        list_filter(
+            r.resources,
+            lambda x: x.type = 'AWS::S3::Object'
+                AND x.arn IS NOT NULL
+                AND x.arn IS DISTINCT FROM r.copy_source_arn
+        )[1].arn AS logged_object_arn
     FROM resolved AS r
+),
+
+named AS (
+    -- bucketName and key are read from the parameters only when resources[] lacks the object.
+    SELECT
+        o.*,
+        CASE
+            WHEN o.logged_object_arn IS NULL THEN nullif(o.rp ->> '$.bucketName', '')
+        END AS parameter_bucket,
+        CASE WHEN o.logged_object_arn IS NULL THEN nullif(o.rp ->> '$.key', '') END AS parameter_key
+    FROM objects AS o
 ),
 
 buckets AS (
     SELECT
-        o.*,
+        n.*,
         coalesce(
-            -- Cheapest first: the request's object ARN, then the parameters, then resources[].
-            CASE
-                WHEN o.object_arn LIKE 'arn:%:s3:::%/%'
-                    THEN split_part(substr(o.object_arn, strpos(o.object_arn, ':::') + 3), '/', 1)
-            END,
-            nullif(o.rp ->> '$.bucketName', ''),
-            nullif(
-                regexp_extract(
-                    list_filter(o.resources, lambda x: x.type = 'AWS::S3::Bucket')[1].arn,
-                    '^arn:[^:]*:s3:::([^/]+)$',
-                    1
+            n.logged_object_arn,
+            'arn:' || n.partition_name || ':s3:::' || n.parameter_bucket || '/' || n.parameter_key
+        ) AS object_arn,
+        -- CASE keeps the costlier fallbacks for the few rows that need them.
+        CASE
+            WHEN n.logged_object_arn LIKE 'arn:%:s3:::%/%'
+                THEN split_part(
+                    substr(n.logged_object_arn, strpos(n.logged_object_arn, ':::') + 3), '/', 1
+                )
+            WHEN n.parameter_bucket IS NOT NULL THEN n.parameter_bucket
+            ELSE coalesce(
+                nullif(
+                    regexp_extract(
+                        list_filter(n.resources, lambda x: x.type = 'AWS::S3::Bucket')[1].arn,
+                        '^arn:[^:]*:s3:::([^/]+)$',
+                        1
+                    ),
+                    ''
                 ),
-                ''
-            ),
-            nullif(
-                regexp_extract(
-                    list_filter(o.resources, lambda x: x.type = 'AWS::S3::Object')[1].arn_prefix,
-                    '^arn:[^:]*:s3:::([^/]+)',
-                    1
-                ),
-                ''
+                nullif(
+                    regexp_extract(
+                        list_filter(
+                            n.resources, lambda x: x.type = 'AWS::S3::Object'
+                        )[1].arn_prefix,
+                        '^arn:[^:]*:s3:::([^/]+)',
+                        1
+                    ),
+                    ''
+                )
             )
-        ) AS bucket_name
-    FROM objects AS o
+        END AS bucket_name
+    FROM named AS n
 ),
 
 flagged AS MATERIALIZED (

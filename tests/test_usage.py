@@ -342,3 +342,16 @@ def test_usage_counts_calls_per_action_and_resource(tmp_path: Path) -> None:
         "GetObject",
     )
     assert call.needs == (("s3:GetObject", OBJ),) and call.complete
+
+
+def test_headers_logged_as_one_element_lists_are_read(tmp_path: Path) -> None:
+    private = s3_event("CreateBucket", {"bucketName": "new-a", "x-amz-acl": ["private"]})
+    locked = s3_event(
+        "CreateBucket", {"bucketName": "new-b", "x-amz-bucket-object-lock-enabled": ["true"]}
+    )
+    assert needs_of(tmp_path, private, locked) == {
+        ("s3:CreateBucket", "arn:aws:s3:::new-a"),
+        ("s3:CreateBucket", "arn:aws:s3:::new-b"),
+        ("s3:PutBucketObjectLockConfiguration", "arn:aws:s3:::new-b"),
+        ("s3:PutBucketVersioning", "arn:aws:s3:::new-b"),
+    }
