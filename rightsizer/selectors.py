@@ -281,12 +281,12 @@ def load_event_selectors(path: str | Path) -> EventSelectors:
 def fetch_event_selectors(client: Any, trail_names: Sequence[str] | None = None) -> EventSelectors:
     """Call `cloudtrail:GetEventSelectors` for the named trails (default: every trail visible).
 
-    `client` is a boto3 CloudTrail client.
+    `client` is a boto3 CloudTrail client, best in the trails' home region.
     """
     try:
         if trail_names is None:
             trails = client.describe_trails(includeShadowTrails=True)["trailList"]
-            trail_names = [trail["TrailARN"] for trail in trails]
+            trail_names = sorted({trail["TrailARN"] for trail in trails})
         responses = [client.get_event_selectors(TrailName=name) for name in trail_names]
     except ClientError as exc:
         error = exc.response.get("Error", {})
