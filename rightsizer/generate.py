@@ -18,8 +18,10 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from rightsizer.coverage import Coverage
-from rightsizer.iam.matching import action_matches, compile_resources
+from rightsizer.iam.matching import action_matches, resource_matches
 from rightsizer.iam.policy import (
+    VERSION_2008,
+    Evaluator,
     Grant,
     PolicyDocument,
     Statement,
@@ -119,23 +121,87 @@ def has_wildcard(pattern: str) -> bool:
     return "*" in _ESCAPE.sub("", pattern) or "?" in _ESCAPE.sub("", pattern)
 
 
-def within(pattern: str, grant: str) -> bool:
-    """Is every ARN that `pattern` matches also matched by `grant`? (sound, not complete)"""
+_ANY, _ONE = "\x00", "\x01"  # a pattern's wildcards, kept apart from literal * and ?
+_TOKEN = re.compile(r"\$\{([*?$])\}|(\$\{[^}]*\})|(\*)|(\?)|(.)", re.DOTALL)
+
+
+def _pattern_text(pattern: str) -> str:
+    """A recommended (2012-10-17) pattern as text: escapes resolved, wildcards as markers."""
+    out = []
+    for escaped, variable, star, mark, char in _TOKEN.findall(pattern):
+        out.append(escaped or variable or (_ANY if star else _ONE if mark else char))
+    return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def _grant_regex(grant: str, variables: bool) -> re.Pattern[str] | None:
+    """A grant pattern as a regex over `_pattern_text`; None when it holds a policy variable."""
+    out = []
+    for escaped, variable, star, mark, char in _TOKEN.findall(grant):
+        if variables and escaped:
+            out.append(re.escape(escaped))
+        elif variables and variable:
+            return None  # resolved per request (${aws:username}): covers nothing for sure
+        elif star:
+            out.append(".*")
+        elif mark:
+            out.append(f"[^{_ANY}]")  # one character, or a `?` of the pattern; never a `*`
+        else:
+            text = (f"${{{escaped}}}" if escaped else variable) or char
+            out.append(re.escape(text))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def within(pattern: str, grant: str, *, variables: bool = True) -> bool:
+    """Is every ARN that `pattern` (2012-10-17 syntax) matches also matched by `grant`?
+
+    `variables` is False for grants of a 2008-10-17 document, where `${` is plain text.
+    """
     if grant == "*":
         return True
-    if "?" in _ESCAPE.sub("", grant) and has_wildcard(pattern):
-        return False  # a `?` could line up with a `*` of the pattern; stay on the safe side
-    regex = compile_resources((grant,), True, "no_match")
-    return regex is not None and regex.fullmatch(pattern) is not None
+    regex = _grant_regex(grant, variables)
+    return regex is not None and regex.fullmatch(_pattern_text(pattern)) is not None
+
+
+def as_2012(pattern: str, variables: bool) -> str:
+    """A grant's pattern rewritten for a 2012-10-17 document (2008 has no `${` escapes)."""
+    return pattern if variables else pattern.replace("$", "${$}")
 
 
 def _literal_prefix(pattern: str) -> str:
     return re.split(r"[*?]|\$\{", pattern, maxsplit=1)[0]
 
 
-def _may_overlap(pattern: str, other: str) -> bool:
-    a, b = _literal_prefix(pattern), _literal_prefix(other)
+def _may_overlap(pattern: str, excluded: str, variables: bool) -> bool:
+    """Could an ARN match both? Exact for a literal ARN (or the `*` of account-level actions,
+    which is the request's literal resource); by literal prefixes for a wildcard pattern."""
+    if pattern == "*" or not has_wildcard(pattern):
+        arn = "*" if pattern == "*" else _pattern_text(pattern)
+        return resource_matches(excluded, arn, variables=variables, unresolved="any")
+    a, b = _literal_prefix(pattern), _literal_prefix(excluded)
     return a.startswith(b) or b.startswith(a)
+
+
+@dataclass(frozen=True)
+class _Allow:
+    """One Allow grant of today, its statement, and whether its document reads `${...}`."""
+
+    grant: Grant
+    statement: Statement
+    variables: bool
+
+    def applies_to(self, action: str) -> bool:
+        g = self.grant
+        return action_matches(g.action, action) and not any(
+            action_matches(a, action) for a in g.except_actions
+        )
+
+    @property
+    def condition(self) -> str | None:
+        """The Condition as canonical JSON, to carry into the recommendation."""
+        if not self.grant.has_condition:
+            return None
+        return json.dumps(self.statement.condition, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -151,11 +217,17 @@ class CurrentGrants:
     def __init__(self, role: Role) -> None:
         self.sources = role.policy_sources
         self._covers: dict[tuple[str, str], _Cover | None] = {}
-        self.allows: list[tuple[Grant, Statement]] = []
+        # A call is granted today when the identity policies allow it; a call that succeeded
+        # evidently met the conditions of any conditional Deny, hence "ignore".
+        self.today = Evaluator(role.policies, conditional_deny="ignore")
+        self.allows: list[_Allow] = []
         for _, doc in self.sources:
+            variables = doc.version != VERSION_2008
             for grant in grants(doc):
                 if grant.effect == "Allow":
-                    self.allows.append((grant, doc.statements[grant.statement_index]))
+                    self.allows.append(
+                        _Allow(grant, doc.statements[grant.statement_index], variables)
+                    )
 
     def cover(self, action: str, resource: str) -> _Cover | None:
         """The grant allowing `action` on every ARN `resource` matches; unconditional first."""
@@ -166,24 +238,23 @@ class CurrentGrants:
 
     def _find_cover(self, action: str, resource: str) -> _Cover | None:
         conditional: _Cover | None = None
-        for grant, statement in self.allows:
-            if not action_matches(grant.action, action):
-                continue
-            if any(action_matches(a, action) for a in grant.except_actions):
+        for allow in self.allows:
+            grant = allow.grant
+            if not allow.applies_to(action):
                 continue
             if grant.except_resources:
-                if any(_may_overlap(resource, r) for r in grant.except_resources):
+                if any(_may_overlap(resource, r, allow.variables) for r in grant.except_resources):
                     continue
-            elif not within(resource, grant.resource):
+            elif not within(resource, grant.resource, variables=allow.variables):
                 continue
             if not grant.has_condition:
                 return _Cover(None)
-            conditional = conditional or _Cover(json.dumps(statement.condition, sort_keys=True))
+            conditional = conditional or _Cover(allow.condition)
         return conditional
 
-    def s3_grants(self) -> list[tuple[Grant, Statement]]:
+    def s3_grants(self) -> list[_Allow]:
         """Allow grants whose action pattern can reach S3."""
-        return [(g, s) for g, s in self.allows if could_be_s3(g.action)]
+        return [a for a in self.allows if could_be_s3(a.grant.action)]
 
 
 def recommend(
@@ -209,8 +280,9 @@ def recommend(
         target = suffixes.get(use.resource, use.resource)
         key = (use.action, target)
         # Keys sharing a generalized target share the answer, unless today's grant is narrower.
-        placed = placements.get(key)
-        if placed is None:
+        if not current.today.allows(use.action, use.resource):
+            placed = None  # allowed by a bucket policy, or under one of today's Denies
+        elif (placed := placements.get(key)) is None:
             placed = _place(current, use.action, use.resource, target)
             if placed is not None and placed[0] == target:
                 placements[key] = placed
@@ -239,8 +311,9 @@ def recommend(
         if placed is not None:
             wanted[(placed[0], placed[1].condition)].add(companion.action)
 
-    unknown = _keep_unobservable(current, coverage, role, usage, regions, wanted)
+    unknown, kept_apart = _keep_unobservable(current, coverage, role, usage, regions, wanted)
     carried, out_of_scope, mixed = _carry_over(role)
+    carried = [*kept_apart, *carried]
     warnings.extend(mixed)
     if not_granted:
         warnings.append(
@@ -317,17 +390,14 @@ def _place(
     if not fallback:
         return None
     exact = arn if arn.endswith("/*") else _escape_arn(arn)
-    for grant, statement in current.allows:
-        if grant.except_resources or not action_matches(grant.action, action):
+    for allow in current.allows:
+        grant = allow.grant
+        if grant.except_resources or not allow.applies_to(action):
             continue
-        if any(action_matches(a, action) for a in grant.except_actions):
-            continue
-        if within(exact, grant.resource):
-            condition = (
-                json.dumps(statement.condition, sort_keys=True) if grant.has_condition else None
-            )
-            narrower = grant.resource if within(grant.resource, target) else exact
-            return narrower, _Cover(condition)
+        if within(exact, grant.resource, variables=allow.variables):
+            mine = as_2012(grant.resource, allow.variables)
+            narrower = mine if within(mine, target) else exact
+            return narrower, _Cover(allow.condition)
     cover = current.cover(action, exact)
     return (exact, cover) if cover is not None else None
 
@@ -346,8 +416,9 @@ def _keep_unobservable(
     usage: RoleUsage | None,
     regions: Sequence[str],
     wanted: dict[tuple[str, str | None], set[str]],
-) -> list[dict[str, str]]:
-    """Keep today's data-event grants the logs cannot show; return them as unknown items."""
+) -> tuple[list[dict[str, str]], list[Statement]]:
+    """Keep today's data-event grants the logs cannot show; return them as unknown items,
+    with the statements that keep NotResource grants as they are."""
     account = role.arn.split(":")[4]
     # Where the role's code runs; for an idle role, every region of its account in the logs.
     where: list[str | None] = [*sorted(set(regions) | set(usage.regions if usage else ()))]
@@ -358,14 +429,16 @@ def _keep_unobservable(
     where = where or [None]
     data_actions = data_event_actions()
     unknown: dict[Item, str] = {}
-    for grant, statement in current.s3_grants():
+    kept_apart: list[Statement] = []  # NotResource grants: kept in their own statements
+    for allow in current.s3_grants():
+        grant = allow.grant
         if grant.except_resources:
             resource, bucket, prefix = "*", "*", ""
         else:
             parsed = S3Resource.parse(grant.resource)
             if parsed is None:
                 continue
-            resource = grant.resource
+            resource = as_2012(grant.resource, allow.variables)
             bucket, prefix = parsed.bucket, _literal_prefix(parsed.key or "")
         reach = _reach(resource)
         actions = [
@@ -373,24 +446,38 @@ def _keep_unobservable(
             for a in expand_s3_actions(grant.action)
             if a in data_actions
             and (reach == "both" or (a in _DATA_BUCKET_ACTIONS) == (reach == "buckets"))
-            and not any(action_matches(x, a) for x in grant.except_actions)
+            and allow.applies_to(a)
         ]
+        kept: list[str] = []
         for action in actions:
             for region in where:
                 verdict = coverage.check(account, region, bucket, prefix, access_of(action))
                 if verdict.status == "unknown":
-                    unknown.setdefault(Item(action, resource), verdict.reason)
-                    condition = (
-                        json.dumps(statement.condition, sort_keys=True)
-                        if grant.has_condition
-                        else None
-                    )
-                    wanted[(resource, condition)].add(action)
+                    label = resource
+                    if grant.except_resources:
+                        label = f"* except {', '.join(grant.except_resources)}"
+                    unknown.setdefault(Item(action, label), verdict.reason)
+                    kept.append(action)
                     break
-    return [
+        if kept and grant.except_resources:
+            kept_apart.append(
+                Statement(
+                    effect="Allow",
+                    sid=f"S3Unknown{len(kept_apart) + 1}",
+                    actions=tuple(kept),
+                    not_resources=tuple(
+                        as_2012(r, allow.variables) for r in grant.except_resources
+                    ),
+                    condition=allow.statement.condition if grant.has_condition else None,
+                )
+            )
+        elif kept:
+            wanted[(resource, allow.condition)].update(kept)
+    items = [
         {"action": i.action, "resource": i.resource, "reason": unknown[i]}
         for i in sorted(unknown, key=lambda i: (i.action, i.resource))
     ]
+    return items, kept_apart
 
 
 def _reach(resource: str) -> Literal["objects", "buckets", "both"]:

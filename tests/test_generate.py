@@ -215,31 +215,42 @@ grant_resource = st.sampled_from(
         "arn:aws:s3:::*/x.json",
     ]
 )
-grant = st.fixed_dictionaries(
-    {
-        "Effect": st.just("Allow"),
-        "Action": st.sampled_from([*ACTIONS, "s3:*", "s3:Get*"]),
-        "Resource": grant_resource,
-    }
+grant = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "Effect": st.sampled_from(["Allow", "Allow", "Allow", "Deny"]),
+            "Action": st.sampled_from([*ACTIONS, "s3:*", "s3:Get*"]),
+            "Resource": grant_resource,
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "Effect": st.just("Allow"),
+            "NotAction": st.sampled_from(["s3:DeleteObject", "iam:*"]),
+            "NotResource": st.sampled_from(["arn:aws:s3:::beta/*", "arn:aws:s3:::alpha/2026/*"]),
+        }
+    ),
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.lists(grant, min_size=1, max_size=4),
     st.lists(st.tuples(st.sampled_from(ACTIONS), object_arn), min_size=1, max_size=12),
     st.sampled_from(["object", "prefix", "bucket"]),
     st.lists(st.tuples(st.sampled_from(ACTIONS), object_arn), min_size=1, max_size=10),
+    st.sampled_from([COVERED, NO_DATA_EVENTS]),
 )
 def test_recommendation_is_a_subset_allows_every_use_and_is_deterministic(
     grants_: list[dict[str, Any]],
     pairs: list[tuple[str, str]],
     granularity: str,
     probes: list[tuple[str, str]],
+    coverage: Coverage,
 ) -> None:
     r = role(*grants_)
     u = usage(*pairs)
-    rec = recommend(r, u, COVERED, granularity=granularity)
+    rec = recommend(r, u, coverage, granularity=granularity)
     # every call today's policy allows is still allowed
     assert replay(rec.policy, r.policies, u.calls).ok
     # never more than today, probed on used and random requests alike
@@ -247,4 +258,18 @@ def test_recommendation_is_a_subset_allows_every_use_and_is_deterministic(
         if is_allowed(rec.policy, action, arn):
             assert is_allowed(r.policies, action, arn), (action, arn)
     # deterministic
-    assert recommend(r, u, COVERED, granularity=granularity).policy == rec.policy
+    assert recommend(r, u, coverage, granularity=granularity).policy == rec.policy
+
+
+def test_unknown_coverage_keeps_a_not_resource_grant_as_it_is() -> None:
+    not_secret = {
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "NotResource": "arn:aws:s3:::secret/*",
+    }
+    rec = recommend(role(not_secret), None, NO_DATA_EVENTS)
+    assert is_allowed(rec.policy, "s3:GetObject", KEYS[0])
+    assert not is_allowed(rec.policy, "s3:GetObject", "arn:aws:s3:::secret/k")
+    assert [(u["action"], u["resource"]) for u in rec.unknown] == [
+        ("s3:GetObject", "* except arn:aws:s3:::secret/*")
+    ]

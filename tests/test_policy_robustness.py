@@ -117,12 +117,6 @@ def test_not_resource_allow_never_reaches_the_excluded_bucket() -> None:
     assert not is_allowed(policy, GET, SECRET_KEY)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generate.recommend places a use by today's Allow grants only, ignoring today's "
-    "Deny: the use is listed as used and granted (then neutralized by the carried Deny) instead "
-    "of being reported as not granted (see report)",
-)
 def test_a_use_today_s_policy_denies_is_never_granted() -> None:
     statements = [
         {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
@@ -179,11 +173,6 @@ def test_wildcards_and_policy_variables_in_today_s_resource(resource: str) -> No
     assert is_allowed(policy, GET, DATA_KEY) == is_allowed(role.policies, GET, DATA_KEY)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generate.within reads ${...} as a policy variable whatever the document Version, so "
-    "a 2008-10-17 grant on a literal ${x} key covers nothing and the role is refused (see report)",
-)
 def test_a_2008_document_reads_dollar_braces_literally() -> None:
     allow = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/${x}/*"}
     role = role_with(allow, version="2008-10-17")

@@ -184,12 +184,6 @@ def test_random_records_never_crash_and_every_allowed_call_stays_allowed(
             assert role["recommended_policy"] is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generate.CurrentGrants.cover reads the `*` resource of s3:ListAllMyBuckets as a "
-    "pattern that may overlap a NotResource exclusion, so the call is dropped while today's "
-    "policy allows it, and the replay refuses the role (see report)",
-)
 def test_list_buckets_under_a_not_resource_grant_is_recommended(tmp_path: Path) -> None:
     statement = {"Effect": "Allow", "Action": "s3:*", "NotResource": "arn:aws:s3:::logs-2026/*"}
     conn = connect(tmp_path / "p.duckdb")
@@ -197,5 +191,6 @@ def test_list_buckets_under_a_not_resource_grant_is_recommended(tmp_path: Path) 
     result = analyze(conn, WINDOW, snapshot(statement))
     conn.close()
     (role,) = result.data["roles"]
-    assert [w["code"] for w in role["warnings"]] == []
+    # no data events in these logs: coverage is unknown, but nothing is refused
+    assert "verification-failed" not in [w["code"] for w in role["warnings"]]
     assert is_allowed(parse_policy(role["recommended_policy"]), "s3:ListAllMyBuckets", "*")
