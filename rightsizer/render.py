@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rightsizer.errors import ConfigError
+from rightsizer.report.render import md
 
 FORMATS = ("table", "json", "markdown")
 # Column title → key of the analysis `counts` (before → after).
@@ -58,9 +61,9 @@ def render_table(analysis: Mapping[str, Any], console: Console) -> None:
         table.add_column(column, overflow="fold")
     for role in analysis["roles"]:
         table.add_row(
-            role["role_name"],
-            "\n".join(role["functions"]) or "-",
-            "\n".join(_used_actions(role)) or "(none)",
+            escape(role["role_name"]),
+            escape("\n".join(role["functions"])) or "-",
+            escape("\n".join(_used_actions(role))) or "(none)",
             *(_change(role, key) for key in _COUNT_COLUMNS.values()),
             _reduction(role),
         )
@@ -68,21 +71,17 @@ def render_table(analysis: Mapping[str, Any], console: Console) -> None:
     for role in analysis["roles"]:
         for warning in role["warnings"]:
             console.print(
-                f"[yellow]warning[/] {role['role_name']}: {warning['message']}",
+                f"[yellow]warning[/] {escape(role['role_name'])}: {escape(warning['message'])}",
                 markup=True,
                 highlight=False,
             )
     for event in analysis["unmapped_events"]:
         console.print(
-            f"[yellow]unmapped[/] {event['event_source']} {event['event_name']} "
-            f"({event['count']} calls): {event['reason']}",
+            f"[yellow]unmapped[/] {escape(event['event_source'])} {escape(event['event_name'])} "
+            f"({event['count']} calls): {escape(event['reason'])}",
             markup=True,
             highlight=False,
         )
-
-
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(analysis: Mapping[str, Any]) -> str:
@@ -99,14 +98,14 @@ def render_markdown(analysis: Mapping[str, Any]) -> str:
     ]
     for role in analysis["roles"]:
         lines.append(
-            f"| {_md(role['role_name'])} | {_md(', '.join(role['functions']) or '-')} | "
-            f"{_md(', '.join(_used_actions(role)) or '(none)')} | "
+            f"| {md(role['role_name'])} | {md(', '.join(role['functions']) or '-')} | "
+            f"{md(', '.join(_used_actions(role)) or '(none)')} | "
             + "".join(f"{_change(role, key)} | " for key in _COUNT_COLUMNS.values())
             + f"{_reduction(role)} |"
         )
     for role in analysis["roles"]:
-        lines += ["", f"## {_md(role['role_name'])}", "", f"`{_md(role['role_arn'])}`", ""]
-        lines += [f"- **warning**: {_md(w['message'])}" for w in role["warnings"]]
+        lines += ["", f"## {md(role['role_name'])}", "", f"`{md(role['role_arn'])}`", ""]
+        lines += [f"- **warning**: {md(w['message'])}" for w in role["warnings"]]
         if role["recommended_policy"] is not None:
             lines += [
                 "",
@@ -134,6 +133,17 @@ def safe_name(role_name: str) -> str:
     return name[:128]
 
 
+def _write(path: Path, text: str) -> Path:
+    """Write through a new file and rename it over `path`: a link there is replaced, not
+    followed."""
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.unlink(missing_ok=True)
+    with open(temp, "x", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temp, path)
+    return path
+
+
 def write_outputs(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
     """Write `<role>.policy.json`, `<role>.diff` per role and `summary.json` into out_dir."""
     try:
@@ -141,20 +151,16 @@ def write_outputs(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
     except OSError as exc:
         raise ConfigError(f"cannot create --out folder {out_dir}: {exc.strerror}") from None
     written = []
-    used: set[str] = set()
+    taken = {"summary"}  # compared ignoring case, for case-insensitive file systems
     for role in analysis["roles"]:
         base = safe_name(role["role_name"])
-        if base in used:  # same name in two accounts
-            base = f"{base}-{role['account']}"
-        used.add(base)
+        candidates = [base, f"{base}-{role.get('account', '')}"]
+        candidates += (f"{base}-{n}" for n in range(2, 2 + len(analysis["roles"])))
+        base = next(name for name in candidates if name.lower() not in taken)
+        taken.add(base.lower())
         if role["recommended_policy"] is not None:
-            path = out_dir / f"{base}.policy.json"
-            path.write_text(json.dumps(role["recommended_policy"], indent=2) + "\n")
-            written.append(path)
-        path = out_dir / f"{base}.diff"
-        path.write_text(role["diff"]["unified"])
-        written.append(path)
-    path = out_dir / "summary.json"
-    path.write_text(to_json(analysis))
-    written.append(path)
+            policy = json.dumps(role["recommended_policy"], indent=2) + "\n"
+            written.append(_write(out_dir / f"{base}.policy.json", policy))
+        written.append(_write(out_dir / f"{base}.diff", role["diff"]["unified"]))
+    written.append(_write(out_dir / "summary.json", to_json(analysis)))
     return written

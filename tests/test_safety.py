@@ -94,11 +94,6 @@ def test_outputs_of_hostile_role_names_stay_in_out(tmp_path: Path) -> None:
     assert [p for p in tmp_path.rglob("*") if out not in p.parents and p != out] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="render.write_outputs appends the account only once, so `x` of account B lands on "
-    "the file of role `x-B` of account A (see report)",
-)
 def test_every_role_gets_its_own_files(tmp_path: Path) -> None:
     roles = [
         role_entry("x", ACCOUNT, "A-x"),
@@ -109,10 +104,6 @@ def test_every_role_gets_its_own_files(tmp_path: Path) -> None:
     assert len(set(written)) == len(written) == 7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="render.write_outputs writes through a symlink planted in --out (see report)",
-)
 def test_a_symlink_in_out_is_replaced_not_followed(tmp_path: Path) -> None:
     outside = tmp_path / "victim.txt"
     outside.write_text("precious\n")
@@ -129,10 +120,6 @@ MARKUP = "[/][bold red]boom[link=https://evil.example]"
 HTML = "<img src=x onerror=alert(1)>\r\n<script>alert(2)</script>"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="render.render_table prints names and warnings as Rich markup (see report)",
-)
 def test_the_table_prints_markup_in_the_data_as_text() -> None:
     role = role_entry("app-role")
     role["functions"] = [MARKUP]
@@ -143,10 +130,6 @@ def test_the_table_prints_markup_in_the_data_as_text() -> None:
     assert MARKUP in shown.replace("\n", "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="render.render_markdown leaves `<` and carriage returns of the data raw (see report)",
-)
 def test_the_markdown_shows_html_in_the_data_as_text() -> None:
     role = role_entry("app-role")
     role["functions"] = [HTML]
