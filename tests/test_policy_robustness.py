@@ -311,10 +311,6 @@ WRONG_TYPES = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="iam/snapshot.py does not check the JSON types of snapshot entries (see report)",
-)
 @pytest.mark.parametrize("fields", WRONG_TYPES)
 def test_snapshot_entries_of_the_wrong_type_are_policy_errors(
     tmp_path: Path, fields: dict[str, Any]

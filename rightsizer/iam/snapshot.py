@@ -29,6 +29,7 @@ DETAILS_COMMAND = "aws iam get-account-authorization-details"
 FUNCTIONS_COMMAND = "aws lambda list-functions"
 _LIVE_FILTER = ["Role", "LocalManagedPolicy", "AWSManagedPolicy"]
 _WHITESPACE = re.compile(r"\s*")
+_ROLE_ARN = re.compile(r"^arn:[^:]+:iam::[0-9]*:role/")
 _T = TypeVar("_T")
 
 
@@ -249,10 +250,13 @@ def snapshot_from_pages(
     policy_entries: dict[str, Mapping[str, Any]] = {}
     role_entries: dict[str, Mapping[str, Any]] = {}
     for page in pages:
-        for entry in page.get("Policies") or ():
+        for entry in _list(page, "Policies", "page", source):
             policy_entries[_field(entry, "Arn", "managed policy", source)] = entry
-        for entry in page.get("RoleDetailList") or ():
-            role_entries[_field(entry, "Arn", "role", source)] = entry
+        for entry in _list(page, "RoleDetailList", "page", source):
+            arn = _field(entry, "Arn", "role", source)
+            if not _ROLE_ARN.match(arn):
+                raise PolicyError(f"{source}: role Arn {arn!r} is not an IAM role ARN")
+            role_entries[arn] = entry
     managed: dict[str, ManagedPolicy] = {}
 
     def managed_policy(arn: str) -> ManagedPolicy | None:
@@ -280,20 +284,23 @@ def _role(
     if trust_raw is not None:
         trust = _document(trust_raw, f"trust policy of role {name}", source)
     inline: dict[str, PolicyDocument] = {}
-    for item in entry.get("RolePolicyList") or ():
+    for item in _list(entry, "RolePolicyList", f"role {name}", source):
         policy_name = _field(item, "PolicyName", f"inline policy of role {name}", source)
         raw = _field(item, "PolicyDocument", f"inline policy {policy_name}", source)
         inline[policy_name] = _document(raw, f"inline policy {policy_name} of role {name}", source)
     attached: list[ManagedPolicy] = []
     missing: list[str] = []
-    for item in entry.get("AttachedManagedPolicies") or ():
+    for item in _list(entry, "AttachedManagedPolicies", f"role {name}", source):
         policy_arn = _field(item, "PolicyArn", f"attached policy of role {name}", source)
         policy = managed_policy(policy_arn)
         if policy is None:
             missing.append(policy_arn)
         else:
             attached.append(policy)
-    boundary_arn = (entry.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+    boundary_entry = entry.get("PermissionsBoundary") or {}
+    if not isinstance(boundary_entry, Mapping):
+        raise PolicyError(f"{source}: PermissionsBoundary of role {name} is not an object")
+    boundary_arn = _text(boundary_entry.get("PermissionsBoundaryArn"), source)
     boundary = (managed_policy(boundary_arn) or boundary_arn) if boundary_arn else None
     return Role(
         arn=arn,
@@ -312,7 +319,7 @@ def _managed_policy(entry: Mapping[str, Any], source: str) -> ManagedPolicy:
     """The default version of a Policies entry (IsDefaultVersion, else DefaultVersionId)."""
     arn = _field(entry, "Arn", "managed policy", source)
     name = entry.get("PolicyName") or arn.rsplit("/", 1)[-1]
-    versions = entry.get("PolicyVersionList") or []
+    versions = _list(entry, "PolicyVersionList", f"managed policy {arn}", source)
     default = [v for v in versions if v.get("IsDefaultVersion") is True]
     default = default or [
         v for v in versions if v.get("VersionId") == entry.get("DefaultVersionId")
@@ -342,7 +349,24 @@ def _field(entry: Any, key: str, what: str, source: str) -> Any:
             f"{source}: a {what} entry has no {key}; save the output of `{DETAILS_COMMAND}` "
             "unchanged"
         )
-    return entry[key]
+    value = entry[key]
+    if key in ("Arn", "PolicyArn", "PolicyName") and not isinstance(value, str):
+        raise PolicyError(f"{source}: the {key} of a {what} entry is not text")
+    return value
+
+
+def _list(entry: Mapping[str, Any], key: str, what: str, source: str) -> list[Any]:
+    """A list-valued field (absent means empty); anything else is a PolicyError."""
+    value = entry.get(key) or []
+    if not isinstance(value, list):
+        raise PolicyError(f"{source}: {key} of {what} is not a list; save the output unchanged")
+    return value
+
+
+def _text(value: Any, source: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise PolicyError(f"{source}: expected text, found {type(value).__name__}")
+    return value
 
 
 # --- live account --------------------------------------------------------------------------
