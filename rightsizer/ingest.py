@@ -26,6 +26,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rightsizer.errors import SourceError
 from rightsizer.progress import IngestProgress
 from rightsizer.records import (
     ChunkResult,
@@ -410,6 +411,9 @@ def _read_all(
             with ThreadPoolExecutor(max_workers=max(source.concurrency, 1)) as reader:
                 _pipeline(source, todo, workers, pool, reader, writer, summary, progress)
             done = True
+        except SourceError:
+            done = True  # commit every file read before the one that could not be
+            raise
         finally:
             writer.close(flush=done)
 
@@ -464,14 +468,29 @@ def _pipeline(
                 reads.append((chunk, [reader.submit(source.read, f) for f in chunk]))
         if reads and len(decodes) < max_decodes:
             chunk, futures = reads.popleft()
-            items = [(f.key, future.result()) for f, future in zip(chunk, futures, strict=True)]
+            try:
+                items = [(f.key, fut.result()) for f, fut in zip(chunk, futures, strict=True)]
+            except SourceError:
+                while decodes:  # keep what was read before the file that could not be
+                    _hand_over(*decodes.popleft(), writer, summary, progress)
+                raise
             decodes.append((chunk, pool.submit(decode_files, items)))
             continue
-        chunk, future = decodes.popleft()
-        result = future.result()
-        records = sum(r.records for r in result.files)
-        summary.records += records
-        summary.bad_records += sum(r.bad_records for r in result.files)
-        summary.insight_records += sum(r.insight_records for r in result.files)
-        writer.add(chunk, result)
-        progress.advance(len(chunk), records)
+        _hand_over(*decodes.popleft(), writer, summary, progress)
+
+
+def _hand_over(
+    chunk: list[LogFile],
+    future: Future[ChunkResult],
+    writer: _Writer,
+    summary: IngestSummary,
+    progress: IngestProgress,
+) -> None:
+    """Give a decoded chunk to the writer and count it."""
+    result = future.result()
+    records = sum(r.records for r in result.files)
+    summary.records += records
+    summary.bad_records += sum(r.bad_records for r in result.files)
+    summary.insight_records += sum(r.insight_records for r in result.files)
+    writer.add(chunk, result)
+    progress.advance(len(chunk), records)

@@ -7,6 +7,8 @@ bounded thread pool; botocore retries throttling and transient errors with backo
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 import boto3
@@ -112,6 +114,8 @@ class S3Source(LogSource):
             ) as exc:
                 if attempt == _READ_ATTEMPTS:
                     raise self._error(exc, key) from None
+                # a broken body is not retried by botocore: back off (full jitter) and try again
+                time.sleep(random.random() * min(8.0, 0.5 * 2**attempt))
             except (bce.BotoCoreError, bce.ClientError) as exc:
                 raise self._error(exc, key) from None
         raise AssertionError("unreachable")
