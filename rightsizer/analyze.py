@@ -27,7 +27,7 @@ from rightsizer.iam.snapshot import (
     load_live,
     load_snapshot_file,
 )
-from rightsizer.selectors import EventSelectors, load_event_selectors
+from rightsizer.selectors import EventSelectors, fetch_event_selectors, load_event_selectors
 from rightsizer.usage import RoleUsage, UsageReport, compute_usage, discover_lambda_roles
 from rightsizer.verify import replay
 from rightsizer.window import Window
@@ -341,6 +341,14 @@ def load_snapshot(
     return load_live(aws.session(profile, region))
 
 
-def load_selectors(path: str | None) -> EventSelectors | None:
-    """The trail's data-event selectors from `--event-selectors FILE`; None: infer coverage."""
+LIVE = "live"
+
+
+def load_selectors(
+    path: str | None, *, profile: str | None = None, region: str | None = None
+) -> EventSelectors | None:
+    """The trails' data-event selectors: from `--event-selectors FILE`, or read from
+    CloudTrail when it is `live`; None means coverage is inferred from the logs."""
+    if path == LIVE:
+        return fetch_event_selectors(aws.session(profile, region).client("cloudtrail"))
     return load_event_selectors(path) if path else None

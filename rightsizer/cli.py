@@ -197,8 +197,9 @@ SelectorsOpt = Annotated[
     str | None,
     typer.Option(
         "--event-selectors",
-        help="`aws cloudtrail get-event-selectors` JSON; "
-        "makes data-event coverage exact instead of inferred.",
+        help="`aws cloudtrail get-event-selectors` JSON, or `live` to read every visible "
+        "trail's selectors from CloudTrail; makes data-event coverage exact instead of "
+        "inferred from the logs.",
     ),
 ]
 RoleOpt = Annotated[
@@ -226,7 +227,9 @@ def _analysis(
         profile=settings.profile,
         region=settings.region,
     )
-    selectors = load_selectors(settings.event_selectors)
+    selectors = load_selectors(
+        settings.event_selectors, profile=settings.profile, region=settings.region
+    )
     summary = _run_ingest(settings, window, quiet=quiet)
     conn = connect(settings.db, read_only=summary is None)
     try:

@@ -34,7 +34,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("days", int, 90, "window length in days, ending at --until"),
     Option("iam_details", str, None, "aws iam get-account-authorization-details JSON file"),
     Option("lambda_functions", str, None, "aws lambda list-functions JSON file"),
-    Option("event_selectors", str, None, "aws cloudtrail get-event-selectors JSON file"),
+    Option("event_selectors", str, None, "get-event-selectors JSON file, or `live`"),
     Option("granularity", str, "prefix", "object | prefix | bucket"),
     Option("profile", str, None, "AWS profile for boto3"),
     Option("region", str, None, "AWS region for API calls (IAM, SES, CloudTrail)"),

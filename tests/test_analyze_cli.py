@@ -222,3 +222,38 @@ def test_output_is_the_documented_contract(analysis: dict[str, Any]) -> None:
     assert actual - documented == set(), "fields missing from the README's analysis JSON"
     role_fields = {k for k in documented if re.fullmatch(r"\.roles\[\]\.\w+", k)}
     assert role_fields - actual == set(), "documented role fields missing from the output"
+
+
+def test_event_selectors_read_live_from_cloudtrail(
+    dataset: synth.SynthDataset,
+    analysis: dict[str, Any],
+    moto: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import boto3
+    from aws_guard import setup_client
+
+    s3 = setup_client(boto3.client("s3", region_name="us-east-1"))
+    s3.create_bucket(Bucket="trail-logs")
+    trails = setup_client(boto3.client("cloudtrail", region_name="us-east-1"))
+    trails.create_trail(Name="main", S3BucketName="trail-logs", IsMultiRegionTrail=True)
+    # Reads are logged for acme-config only; writes nowhere.
+    trails.put_event_selectors(
+        TrailName="main",
+        EventSelectors=[
+            {
+                "ReadWriteType": "ReadOnly",
+                "DataResources": [
+                    {"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::acme-config/"]}
+                ],
+            }
+        ],
+    )
+    args = analyze_args(dataset, Path(analysis["_db"]), "--event-selectors", "live")
+    code, data = run_json(capsys, *args)
+    assert code == 0
+    assert {c["source"] for c in data["coverage"]} == {"selectors"}
+    config_reader = by_role(data)[CONFIG_READER_ROLE.arn]
+    assert config_reader["diff"]["unknown"] == []  # its reads are covered
+    thumbs = by_role(data)[THUMBNAILER_ROLE.arn]
+    assert {u["action"] for u in thumbs["unknown"]} >= {"s3:PutObject", "s3:GetObject"}
