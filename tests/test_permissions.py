@@ -189,3 +189,8 @@ def test_the_docs_show_the_policy_and_the_allow_list() -> None:
     assert json.dumps(dict(MINIMAL_POLICY), indent=2) in text
     for operation, action in ALLOWED_OPERATIONS.items():
         assert f"`{operation}`" in text and f"`{action}`" in text, operation
+
+
+def test_the_readme_gives_the_same_policy() -> None:
+    readme = DOCS.parents[1] / "README.md"
+    assert json.dumps(dict(MINIMAL_POLICY), indent=2) in readme.read_text(encoding="utf-8")
