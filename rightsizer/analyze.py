@@ -65,7 +65,7 @@ def analyze(
     scope = _lambda_roles(conn, window, snapshot)
     if role_filter:
         scope = _filter(scope, role_filter)
-    usage = compute_usage(conn, window, lambda_roles=scope, selectors=selectors)
+    usage = compute_usage(conn, window, lambda_roles=scope, selectors=selectors, with_calls=False)
     roles: list[dict[str, Any]] = []
     refused: list[str] = []
     for role_arn in sorted(scope):
@@ -159,7 +159,7 @@ def _role_entry(
             }
         )
     current_docs = role.policies
-    check = replay(rec.policy, current_docs, role_usage.calls if role_usage else ())
+    check = replay(rec.policy, current_docs, role_usage.used if role_usage else ())
     current = merged(current_docs)
     entry |= {
         "used": [_iso_row(row) for row in rec.used],
@@ -185,10 +185,10 @@ def _role_entry(
         "out_of_scope": rec.out_of_scope,
         "precision_given_up": rec.precision_given_up,
         "replay": {
-            "calls": check.calls,
+            "calls": role_usage.call_count if role_usage else 0,
             "permissions": check.permissions,
-            "not_granted_today": check.skipped_not_granted,
-            "incomplete": check.skipped_incomplete,
+            "not_granted_today": check.not_granted_today,
+            "incomplete": role_usage.incomplete_calls if role_usage else 0,
         },
         "warnings": rec.warnings,
     }

@@ -96,6 +96,8 @@ MIGRATIONS: list[str] = [
 ]
 
 LOCK_WAIT_SECONDS = 5.0
+# DuckDB's own share of memory; past it, big intermediate results spill to `<db>.tmp/`.
+MEMORY_LIMIT = "400MB"
 
 
 def _is_lock_error(exc: duckdb.Error) -> bool:
@@ -106,6 +108,7 @@ def connect(
     path: str | Path,
     *,
     read_only: bool = False,
+    memory_limit: str = MEMORY_LIMIT,
     wait_seconds: float = LOCK_WAIT_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> duckdb.DuckDBPyConnection:
@@ -122,7 +125,9 @@ def connect(
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            conn = duckdb.connect(str(db_path), read_only=read_only)
+            conn = duckdb.connect(
+                str(db_path), read_only=read_only, config={"memory_limit": memory_limit}
+            )
             break
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):

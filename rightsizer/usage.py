@@ -41,6 +41,10 @@ class UsedPermission:
     count: int
     first_seen: dt.datetime
     last_seen: dt.datetime
+    # One call that needed it, so a replay failure can name a real event.
+    example_event_id: str = ""
+    example_event_name: str = ""
+    example_function: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +130,13 @@ class RoleUsage:
     kms_keys: tuple[KmsKeyUse, ...]
     companions: tuple[Companion, ...]
     regions: tuple[str, ...]
+    call_count: int = 0  # authorized S3 calls (also when `calls` was not asked for)
+    incomplete_calls: int = 0  # of those, calls with a resource the record does not show
 
     @property
     def idle(self) -> bool:
         """No S3 call at all in the window, allowed or denied."""
-        return not self.calls and not self.denied
+        return not self.call_count and not self.calls and not self.denied
 
 
 @dataclass(frozen=True)
@@ -183,12 +189,15 @@ def compute_usage(
     *,
     lambda_roles: Mapping[str, Sequence[str]] | None = None,
     selectors: EventSelectors | None = None,
+    with_calls: bool = True,
 ) -> UsageReport:
     """S3 usage of every Lambda role in `window`.
 
     `lambda_roles` maps role ARN → function names (from the IAM snapshot); every role in it
     appears in the report, idle or not. None finds the roles from the logs instead.
     `selectors` (the trail's event selectors) makes coverage exact; None infers it.
+    `with_calls=False` leaves `RoleUsage.calls` empty: every call, one object each, is the
+    largest part of the report, and `used` already holds each permission they needed.
     """
     # A private cursor keeps the temp tables off the caller's connection.
     cursor = conn.cursor()
@@ -199,7 +208,7 @@ def compute_usage(
             functions = {role: tuple(sorted(set(names))) for role, names in lambda_roles.items()}
         stage_s3_calls(cursor, window, sorted(functions))
         with _gc_paused():
-            report = _build_report(cursor, window, functions, selectors)
+            report = _build_report(cursor, window, functions, selectors, with_calls)
     finally:
         cursor.close()
     return report
@@ -222,28 +231,31 @@ def _build_report(
     window: Window,
     functions: Mapping[str, tuple[str, ...]],
     selectors: EventSelectors | None,
+    with_calls: bool,
 ) -> UsageReport:
     params = window_params(window)
     used = _by_role(sql.run_arrow(cursor, "usage", {}), UsedPermission)
-    calls = _by_role(sql.run_arrow(cursor, "calls", {}), S3Call)
+    calls = _by_role(sql.run_arrow(cursor, "calls", {}), S3Call) if with_calls else {}
+    activity = {row[0]: row[1:] for row in sql.run(cursor, "role_activity", {})}
     denied = _by_role(sql.run_arrow(cursor, "denied", {}), DeniedCall)
     kms_keys = _by_role(sql.run_arrow(cursor, "kms_keys", params), KmsKeyUse)
     companions = _by_role(sql.run_arrow(cursor, "companions", {}), Companion)
     roles = {}
     for role in sorted(functions):
-        role_calls, role_denied = calls.get(role, ()), denied.get(role, ())
-        regions = {call.region for call in role_calls} | {call.region for call in role_denied}
+        call_count, incomplete, regions = activity.get(role, (0, 0, []))
         roles[role] = RoleUsage(
             role_arn=role,
             role_name=role.rsplit("/", 1)[-1],
             account=role.split(":")[4] if role.count(":") >= 5 else "",
             functions=functions[role],
-            calls=role_calls,
+            calls=calls.get(role, ()),
             used=used.get(role, ()),
-            denied=role_denied,
+            denied=denied.get(role, ()),
             kms_keys=kms_keys.get(role, ()),
             companions=companions.get(role, ()),
-            regions=tuple(sorted(region for region in regions if region is not None)),
+            regions=tuple(regions or ()),
+            call_count=call_count,
+            incomplete_calls=incomplete,
         )
     observed = tuple(ObservedRegion(*row) for row in sql.run(cursor, "coverage", params))
     unmapped = tuple(UnmappedEvent(*row) for row in sql.run(cursor, "unmapped", {}))

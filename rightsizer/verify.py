@@ -12,24 +12,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rightsizer.iam.policy import Evaluator, PolicyDocument
-from rightsizer.usage import S3Call
+from rightsizer.usage import UsedPermission
 
 
 @dataclass(frozen=True)
 class Failure:
-    """A call the recommendation would deny."""
+    """A permission the recommendation would deny, with one call that needed it."""
 
     action: str
     resource: str
-    event_name: str
-    function: str | None
-    example_event_id: str
     count: int
+    example_event_id: str
+    example_event_name: str
+    example_function: str | None
 
     def describe(self) -> str:
         return (
-            f"{self.event_name} by {self.function or '?'} needs {self.action} on {self.resource} "
-            f"(event {self.example_event_id}, {self.count} call(s))"
+            f"{self.example_event_name or 'a call'} by {self.example_function or '?'} needs "
+            f"{self.action} on {self.resource} (event {self.example_event_id or '?'}, "
+            f"{self.count} call(s) in all)"
         )
 
 
@@ -37,10 +38,8 @@ class Failure:
 class Replay:
     """What the replay checked and what it found."""
 
-    calls: int
     permissions: int
-    skipped_not_granted: int
-    skipped_incomplete: int
+    not_granted_today: int
     failures: tuple[Failure, ...]
 
     @property
@@ -49,35 +48,31 @@ class Replay:
 
 
 def replay(
-    recommended: PolicyDocument, current: Sequence[PolicyDocument], calls: Iterable[S3Call]
+    recommended: PolicyDocument, current: Sequence[PolicyDocument], used: Iterable[UsedPermission]
 ) -> Replay:
-    """Check every (action, resource) each call needed against the recommendation."""
+    """Check every permission the window's authorized calls needed against the recommendation.
+
+    `used` holds each distinct (action, resource) any call needed, so allowing all of them is
+    allowing every call.
+    """
     # Conditions are not evaluated; only unconditional Denies count in a replay.
     today = Evaluator(current, conditional_deny="ignore").allows
     proposed = Evaluator(recommended, conditional_deny="ignore").allows
-    seen: dict[tuple[str, str], bool] = {}
     failures: list[Failure] = []
-    total = not_granted = incomplete = 0
-    for call in calls:
-        total += call.count
-        if not call.complete:
-            incomplete += call.count
-        for action, resource in call.needs:
-            pair = (action, resource)
-            if pair not in seen:
-                granted = today(action, resource)
-                seen[pair] = not granted or proposed(action, resource)
-                if not granted:
-                    not_granted += call.count
-            if not seen[pair]:
-                failures.append(
-                    Failure(
-                        action,
-                        resource,
-                        call.event_name,
-                        call.function,
-                        call.example_event_id,
-                        call.count,
-                    )
+    checked = not_granted = 0
+    for use in used:
+        checked += 1
+        if not today(use.action, use.resource):
+            not_granted += 1
+        elif not proposed(use.action, use.resource):
+            failures.append(
+                Failure(
+                    use.action,
+                    use.resource,
+                    use.count,
+                    use.example_event_id,
+                    use.example_event_name,
+                    use.example_function,
                 )
-    return Replay(total, len(seen), not_granted, incomplete, tuple(failures))
+            )
+    return Replay(checked, not_granted, tuple(failures))

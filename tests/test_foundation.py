@@ -106,3 +106,9 @@ def test_cli_user_error_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -
 def test_a_fresh_connection_is_ready_for_relational_queries(tmp_path: Path) -> None:
     conn = store.connect(tmp_path / "r.duckdb")
     assert conn.sql("SELECT count(*) FROM events").fetchall() == [(0,)]
+
+
+def test_duckdb_memory_is_bounded_so_big_windows_spill(tmp_path: Path) -> None:
+    conn = store.connect(tmp_path / "r.duckdb", memory_limit="300MB")
+    ((limit,),) = conn.execute("SELECT current_setting('memory_limit')").fetchall()
+    assert limit == "286.1 MiB"  # 300 MB as DuckDB shows it

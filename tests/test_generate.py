@@ -189,11 +189,11 @@ def test_replay_names_a_call_the_recommendation_would_deny() -> None:
             {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": KEYS[0]}]}
         ).statements
     )
-    result = replay(too_small, role(FULL_ACCESS).policies, u.calls)
+    result = replay(too_small, role(FULL_ACCESS).policies, u.used)
     assert not result.ok
     assert result.failures[0].action == "s3:PutObject" and KEYS[1] in result.failures[0].describe()
     good = recommend(role(FULL_ACCESS), u, COVERED)
-    assert replay(good.policy, role(FULL_ACCESS).policies, u.calls).ok
+    assert replay(good.policy, role(FULL_ACCESS).policies, u.used).ok
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_recommendation_is_a_subset_allows_every_use_and_is_deterministic(
     u = usage(*pairs)
     rec = recommend(r, u, coverage, granularity=granularity)
     # every call today's policy allows is still allowed
-    assert replay(rec.policy, r.policies, u.calls).ok
+    assert replay(rec.policy, r.policies, u.used).ok
     # never more than today, probed on used and random requests alike
     for action, arn in [*pairs, *probes]:
         if is_allowed(rec.policy, action, arn):

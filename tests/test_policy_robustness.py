@@ -87,7 +87,7 @@ def check(role: Role, *used: tuple[str, str]) -> PolicyDocument:
     """Recommend for `used`; assert the three promises; return the recommended policy."""
     role_usage = usage(*used)
     rec = recommend(role, role_usage, COVERED)
-    assert replay(rec.policy, role.policies, role_usage.calls).ok
+    assert replay(rec.policy, role.policies, role_usage.used).ok
     for action, resource in [*PROBES, *used]:
         if is_allowed(rec.policy, action, resource, conditional_deny="ignore"):
             assert is_allowed(role.policies, action, resource, conditional_deny="ignore"), (

@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from usage_events import ACCOUNT, FUNCTION, ROLE, WINDOW, role_identity, s3_event
