@@ -1,9 +1,8 @@
 -- usage: what each role really used, as role × IAM action × resource with how many calls
 -- needed it and when it was first and last seen in the window. Calls that failed
 -- authorization (AccessDenied and the like) are never usage; other errors (NoSuchKey, ...)
--- happen after authorization and are. Each row names one call that needed it (the example),
--- so a replay failure can point at a real event. Ordered by role, then first seen (cheaper to
--- sort than the ARNs, and as deterministic).
+-- happen after authorization and are. Ordered by role, then first seen (cheaper to sort than
+-- the ARNs, and as deterministic).
 --
 -- Parameters: none.
 -- Reads: the staging table s3_calls (queries/s3_calls.sql, materialized first).
@@ -13,10 +12,7 @@ SELECT
     u.need.resource AS resource_arn,
     count(*) AS calls,
     min(c.event_time) AS first_seen,
-    max(c.event_time) AS last_seen,
-    min(c.event_id) AS example_event_id,
-    arg_min(c.event_name, c.event_id) AS example_event_name,
-    arg_min(c.function_name, c.event_id) AS example_function
+    max(c.event_time) AS last_seen
 FROM s3_calls AS c, unnest(c.needs) AS u(need)
 WHERE NOT c.denied
 GROUP BY c.role_arn, u.need.action, u.need.resource

@@ -6,10 +6,12 @@ Only Lambda roles appear, and every Lambda role of the IAM snapshot appears, idl
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -71,7 +73,14 @@ def analyze(
     for role_arn in sorted(scope):
         role = snapshot.roles.get(role_arn)
         role_usage = usage.roles.get(role_arn)
-        entry = _role_entry(role_arn, role, role_usage, usage, granularity)
+        entry = _role_entry(
+            role_arn,
+            role,
+            role_usage,
+            usage,
+            granularity,
+            partial(_example_call, conn, window, role_arn, scope[role_arn], selectors),
+        )
         if entry["recommended_policy"] is None and any(
             w["code"] == "verification-failed" for w in entry["warnings"]
         ):
@@ -128,6 +137,7 @@ def _role_entry(
     role_usage: RoleUsage | None,
     usage: UsageReport,
     granularity: str,
+    example_call: Callable[[str, str], str],
 ) -> dict[str, Any]:
     functions = sorted(
         set(role_usage.functions if role_usage else ()) | set(role.functions if role else ())
@@ -200,7 +210,10 @@ def _role_entry(
             }
         )
     if not check.ok:
-        first = check.failures[0]
+        first = dataclasses.replace(
+            check.failures[0],
+            call=example_call(check.failures[0].action, check.failures[0].resource),
+        )
         entry["recommended_policy"] = None
         entry["warnings"].append(
             {
@@ -210,6 +223,24 @@ def _role_entry(
             }
         )
     return entry
+
+
+def _example_call(
+    conn: duckdb.DuckDBPyConnection,
+    window: Window,
+    role_arn: str,
+    functions: Sequence[str],
+    selectors: EventSelectors | None,
+    action: str,
+    resource: str,
+) -> str:
+    """One call of the role that needed (action, resource): only looked up when a replay
+    fails, so the analysis never holds every call in memory."""
+    report = compute_usage(conn, window, lambda_roles={role_arn: functions}, selectors=selectors)
+    for call in report.roles[role_arn].calls:
+        if (action, resource) in call.needs:
+            return f"{call.event_name} by {call.function or '?'} (event {call.example_event_id})"
+    return ""
 
 
 def _no_recommendation(code: str, message: str, role_usage: RoleUsage | None) -> dict[str, Any]:

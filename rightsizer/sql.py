@@ -95,6 +95,17 @@ def run_arrow(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, A
     return conn.sql(sql, params=_bind(name, sql, params)).to_arrow_table()
 
 
+def run_batches(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    params: Mapping[str, Any],
+    rows_per_batch: int = 100_000,
+) -> pa.RecordBatchReader:
+    """Run queries/NAME.sql and stream its rows as Arrow batches (memory stays flat)."""
+    sql = load_query(name)
+    return conn.sql(sql, params=_bind(name, sql, params)).to_arrow_reader(rows_per_batch)
+
+
 def materialize(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> None:
     """Store the result of queries/NAME.sql in a temp table called NAME (a staging step)."""
     sql = load_query(name)

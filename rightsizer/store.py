@@ -97,7 +97,7 @@ MIGRATIONS: list[str] = [
 
 LOCK_WAIT_SECONDS = 5.0
 # DuckDB's own share of memory; past it, big intermediate results spill to `<db>.tmp/`.
-MEMORY_LIMIT = "400MB"
+MEMORY_LIMIT = "256MB"
 
 
 def _is_lock_error(exc: duckdb.Error) -> bool:

@@ -41,10 +41,6 @@ class UsedPermission:
     count: int
     first_seen: dt.datetime
     last_seen: dt.datetime
-    # One call that needed it, so a replay failure can name a real event.
-    example_event_id: str = ""
-    example_event_name: str = ""
-    example_function: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,12 +230,12 @@ def _build_report(
     with_calls: bool,
 ) -> UsageReport:
     params = window_params(window)
-    used = _by_role(sql.run_arrow(cursor, "usage", {}), UsedPermission)
-    calls = _by_role(sql.run_arrow(cursor, "calls", {}), S3Call) if with_calls else {}
+    used = _by_role(sql.run_batches(cursor, "usage", {}), UsedPermission)
+    calls = _by_role(sql.run_batches(cursor, "calls", {}), S3Call) if with_calls else {}
     activity = {row[0]: row[1:] for row in sql.run(cursor, "role_activity", {})}
-    denied = _by_role(sql.run_arrow(cursor, "denied", {}), DeniedCall)
-    kms_keys = _by_role(sql.run_arrow(cursor, "kms_keys", params), KmsKeyUse)
-    companions = _by_role(sql.run_arrow(cursor, "companions", {}), Companion)
+    denied = _by_role(sql.run_batches(cursor, "denied", {}), DeniedCall)
+    kms_keys = _by_role(sql.run_batches(cursor, "kms_keys", params), KmsKeyUse)
+    companions = _by_role(sql.run_batches(cursor, "companions", {}), Companion)
     roles = {}
     for role in sorted(functions):
         call_count, incomplete, regions = activity.get(role, (0, 0, []))
@@ -267,26 +263,28 @@ def _build_report(
     )
 
 
-def _by_role(table: pa.Table, make: Callable[..., T]) -> dict[str, tuple[T, ...]]:
+def _by_role(batches: pa.RecordBatchReader, make: Callable[..., T]) -> dict[str, tuple[T, ...]]:
     """`make(*row[1:])` for each row, grouped by the first column, role_arn.
 
     The queries sort by role first, so each role is one run of rows. Objects are made
     column-wise with map(): far faster than row dictionaries for hundreds of thousands of rows.
+    Batches are turned into objects one at a time, so only one batch of Arrow data is held.
     """
-    if table.num_rows == 0:
-        return {}
-    columns = [_values(table.column(i)) for i in range(1, table.num_columns)]
-    objects = list(map(make, *columns))
-    runs = pc.run_end_encode(table.column(0).combine_chunks())
-    grouped: dict[str, tuple[T, ...]] = {}
-    start = 0
-    for role, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
-        grouped[role] = tuple(objects[start:end])
-        start = end
-    return grouped
+    grouped: dict[str, list[T]] = {}
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        columns = [_values(batch.column(i)) for i in range(1, batch.num_columns)]
+        objects = list(map(make, *columns))
+        runs = pc.run_end_encode(batch.column(0))
+        start = 0
+        for role, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+            grouped.setdefault(role, []).extend(objects[start:end])
+            start = end
+    return {role: tuple(objects) for role, objects in grouped.items()}
 
 
-def _values(column: pa.ChunkedArray) -> list[Any]:
+def _values(column: pa.Array) -> list[Any]:
     """A column as Python values; lists become tuples, (action, resource) structs pairs."""
     kind = column.type
     if pa.types.is_timestamp(kind):
@@ -296,12 +294,17 @@ def _values(column: pa.ChunkedArray) -> list[Any]:
         return _pair_lists(column)
     if pa.types.is_list(kind):
         return [tuple(items) if items is not None else () for items in column.to_pylist()]
+    if pa.types.is_string(kind) and len(column) > 1000:
+        # Actions, event and function names repeat: one string object each, shared by rows.
+        encoded = column.dictionary_encode()
+        if len(encoded.dictionary) * 4 < len(column):
+            names = encoded.dictionary.to_pylist()
+            return [None if i is None else names[i] for i in encoded.indices.to_pylist()]
     return list(column.to_pylist())
 
 
-def _pair_lists(column: pa.ChunkedArray) -> list[tuple[Need, ...]]:
+def _pair_lists(lists: pa.ListArray) -> list[tuple[Need, ...]]:
     """A list<struct<action, resource>> column as tuples of pairs, without a dict per pair."""
-    lists = column.combine_chunks()
     offsets = lists.offsets.to_pylist()
     values = lists.values
     pairs = list(

@@ -17,21 +17,16 @@ from rightsizer.usage import UsedPermission
 
 @dataclass(frozen=True)
 class Failure:
-    """A permission the recommendation would deny, with one call that needed it."""
+    """A permission the recommendation would deny; `call` names one call that needed it."""
 
     action: str
     resource: str
     count: int
-    example_event_id: str
-    example_event_name: str
-    example_function: str | None
+    call: str = ""
 
     def describe(self) -> str:
-        return (
-            f"{self.example_event_name or 'a call'} by {self.example_function or '?'} needs "
-            f"{self.action} on {self.resource} (event {self.example_event_id or '?'}, "
-            f"{self.count} call(s) in all)"
-        )
+        by = f"{self.call} needs " if self.call else ""
+        return f"{by}{self.action} on {self.resource} ({self.count} call(s))"
 
 
 @dataclass(frozen=True)
@@ -65,14 +60,5 @@ def replay(
         if not today(use.action, use.resource):
             not_granted += 1
         elif not proposed(use.action, use.resource):
-            failures.append(
-                Failure(
-                    use.action,
-                    use.resource,
-                    use.count,
-                    use.example_event_id,
-                    use.example_event_name,
-                    use.example_function,
-                )
-            )
+            failures.append(Failure(use.action, use.resource, use.count))
     return Replay(checked, not_granted, tuple(failures))

@@ -257,3 +257,33 @@ def test_event_selectors_read_live_from_cloudtrail(
     assert config_reader["diff"]["unknown"] == []  # its reads are covered
     thumbs = by_role(data)[THUMBNAILER_ROLE.arn]
     assert {u["action"] for u in thumbs["unknown"]} >= {"s3:PutObject", "s3:GetObject"}
+
+
+def test_a_policy_that_fails_its_replay_is_refused_and_names_a_call(
+    dataset: synth.SynthDataset,
+    analysis: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import dataclasses
+
+    from rightsizer import analyze as analyze_module
+    from rightsizer.generate import recommend
+
+    def broken(role: Any, usage: Any, coverage: Any, **kwargs: Any) -> Any:
+        rec = recommend(role, usage, coverage, **kwargs)
+        if role.arn != THUMBNAILER_ROLE.arn:
+            return rec
+        # a generation bug: the object statements are lost
+        kept = tuple(s for s in rec.policy.statements if not (s.sid or "").startswith("S3Obj"))
+        return dataclasses.replace(rec, policy=dataclasses.replace(rec.policy, statements=kept))
+
+    monkeypatch.setattr(analyze_module, "recommend", broken)
+    args = analyze_args(dataset, Path(analysis["_db"]))
+    code, data = run_json(capsys, *args)
+    assert code == 3
+    role = by_role(data)[THUMBNAILER_ROLE.arn]
+    assert role["recommended_policy"] is None
+    (warning,) = [w for w in role["warnings"] if w["code"] == "verification-failed"]
+    assert re.search(r"by thumbnailer \(event [0-9a-f-]{36}\) needs s3:", warning["message"])
+    assert by_role(data)[CONFIG_READER_ROLE.arn]["recommended_policy"] is not None
