@@ -184,6 +184,8 @@ def decode_log(text: bytes) -> DecodedFile:
     try:
         records = _FILE_DECODER.decode(text).Records
         bad = 0
+    except UnicodeDecodeError as exc:  # msgspec lets invalid UTF-8 in a string through as this
+        raise FileFault(f"invalid JSON (not UTF-8: {exc.reason} at byte {exc.start})") from None
     except msgspec.DecodeError as exc:
         if not isinstance(exc, msgspec.ValidationError):
             raise FileFault(f"invalid JSON ({exc})") from None
@@ -233,7 +235,12 @@ def _lenient_record(raw: msgspec.Raw) -> Record | None:
         return _RECORD_DECODER.decode(raw)
     except msgspec.ValidationError as exc:
         error = exc
-    document: Any = _ANY_DECODER.decode(raw)
+    except UnicodeDecodeError:
+        return None  # a string that is not UTF-8: the record cannot be read
+    try:
+        document: Any = _ANY_DECODER.decode(raw)
+    except UnicodeDecodeError:
+        return None
     for _ in range(_MAX_FIELD_FIXES):
         path = _error_path(str(error))
         if not path or not _drop(document, path):

@@ -67,6 +67,10 @@ def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 def check_consistent(db: Path) -> None:
     """Every committed file has exactly its own events; no event lacks its file."""
     with duckdb.connect(str(db), read_only=True) as conn:
+        tables = {t for (t,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if not tables:
+            return  # killed before the schema's transaction committed: an empty database
+        assert {"meta", "events", "files", "skipped_files", "ingest_runs"} <= tables
         orphans = conn.execute(
             "SELECT count(*) FROM events WHERE source_file NOT IN (SELECT source_key FROM files)"
         ).fetchone()
