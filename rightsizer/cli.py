@@ -371,7 +371,7 @@ def report_command(
             "recipients given but no way to send: set --smtp-host (or smtp_host in "
             "rightsizer.toml) or --ses"
         )
-    conn = connect(settings.db)
+    conn = connect(settings.db, read_only=preview)  # a preview stores nothing
     try:
         result = run_report(
             analysis.data,
