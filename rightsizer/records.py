@@ -74,6 +74,9 @@ class Resource(msgspec.Struct, gc=False):
     ARNPrefix: str | None = None
     accountId: str | None = None
     type: str | None = None
+    # Lower-case spellings seen in published samples (not in trail files); read as the above.
+    arn: str | None = None
+    accountid: str | None = None
 
 
 class Record(msgspec.Struct, gc=False):
@@ -367,10 +370,13 @@ def _resources(records: list[Record]) -> pa.Array:
     lists = [r.resources for r in records]
     offsets = list(accumulate((len(x) if x else 0 for x in lists), initial=0))
     flat = list(chain.from_iterable(x for x in lists if x))
-    children = pa.StructArray.from_arrays(
-        [_strings(flat, name) for name in ("ARN", "ARNPrefix", "accountId", "type")],
-        fields=list(RESOURCE_TYPE),
-    )
+    columns = [
+        pa.array([r.ARN or r.arn for r in flat], pa.string()),
+        _strings(flat, "ARNPrefix"),
+        pa.array([r.accountId or r.accountid for r in flat], pa.string()),
+        _strings(flat, "type"),
+    ]
+    children = pa.StructArray.from_arrays(columns, fields=list(RESOURCE_TYPE))
     missing = pa.array([x is None for x in lists], pa.bool_())
     mask = missing if missing.true_count else None
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), children, mask=mask)

@@ -218,3 +218,11 @@ def test_file_faults_name_a_reason(data: bytes, reason: str) -> None:
 
 def test_empty_records_list_is_a_good_file() -> None:
     assert read_log_file(gz({"Records": []})).records == []
+
+
+def test_lower_case_resource_keys_of_published_samples_are_read() -> None:
+    record = {**LAMBDA_RECORD, "resources": [{"arn": "arn:aws:s3:::b/k", "accountid": "1"}]}
+    (resource,) = to_table(read_log_file(gz({"Records": [record]})).records, "f")[
+        "resources"
+    ].to_pylist()[0]
+    assert (resource["arn"], resource["account_id"]) == ("arn:aws:s3:::b/k", "1")
