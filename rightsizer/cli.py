@@ -31,6 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts hold brackets such as s3://bucket[/prefix]
 )
 
 _state: dict[str, bool] = {"debug": False}
@@ -446,7 +447,7 @@ def demo_command(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn user errors into one line and exit code 2."""
     try:
-        result: Any = app(args=argv, standalone_mode=False)
+        result: Any = app(args=argv, prog_name="rightsizer", standalone_mode=False)
     except RightsizerError as exc:
         if _state["debug"]:
             raise

@@ -112,3 +112,14 @@ def test_duckdb_memory_is_bounded_so_big_windows_spill(tmp_path: Path) -> None:
     conn = store.connect(tmp_path / "r.duckdb", memory_limit="300MB")
     ((limit,),) = conn.execute("SELECT current_setting('memory_limit')").fetchall()
     assert limit == "286.1 MiB"  # 300 MB as DuckDB shows it
+
+
+def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    from rightsizer.cli import app
+
+    names = [command.name for command in app.registered_commands]
+    assert {"ingest", "analyze", "report", "demo", "config"} <= set(names)
+    for name in names:
+        assert main([name, "--help"]) == 0
+        out = capsys.readouterr().out
+        assert f"rightsizer {name}" in out and "--help" in out
