@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rightsizer.errors import ConfigError
+from rightsizer.files import write_atomically
 from rightsizer.report.render import md
 
 FORMATS = ("table", "json", "markdown")
@@ -133,17 +133,6 @@ def safe_name(role_name: str) -> str:
     return name[:128]
 
 
-def _write(path: Path, text: str) -> Path:
-    """Write through a new file and rename it over `path`: a link there is replaced, not
-    followed."""
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.unlink(missing_ok=True)
-    with open(temp, "x", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temp, path)
-    return path
-
-
 def write_outputs(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
     """Write `<role>.policy.json`, `<role>.diff` per role and `summary.json` into out_dir."""
     try:
@@ -160,7 +149,7 @@ def write_outputs(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
         taken.add(base.lower())
         if role["recommended_policy"] is not None:
             policy = json.dumps(role["recommended_policy"], indent=2) + "\n"
-            written.append(_write(out_dir / f"{base}.policy.json", policy))
-        written.append(_write(out_dir / f"{base}.diff", role["diff"]["unified"]))
-    written.append(_write(out_dir / "summary.json", to_json(analysis)))
+            written.append(write_atomically(out_dir / f"{base}.policy.json", policy))
+        written.append(write_atomically(out_dir / f"{base}.diff", role["diff"]["unified"]))
+    written.append(write_atomically(out_dir / "summary.json", to_json(analysis)))
     return written

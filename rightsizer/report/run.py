@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from rightsizer.files import write_atomically
 from rightsizer.report.charts import render_charts
 from rightsizer.report.delivery import SmtpSettings, send_ses, send_smtp
 from rightsizer.report.errors import DeliveryError, ReportError
@@ -39,10 +38,7 @@ def write_html(path: Path, html: str) -> None:
     if not folder.is_dir():
         raise ReportError(f"folder {folder} for --out does not exist; create it first")
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(html)
-        os.replace(temp, path)
+        write_atomically(path, html)
     except OSError as exc:
         raise ReportError(
             f"cannot write the report to {path} ({exc.strerror}); choose a writable --out"
