@@ -6,8 +6,8 @@ import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rightsizer.generate import Item, S3Resource, could_be_s3, has_wildcard, is_s3_action, within
-from rightsizer.iam.matching import action_matches
+from rightsizer.generate import Item, S3Resource, could_be_s3, is_s3_action, within
+from rightsizer.iam.matching import action_matches, has_wildcard
 from rightsizer.iam.policy import Grant, PolicyDocument, canonical_json, expand_s3_actions, grants
 
 # S3 actions with no resource type (facts §1.8): `*` is their only Resource, not a wildcard.

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from rightsizer.coverage import Coverage
-from rightsizer.iam.matching import action_matches, resource_matches
+from rightsizer.iam.matching import action_matches, has_wildcard, resource_matches
 from rightsizer.iam.policy import (
     VERSION_2008,
     Evaluator,
@@ -37,7 +37,6 @@ from rightsizer.usage import RoleUsage
 INLINE_POLICY_LIMIT = 10_240
 # Bucket-level actions that only data events show (ListObjects, HeadBucket, ...; facts §2).
 _DATA_BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
-_ESCAPE = re.compile(r"\$\{[*?$]\}")
 Access = Literal["read", "write"]
 
 
@@ -115,10 +114,6 @@ def could_be_s3(pattern: str) -> bool:
     """True when the pattern can match some S3 action (`s3:*`, `*`, `s*:Get*`, ...)."""
     service = pattern.split(":", 1)[0] if ":" in pattern else pattern
     return action_matches(service, "s3") or pattern == "*"
-
-
-def has_wildcard(pattern: str) -> bool:
-    return "*" in _ESCAPE.sub("", pattern) or "?" in _ESCAPE.sub("", pattern)
 
 
 _ANY, _ONE = "\x00", "\x01"  # a pattern's wildcards, kept apart from literal * and ?
