@@ -6,7 +6,8 @@ import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rightsizer.generate import Item, S3Resource, could_be_s3, is_s3_action, within
+from rightsizer.generate import Item, S3Resource, could_be_s3, is_s3_action
+from rightsizer.iam.containment import within
 from rightsizer.iam.matching import action_matches, has_wildcard
 from rightsizer.iam.policy import Grant, PolicyDocument, canonical_json, expand_s3_actions, grants
 

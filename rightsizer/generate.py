@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from rightsizer.coverage import Coverage
-from rightsizer.iam.matching import action_matches, has_wildcard, resource_matches
+from rightsizer.iam.containment import as_2012, literal_prefix, may_overlap, within
+from rightsizer.iam.matching import action_matches
 from rightsizer.iam.policy import (
     VERSION_2008,
     Evaluator,
@@ -116,67 +116,6 @@ def could_be_s3(pattern: str) -> bool:
     return action_matches(service, "s3") or pattern == "*"
 
 
-_ANY, _ONE = "\x00", "\x01"  # a pattern's wildcards, kept apart from literal * and ?
-_TOKEN = re.compile(r"\$\{([*?$])\}|(\$\{[^}]*\})|(\*)|(\?)|(.)", re.DOTALL)
-
-
-def _pattern_text(pattern: str) -> str:
-    """A recommended (2012-10-17) pattern as text: escapes resolved, wildcards as markers."""
-    out = []
-    for escaped, variable, star, mark, char in _TOKEN.findall(pattern):
-        out.append(escaped or variable or (_ANY if star else _ONE if mark else char))
-    return "".join(out)
-
-
-@lru_cache(maxsize=4096)
-def _grant_regex(grant: str, variables: bool) -> re.Pattern[str] | None:
-    """A grant pattern as a regex over `_pattern_text`; None when it holds a policy variable."""
-    out = []
-    for escaped, variable, star, mark, char in _TOKEN.findall(grant):
-        if variables and escaped:
-            out.append(re.escape(escaped))
-        elif variables and variable:
-            return None  # resolved per request (${aws:username}): covers nothing for sure
-        elif star:
-            out.append(".*")
-        elif mark:
-            out.append(f"[^{_ANY}]")  # one character, or a `?` of the pattern; never a `*`
-        else:
-            text = (f"${{{escaped}}}" if escaped else variable) or char
-            out.append(re.escape(text))
-    return re.compile("".join(out), re.DOTALL)
-
-
-def within(pattern: str, grant: str, *, variables: bool = True) -> bool:
-    """Is every ARN that `pattern` (2012-10-17 syntax) matches also matched by `grant`?
-
-    `variables` is False for grants of a 2008-10-17 document, where `${` is plain text.
-    """
-    if grant == "*":
-        return True
-    regex = _grant_regex(grant, variables)
-    return regex is not None and regex.fullmatch(_pattern_text(pattern)) is not None
-
-
-def as_2012(pattern: str, variables: bool) -> str:
-    """A grant's pattern rewritten for a 2012-10-17 document (2008 has no `${` escapes)."""
-    return pattern if variables else pattern.replace("$", "${$}")
-
-
-def _literal_prefix(pattern: str) -> str:
-    return re.split(r"[*?]|\$\{", pattern, maxsplit=1)[0]
-
-
-def _may_overlap(pattern: str, excluded: str, variables: bool) -> bool:
-    """Could an ARN match both? Exact for a literal ARN (or the `*` of account-level actions,
-    which is the request's literal resource); by literal prefixes for a wildcard pattern."""
-    if pattern == "*" or not has_wildcard(pattern):
-        arn = "*" if pattern == "*" else _pattern_text(pattern)
-        return resource_matches(excluded, arn, variables=variables, unresolved="any")
-    a, b = _literal_prefix(pattern), _literal_prefix(excluded)
-    return a.startswith(b) or b.startswith(a)
-
-
 @dataclass(frozen=True)
 class _Allow:
     """One Allow grant of today, its statement, and whether its document reads `${...}`."""
@@ -238,7 +177,7 @@ class CurrentGrants:
             if not allow.applies_to(action):
                 continue
             if grant.except_resources:
-                if any(_may_overlap(resource, r, allow.variables) for r in grant.except_resources):
+                if any(may_overlap(resource, r, allow.variables) for r in grant.except_resources):
                     continue
             elif not within(resource, grant.resource, variables=allow.variables):
                 continue
@@ -434,7 +373,7 @@ def _keep_unobservable(
             if parsed is None:
                 continue
             resource = as_2012(grant.resource, allow.variables)
-            bucket, prefix = parsed.bucket, _literal_prefix(parsed.key or "")
+            bucket, prefix = parsed.bucket, literal_prefix(parsed.key or "")
         reach = _reach(resource)
         actions = [
             a
