@@ -287,3 +287,21 @@ def test_a_policy_that_fails_its_replay_is_refused_and_names_a_call(
     (warning,) = [w for w in role["warnings"] if w["code"] == "verification-failed"]
     assert re.search(r"by thumbnailer \(event [0-9a-f-]{36}\) needs s3:", warning["message"])
     assert by_role(data)[CONFIG_READER_ROLE.arn]["recommended_policy"] is not None
+
+
+def test_once_configured_analyze_days_90_works_as_typed(
+    dataset: synth.SynthDataset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "rightsizer.toml").write_text(
+        f'source = "{dataset.source_dir}"\n'
+        f'db = "{tmp_path / "configured.duckdb"}"\n'
+        f'iam_details = "{dataset.iam_details}"\n'
+        f'lambda_functions = "{dataset.lambda_functions}"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    code, data = run_json(capsys, "analyze", "--days", "90")
+    assert code == 0 and data["window"]["days"] == 90
+    assert data["ingest"]["events_added"] > 0 and len(data["roles"]) == 6
