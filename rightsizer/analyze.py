@@ -150,6 +150,10 @@ def _role_entry(
         "lambda_role_source": "snapshot" if role is not None else "user_agent",
         "denied": _denied(role_usage),
         "kms_keys": _kms(role_usage),
+        "activity": [
+            {"day": a.day.isoformat(), "calls": a.calls, "denied": a.denied}
+            for a in (role_usage.daily if role_usage else ())
+        ],
     }
     if role is None:
         return entry | _no_recommendation(

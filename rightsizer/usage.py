@@ -103,6 +103,15 @@ class Companion:
 
 
 @dataclass(frozen=True, slots=True)
+class DailyActivity:
+    """A role's S3 calls on one UTC day: authorized and denied."""
+
+    day: dt.date
+    calls: int
+    denied: int
+
+
+@dataclass(frozen=True, slots=True)
 class UnmappedEvent:
     """S3-family calls not turned into IAM actions (`reason`: see queries/unmapped.sql)."""
 
@@ -128,6 +137,7 @@ class RoleUsage:
     regions: tuple[str, ...]
     call_count: int = 0  # authorized S3 calls (also when `calls` was not asked for)
     incomplete_calls: int = 0  # of those, calls with a resource the record does not show
+    daily: tuple[DailyActivity, ...] = ()  # days with S3 calls, in order
 
     @property
     def idle(self) -> bool:
@@ -233,6 +243,7 @@ def _build_report(
     used = _by_role(sql.run_batches(cursor, "usage", {}), UsedPermission)
     calls = _by_role(sql.run_batches(cursor, "calls", {}), S3Call) if with_calls else {}
     activity = {row[0]: row[1:] for row in sql.run(cursor, "role_activity", {})}
+    daily = _by_role(sql.run_batches(cursor, "s3_daily", {}), DailyActivity)
     denied = _by_role(sql.run_batches(cursor, "denied", {}), DeniedCall)
     kms_keys = _by_role(sql.run_batches(cursor, "kms_keys", params), KmsKeyUse)
     companions = _by_role(sql.run_batches(cursor, "companions", {}), Companion)
@@ -252,6 +263,7 @@ def _build_report(
             regions=tuple(regions or ()),
             call_count=call_count,
             incomplete_calls=incomplete,
+            daily=daily.get(role, ()),
         )
     observed = tuple(ObservedRegion(*row) for row in sql.run(cursor, "coverage", params))
     unmapped = tuple(UnmappedEvent(*row) for row in sql.run(cursor, "unmapped", {}))

@@ -305,3 +305,15 @@ def test_once_configured_analyze_days_90_works_as_typed(
     code, data = run_json(capsys, "analyze", "--days", "90")
     assert code == 0 and data["window"]["days"] == 90
     assert data["ingest"]["events_added"] > 0 and len(data["roles"]) == 6
+
+
+def test_activity_per_day_adds_up_to_the_calls(analysis: dict[str, Any]) -> None:
+    window = analysis["window"]
+    for role in analysis["roles"]:
+        days = [a["day"] for a in role["activity"]]
+        assert days == sorted(days)
+        assert all(window["start"][:10] <= day < window["end"][:10] for day in days)
+        assert sum(a["calls"] for a in role["activity"]) == role["replay"]["calls"]
+        assert sum(a["denied"] for a in role["activity"]) == sum(d["count"] for d in role["denied"])
+    exporter = by_role(analysis)[EXPORTER_ROLE.arn]
+    assert sum(a["denied"] for a in exporter["activity"]) > 0

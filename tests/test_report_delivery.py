@@ -141,7 +141,7 @@ def test_report_by_smtp_arrives_whole(tmp_path: Path, smtp_server: tuple[Inbox, 
         [
             (
                 "multipart/alternative",
-                ["text/plain", ("multipart/related", ["text/html", "image/png"])],
+                ["text/plain", ("multipart/related", ["text/html", "image/png", "image/png"])],
             ),
             "application/json",
             "application/json",

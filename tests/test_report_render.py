@@ -153,10 +153,12 @@ def test_html_report_is_self_contained() -> None:
     report = build_report(sample_analysis(), previous=None)
     page = _parse(render_html(report))
     images = [attrs for tag, attrs in page.tags if tag == "img"]
-    assert len(images) == 1
-    src = images[0]["src"] or ""
-    assert src.startswith("data:image/png;base64,")
-    assert base64.b64decode(src.split(",", 1)[1]) == render_charts(report)[0].png
+    charts = render_charts(report)
+    assert len(images) == len(charts) == 2  # grants per role, activity per day
+    for image, chart in zip(images, charts, strict=True):
+        src = image["src"] or ""
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]) == chart.png
     # Nothing is fetched from elsewhere: no external stylesheet, script or image.
     assert not [t for t, a in page.tags if t in ("link", "script")]
     assert "thumbnailer-role" in "".join(page.text)
@@ -166,7 +168,10 @@ def test_html_report_in_email_references_images_by_content_id() -> None:
     report = build_report(sample_analysis(), previous=None)
     page = _parse(render_html(report, images="cid"))
     sources = [a["src"] for t, a in page.tags if t == "img"]
-    assert sources == ["cid:grants-per-role@rightsizer.report"]
+    assert sources == [
+        "cid:grants-per-role@rightsizer.report",
+        "cid:activity-per-day@rightsizer.report",
+    ]
 
 
 def _png_chunks(png: bytes) -> list[bytes]:
@@ -181,11 +186,22 @@ def _png_chunks(png: bytes) -> list[bytes]:
 def test_chart_is_a_deterministic_png() -> None:
     first = render_charts(build_report(sample_analysis(), previous=None))
     second = render_charts(build_report(sample_analysis(), previous=None))
-    assert len(first) == 1
-    assert first[0].png == second[0].png
-    assert first[0].png.startswith(b"\x89PNG\r\n\x1a\n")
-    assert b"tEXt" not in _png_chunks(first[0].png)  # no Software or time stamp
+    assert [c.name for c in first] == ["grants-per-role", "activity-per-day"]
+    for one, two in zip(first, second, strict=True):
+        assert one.png == two.png
+        assert one.png.startswith(b"\x89PNG\r\n\x1a\n")
+        assert b"tEXt" not in _png_chunks(one.png)  # no Software or time stamp
     assert "thumbnailer-role: 180 S3 actions allowed today" in first[0].alt
+    assert "S3 calls on 2 of 90 days" in first[1].alt
+
+
+def test_no_activity_chart_without_activity() -> None:
+    analysis = sample_analysis()
+    for role in analysis["roles"]:
+        role["activity"] = []
+    assert [c.name for c in render_charts(build_report(analysis, previous=None))] == [
+        "grants-per-role"
+    ]
 
 
 def test_renderings_are_deterministic() -> None:

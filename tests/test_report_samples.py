@@ -83,6 +83,10 @@ def _role(
         "unknown": [],
         "not_granted_by_identity_policy": [],
         "kms_keys": [],
+        "activity": [
+            {"day": "2026-11-26", "calls": 40, "denied": 0},
+            {"day": "2026-11-27", "calls": 52, "denied": 1},
+        ],
         "current_policies": [
             {
                 "name": pname,

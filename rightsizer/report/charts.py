@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass
 
@@ -114,7 +115,72 @@ def grants_chart(report: Report, *, dpi: int = 100) -> Chart | None:
     )
 
 
+# The activity chart draws the busiest roles; more lines would be unreadable.
+MAX_ACTIVITY_ROLES = 6
+ACTIVITY_COLORS = ("#2563eb", "#c2410c", "#15803d", "#7c3aed", "#db2777", "#0f766e")
+
+
+def _window_days(report: Report) -> list[dt.date]:
+    start = dt.date.fromisoformat(report.summary.window_start[:10])
+    end = dt.datetime.fromisoformat(report.summary.window_end.replace("Z", "+00:00"))
+    last = end.date() if end.time() != dt.time(0) else end.date() - dt.timedelta(days=1)
+    return [start + dt.timedelta(days=i) for i in range((last - start).days + 1)]
+
+
+def activity_chart(report: Report, *, dpi: int = 100) -> Chart | None:
+    """S3 calls per day of the window for the busiest roles (denied calls included)."""
+    busy = sorted(
+        (r for r in report.roles if r.activity),
+        key=lambda r: (-sum(a.calls + a.denied for a in r.activity), r.role_name, r.role_arn),
+    )[:MAX_ACTIVITY_ROLES]
+    days = _window_days(report)
+    if not busy or len(days) < 2:
+        return None
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    width_in, height_in = 9.0, 4.2
+    with matplotlib.rc_context({"font.family": "DejaVu Sans", "font.size": 10}):
+        fig = Figure(figsize=(width_in, height_in), dpi=dpi)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        for role, color in zip(busy, ACTIVITY_COLORS, strict=False):
+            per_day = {a.day: a.calls + a.denied for a in role.activity}
+            values = [per_day.get(day.isoformat(), 0) for day in days]
+            ax.plot(
+                range(len(days)), values, color=color, linewidth=1.6, label=_label(role.role_name)
+            )
+        title = "S3 calls per day"
+        ax.set_title(title, loc="left", fontsize=12, fontweight="bold", pad=10)
+        ax.set_ylabel("calls")
+        ax.set_ylim(bottom=0)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="y", color="#e5e7eb")
+        # Under the dates: as many names as there are lines, never over the title.
+        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.1), ncols=3, frameon=False, fontsize=9)
+        step = max(1, len(days) // 8)
+        ticks = list(range(0, len(days), step))
+        ax.set_xticks(ticks, [days[i].strftime("%b %d") for i in ticks])
+        ax.set_xlim(0, len(days) - 1)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", metadata={"Software": None})
+    alt = "; ".join(
+        f"{r.role_name}: {sum(a.calls + a.denied for a in r.activity)} S3 calls on "
+        f"{len(r.activity)} of {len(days)} days"
+        for r in busy
+    )
+    return Chart(
+        name="activity-per-day",
+        title=title,
+        alt=alt,
+        png=buffer.getvalue(),
+        width=int(width_in * dpi),
+        height=int(height_in * dpi),
+    )
+
+
 def render_charts(report: Report) -> list[Chart]:
     """Every chart the report has data for, in the order it shows them."""
-    chart = grants_chart(report)
-    return [chart] if chart else []
+    return [c for c in (grants_chart(report), activity_chart(report)) if c is not None]

@@ -99,6 +99,15 @@ class OutOfScope:
 
 
 @dataclass(frozen=True)
+class DayActivity:
+    """A role's S3 calls on one UTC day (`day` as YYYY-MM-DD)."""
+
+    day: str
+    calls: int
+    denied: int
+
+
+@dataclass(frozen=True)
 class RoleSection:
     """Everything the report says about one Lambda role."""
 
@@ -133,6 +142,7 @@ class RoleSection:
     warnings: tuple[Finding, ...]
     out_of_scope: tuple[OutOfScope, ...]
     precision_given_up: tuple[str, ...]
+    activity: tuple[DayActivity, ...] = ()
 
     @property
     def held(self) -> tuple[Grant, ...]:
@@ -383,8 +393,11 @@ def _role(index: int, role: Mapping[str, Any]) -> RoleSection:
             for o in role.get("out_of_scope") or ()
         ),
         precision_given_up=tuple(
-            p if isinstance(p, str) else json.dumps(p, sort_keys=True)
-            for p in role.get("precision_given_up") or ()
+            f"{p['from']} → {p['to']}" for p in role.get("precision_given_up") or ()
+        ),
+        activity=tuple(
+            DayActivity(str(a["day"]), int(a.get("calls") or 0), int(a.get("denied") or 0))
+            for a in role.get("activity") or ()
         ),
     )
 
