@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
-.venv/bin/ruff check rightsizer tests bench
+.venv/bin/ruff check rightsizer tests bench notebooks
 .venv/bin/python -m pytest -n 2 "$@"
