@@ -60,54 +60,37 @@ def _first_occurrences(table: pa.Table) -> pa.Table:
     return table.take(pc.take(first.column("_row_min"), keep))
 
 
-def insert_events(
-    conn: duckdb.DuckDBPyConnection, table: pa.Table, *, exhaustive: bool = False
-) -> Counter[str]:
-    """Insert the rows whose event_id is new, in the caller's transaction.
+def insert_events(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> Counter[str]:
+    """Insert the rows whose event_id is not stored yet, in the caller's transaction.
 
-    A re-delivered event carries its original eventTime, so only stored events in the batch's
-    time range are compared (DuckDB skips the other row groups by their min/max). An eventID
-    reused with another time then trips the primary key; the caller retries `exhaustive`.
-    Returns how many rows each source file added; the rest were duplicates.
+    The anti-join hashes the batch (the small side) and streams the stored ids past it, so
+    memory does not grow with the store, as a primary-key index would. Returns how many rows
+    each source file added; the rest were duplicates.
     """
     if table.num_rows == 0:
         return Counter()
     table = _first_occurrences(table)
     # Registered views are left behind on error: the next register() replaces them.
     conn.register("_new_events", table)
-    if exhaustive:
-        added = conn.execute(
-            "INSERT INTO events BY NAME SELECT * FROM _new_events"
-            " WHERE event_id NOT IN (SELECT event_id FROM events) RETURNING source_file"
-        ).fetchall()
-    else:
-        times = pc.min_max(table.column("event_time"))
-        added = conn.execute(
-            "INSERT INTO events BY NAME SELECT * FROM _new_events"
-            " WHERE event_id NOT IN (SELECT event_id FROM events"
-            " WHERE event_time BETWEEN ? AND ?) RETURNING source_file",
-            [times["min"].as_py(), times["max"].as_py()],
-        ).fetchall()
+    added = conn.execute(
+        "INSERT INTO events BY NAME SELECT n.* FROM _new_events AS n"
+        " WHERE NOT EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = n.event_id)"
+        " RETURNING source_file"
+    ).fetchall()
     conn.unregister("_new_events")
     return Counter(row[0] for row in added)
 
 
-def _in_transaction(conn: duckdb.DuckDBPyConnection, work: Callable[[bool], T]) -> T:
-    """Run `work(exhaustive)` in one transaction; again exhaustively if an eventID clashed."""
-    for exhaustive in (False, True):
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            result = work(exhaustive)
-            conn.execute("COMMIT")
-            return result
-        except duckdb.ConstraintException:
-            conn.execute("ROLLBACK")
-            if exhaustive:
-                raise
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    raise AssertionError("unreachable")
+def _in_transaction(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    """Run `work()` in one transaction: all of it commits, or none."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        result = work()
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
 
 
 def load_records(
@@ -120,9 +103,7 @@ def load_records(
     """
     decoded = decode_log(msgspec.json.encode({"Records": records}))
     table = to_table(decoded.records, source_key)
-    added = _in_transaction(
-        conn, lambda exhaustive: insert_events(conn, table, exhaustive=exhaustive)
-    )
+    added = _in_transaction(conn, lambda: insert_events(conn, table))
     return sum(added.values())
 
 
@@ -296,10 +277,10 @@ class _Writer:
         conn = self.conn
         events = pa.concat_tables(batch.tables) if batch.tables else None
 
-        def write(exhaustive: bool) -> Counter[str]:
+        def write() -> Counter[str]:
             added = Counter[str]()
             if events is not None:
-                added = insert_events(conn, events, exhaustive=exhaustive)
+                added = insert_events(conn, events)
             manifest = pa.table(
                 {
                     "source_key": [f.key for f, _ in good],

@@ -15,7 +15,7 @@ import duckdb
 
 from rightsizer.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Column order of `events` is part of the ingest contract: rightsizer.ingest builds Arrow
 # batches with exactly these names and types.
@@ -92,6 +92,15 @@ MIGRATIONS: list[str] = [
         window_end    TIMESTAMP,
         figures       JSON
     );
+    """,
+    # 2 -> 3: events without a primary-key index. Ingest dedupes event ids with an anti-join;
+    # the index cost time on every insert and memory in proportion to the whole store.
+    """
+    CREATE TABLE events_v3 AS SELECT * FROM events LIMIT 0;
+    ALTER TABLE events_v3 ALTER COLUMN event_id SET NOT NULL;
+    INSERT INTO events_v3 SELECT * FROM events;
+    DROP TABLE events;
+    ALTER TABLE events_v3 RENAME TO events;
     """,
 ]
 

@@ -123,3 +123,27 @@ def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> No
         assert main([name, "--help"]) == 0
         out = capsys.readouterr().out
         assert f"rightsizer {name}" in out and "--help" in out
+
+
+def test_a_version_2_store_keeps_its_events_and_drops_the_key_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rightsizer.ingest import load_records
+
+    db = tmp_path / "old.duckdb"
+    record = {"eventID": "e-1", "eventTime": "2026-11-01T00:00:00Z", "eventName": "GetObject"}
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "SCHEMA_VERSION", 2)
+        conn = store.connect(db)
+        assert load_records(conn, [record]) == 1
+        conn.close()
+    conn = store.connect(db)
+    assert store.schema_version(conn) == 3
+    assert conn.execute("SELECT event_id, event_name FROM events").fetchall() == [
+        ("e-1", "GetObject")
+    ]
+    kinds = conn.execute(
+        "SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'events'"
+    ).fetchall()
+    assert kinds == [("NOT NULL",)]
+    assert load_records(conn, [record, {**record, "eventID": "e-2"}]) == 1  # still deduped
