@@ -385,7 +385,7 @@ def _read_all(
     """The pipeline: read files (threads) -> decode (processes) -> commit (one thread)."""
     # The decode workers take the cores; DuckDB writes with what is left (and at least one).
     engine_threads = max(1, (os.cpu_count() or 1) - workers)
-    with _duckdb_threads(conn, engine_threads), _decode_pool(workers) as pool:
+    with _engine_settings(conn, engine_threads), _decode_pool(workers) as pool:
         writer = _Writer(conn, summary)
         done = False
         try:
@@ -399,15 +399,23 @@ def _read_all(
             writer.close(flush=done)
 
 
+# Checkpoint (compress and write the table) after this much WAL rather than DuckDB's 16MB:
+# small log files otherwise pay for a checkpoint every few commits.
+CHECKPOINT_THRESHOLD = "64MB"
+
+
 @contextmanager
-def _duckdb_threads(conn: duckdb.DuckDBPyConnection, threads: int) -> Iterator[None]:
-    """Run with DuckDB's thread count set to `threads`, then put the old value back."""
-    row = conn.execute("SELECT current_setting('threads')").fetchone()
+def _engine_settings(conn: duckdb.DuckDBPyConnection, threads: int) -> Iterator[None]:
+    """Run with DuckDB's threads and checkpoint threshold set for ingest, then restore them."""
+    names = ("threads", "checkpoint_threshold")
+    before = [conn.execute("SELECT current_setting(?)", [n]).fetchall()[0][0] for n in names]
     conn.execute("SET threads = ?", [threads])
+    conn.execute("SET checkpoint_threshold = ?", [CHECKPOINT_THRESHOLD])
     try:
         yield
     finally:
-        conn.execute("SET threads = ?", [row[0] if row else threads])
+        conn.execute("SET threads = ?", [before[0]])
+        conn.execute("SET checkpoint_threshold = ?", [before[1]])
 
 
 @contextmanager
