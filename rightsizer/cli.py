@@ -437,11 +437,20 @@ def demo_command(
     code = _emit(analysis, chosen, directory / "out")
     if chosen == "table":
         typer.echo(
-            f"\nPolicies and diffs: {directory / 'out'}.  Try: rightsizer analyze --db "
+            f"\nPolicies and diffs: {directory / 'out'}.  Try: {_program()} analyze --db "
             f"{settings.db} --iam-details {dataset.iam_details} --until "
             f"{window.as_dict()['end']} --days {dataset.days} --role report-role --format markdown"
         )
     return code
+
+
+def _program() -> str:
+    """How the user can call rightsizer again: `.venv/bin/rightsizer` from a checkout."""
+    path = Path(sys.argv[0])
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
 
 
 def main(argv: list[str] | None = None) -> int:
