@@ -19,7 +19,7 @@ import duckdb
 from rightsizer import aws, sql
 from rightsizer.diff import counts, diff, merged
 from rightsizer.errors import ConfigError
-from rightsizer.generate import INLINE_POLICY_LIMIT, recommend
+from rightsizer.generate import recommend
 from rightsizer.iam.policy import PolicyDocument, canonical_json, policy_size, to_dict
 from rightsizer.iam.snapshot import (
     AccountSnapshot,
@@ -206,13 +206,6 @@ def _role_entry(
         },
         "warnings": rec.warnings,
     }
-    if policy_size(rec.policy) > INLINE_POLICY_LIMIT:
-        entry["warnings"].append(
-            {
-                "code": "policy-too-large",
-                "message": f"{policy_size(rec.policy)} characters exceed IAM's inline limit",
-            }
-        )
     if not check.ok:
         first = dataclasses.replace(
             check.failures[0],

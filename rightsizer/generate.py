@@ -12,7 +12,7 @@ import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -30,7 +30,7 @@ from rightsizer.iam.policy import (
     policy_size,
 )
 from rightsizer.iam.snapshot import Role
-from rightsizer.prefixes import coarsen, generalize
+from rightsizer.prefixes import coarsen, escape_key, generalize
 from rightsizer.usage import RoleUsage
 
 # IAM's limit for all inline policies of one role together (characters, no whitespace).
@@ -86,7 +86,11 @@ class Recommendation:
     out_of_scope: list[dict[str, Any]]
     precision_given_up: list[dict[str, str]]
     warnings: list[dict[str, str]]
-    unknown_grants: set[Item] = field(default_factory=set)
+
+    @property
+    def unknown_grants(self) -> set[Item]:
+        """The (action, resource) grants kept because the logs cannot show their use."""
+        return {Item(u["action"], u["resource"]) for u in self.unknown}
 
 
 def access_of(action: str) -> Access:
@@ -149,13 +153,12 @@ class CurrentGrants:
     """Today's identity-policy Allow grants of one role, asked "does this stay within them?"."""
 
     def __init__(self, role: Role) -> None:
-        self.sources = role.policy_sources
         self._covers: dict[tuple[str, str], _Cover | None] = {}
         # A call is granted today when the identity policies allow it; a call that succeeded
         # evidently met the conditions of any conditional Deny, hence "ignore".
         self.today = Evaluator(role.policies, conditional_deny="ignore")
         self.allows: list[_Allow] = []
-        for _, doc in self.sources:
+        for _, doc in role.policy_sources:
             variables = doc.version != VERSION_2008
             for grant in grants(doc):
                 if grant.effect == "Allow":
@@ -294,7 +297,6 @@ def recommend(
         out_of_scope=out_of_scope,
         precision_given_up=given_up,
         warnings=warnings,
-        unknown_grants={Item(u["action"], u["resource"]) for u in unknown},
     )
 
 
@@ -340,7 +342,7 @@ def _escape_arn(arn: str) -> str:
     parsed = S3Resource.parse(arn)
     if parsed is None or parsed.key is None:
         return arn
-    return parsed.arn(generalize([parsed.key], "object")[parsed.key])
+    return parsed.arn(escape_key(parsed.key))
 
 
 def _keep_unobservable(
