@@ -2,7 +2,7 @@
 
 A file's events and its manifest row always commit together, so a run killed at any moment
 leaves a consistent database and the next run picks up where it stopped. The same eventID never
-yields two rows: a batch keeps the first occurrence and the table's primary key ignores the rest.
+yields two rows: a batch keeps the first occurrence and an anti-join leaves out stored ones.
 """
 
 from __future__ import annotations
@@ -44,9 +44,13 @@ T = TypeVar("T")
 # A worker task holds about this much compressed input (or this many files).
 CHUNK_BYTES = 1 << 20
 CHUNK_FILES = 64
-# A transaction commits once this many rows (or files) are pending.
-BATCH_ROWS = 50_000
+# A transaction commits once this many rows (or files, or bytes of Arrow data) are pending.
+# One DuckDB row group (122,880 rows) or more is written straight to the database file,
+# compressed, at commit ("optimistic write"); a smaller one goes through the WAL and is
+# compressed again at the next checkpoint, which costs twice the CPU.
+BATCH_ROWS = 122_880
 BATCH_FILES = 2_000
+BATCH_BYTES = 256 << 20
 
 
 def _first_occurrences(table: pa.Table) -> pa.Table:
@@ -60,25 +64,39 @@ def _first_occurrences(table: pa.Table) -> pa.Table:
     return table.take(pc.take(first.column("_row_min"), keep))
 
 
-def insert_events(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> Counter[str]:
+def insert_events(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> tuple[int, Counter[str]]:
     """Insert the rows whose event_id is not stored yet, in the caller's transaction.
 
     The anti-join hashes the batch (the small side) and streams the stored ids past it, so
-    memory does not grow with the store, as a primary-key index would. Returns how many rows
-    each source file added; the rest were duplicates.
+    memory does not grow with the store, as a primary-key index would. Returns the number of
+    rows added and how many each source file added, which presumes that no rows of these files
+    were stored before (true of files not in the manifest).
     """
     if table.num_rows == 0:
-        return Counter()
-    table = _first_occurrences(table)
+        return 0, Counter()
+    unique = _first_occurrences(table)
     # Registered views are left behind on error: the next register() replaces them.
-    conn.register("_new_events", table)
-    added = conn.execute(
+    conn.register("_new_events", unique)
+    ((added,),) = conn.execute(
         "INSERT INTO events BY NAME SELECT n.* FROM _new_events AS n"
         " WHERE NOT EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = n.event_id)"
-        " RETURNING source_file"
     ).fetchall()
+    if added == table.num_rows:  # no duplicates: every row of every file was added
+        by_file = _row_counts(table)
+    else:
+        rows = conn.execute(
+            "SELECT source_file, count(*) FROM events"
+            " WHERE source_file IN (SELECT DISTINCT source_file FROM _new_events)"
+            " GROUP BY source_file"
+        ).fetchall()
+        by_file = Counter(dict(rows))
     conn.unregister("_new_events")
-    return Counter(row[0] for row in added)
+    return added, by_file
+
+
+def _row_counts(table: pa.Table) -> Counter[str]:
+    counts = pc.value_counts(table.column("source_file")).to_pylist()
+    return Counter({item["values"]: item["counts"] for item in counts})
 
 
 def _in_transaction(conn: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
@@ -103,8 +121,8 @@ def load_records(
     """
     decoded = decode_log(msgspec.json.encode({"Records": records}))
     table = to_table(decoded.records, source_key)
-    added = _in_transaction(conn, lambda: insert_events(conn, table))
-    return sum(added.values())
+    added, _ = _in_transaction(conn, lambda: insert_events(conn, table))
+    return added
 
 
 @dataclass
@@ -219,6 +237,7 @@ class _Batch:
     files: list[tuple[LogFile, FileResult]] = field(default_factory=list)
     tables: list[pa.Table] = field(default_factory=list)
     rows: int = 0
+    nbytes: int = 0
 
 
 class _Writer:
@@ -242,7 +261,9 @@ class _Writer:
             table = read_table(result.table)
             batch.tables.append(table)
             batch.rows += table.num_rows
-        if batch.rows >= BATCH_ROWS or len(batch.files) >= BATCH_FILES:
+            batch.nbytes += table.nbytes
+        full = batch.rows >= BATCH_ROWS or batch.nbytes >= BATCH_BYTES
+        if full or len(batch.files) >= BATCH_FILES:
             self._hand_over()
 
     def _hand_over(self) -> None:
@@ -280,7 +301,7 @@ class _Writer:
         def write() -> Counter[str]:
             added = Counter[str]()
             if events is not None:
-                added = insert_events(conn, events)
+                _, added = insert_events(conn, events)
             manifest = pa.table(
                 {
                     "source_key": [f.key for f, _ in good],

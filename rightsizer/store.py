@@ -107,6 +107,10 @@ MIGRATIONS: list[str] = [
 LOCK_WAIT_SECONDS = 5.0
 # DuckDB's own share of memory; past it, big intermediate results spill to `<db>.tmp/`.
 MEMORY_LIMIT = "256MB"
+# No vacuum at checkpoints. Vacuum merges small row groups into full ones by decompressing and
+# recompressing them: after a bulk ingest that doubled the CPU cost of every row. rightsizer
+# never deletes events, so all it would reclaim is the space of a few small row groups.
+_ENGINE_CONFIG = {"max_vacuum_tasks": 0}
 
 
 def _is_lock_error(exc: duckdb.Error) -> bool:
@@ -135,7 +139,9 @@ def connect(
     while True:
         try:
             conn = duckdb.connect(
-                str(db_path), read_only=read_only, config={"memory_limit": memory_limit}
+                str(db_path),
+                read_only=read_only,
+                config={"memory_limit": memory_limit, **_ENGINE_CONFIG},
             )
             break
         except duckdb.IOException as exc:

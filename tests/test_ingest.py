@@ -171,6 +171,10 @@ def test_same_event_id_in_two_files_is_stored_once(tmp_path: Path) -> None:
     # Delivered again in a later run: still one row, counted as a duplicate.
     write_log(root, log_key(when, unique="c000000000000000"), [shared])
     assert run_ingest(root, db).duplicates == 1
+    late_file = log_key(when, unique="c000000000000000")
+    assert query(
+        db, "SELECT events_added, duplicates FROM files WHERE source_key = ?", [late_file]
+    ) == [(0, 1)]
     assert query(db, "SELECT count(*) FROM events WHERE event_id = 'shared'") == [(1,)]
 
 
