@@ -11,14 +11,17 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -259,6 +262,10 @@ class _Writer:
         batch.files += zip(chunk, result.files, strict=True)
         if result.table is not None:
             table = read_table(result.table)
+            # The mapping keeps the data; where a mapped file cannot be removed (Windows), it
+            # goes with the spool folder at the end of the run.
+            with suppress(OSError):
+                os.unlink(result.table)
             batch.tables.append(table)
             batch.rows += table.num_rows
             batch.nbytes += table.nbytes
@@ -406,12 +413,18 @@ def _read_all(
     """The pipeline: read files (threads) -> decode (processes) -> commit (one thread)."""
     # The decode workers take the cores; DuckDB writes with what is left (and at least one).
     engine_threads = max(1, (os.cpu_count() or 1) - workers)
-    with _engine_settings(conn, engine_threads), _decode_pool(workers) as pool:
+    with (
+        _engine_settings(conn, engine_threads),
+        _decode_pool(workers) as pool,
+        tempfile.TemporaryDirectory(
+            prefix="rightsizer-ingest-", ignore_cleanup_errors=True
+        ) as spool,
+    ):
         writer = _Writer(conn, summary)
         done = False
         try:
             with ThreadPoolExecutor(max_workers=max(source.concurrency, 1)) as reader:
-                _pipeline(source, todo, workers, pool, reader, writer, summary, progress)
+                _pipeline(source, todo, workers, spool, pool, reader, writer, summary, progress)
             done = True
         except SourceError:
             done = True  # commit every file read before the one that could not be
@@ -440,6 +453,30 @@ def _engine_settings(conn: duckdb.DuckDBPyConnection, threads: int) -> Iterator[
 
 
 @contextmanager
+def _spool(conn: duckdb.DuckDBPyConnection) -> Iterator[str]:
+    """A folder for decoded tables on their way from the workers to the writer.
+
+    `<db>.spool/` beside the database, emptied first (a killed run may have left tables in it;
+    the single-writer lock means no other run uses it), or a temporary folder for a database in
+    memory.
+    """
+    ((path,),) = conn.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    if not path:
+        with tempfile.TemporaryDirectory(prefix="rightsizer-spool-") as temporary:
+            yield temporary
+        return
+    folder = Path(f"{path}.spool")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    try:
+        yield str(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
 def _decode_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """The worker processes that decode files."""
     # fork starts workers in milliseconds and needs no `__main__` guard in callers' scripts;
@@ -455,6 +492,7 @@ def _pipeline(
     source: LogSource,
     todo: list[LogFile],
     workers: int,
+    spool: str,
     pool: ProcessPoolExecutor,
     reader: ThreadPoolExecutor,
     writer: _Writer,
@@ -484,7 +522,7 @@ def _pipeline(
                 while decodes:  # keep what was read before the file that could not be
                     _hand_over(*decodes.popleft(), writer, summary, progress)
                 raise
-            decodes.append((chunk, pool.submit(decode_files, items)))
+            decodes.append((chunk, pool.submit(decode_files, items, spool)))
             continue
         _hand_over(*decodes.popleft(), writer, summary, progress)
 

@@ -10,7 +10,9 @@ raise `FileFault` with a one-line reason.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import uuid
 from dataclasses import dataclass
 from itertools import accumulate, chain
 from operator import attrgetter
@@ -367,19 +369,26 @@ def _strings(items: list[Any], name: str) -> pa.Array:
 
 
 def _resources(records: list[Record]) -> pa.Array:
-    lists = [r.resources for r in records]
-    offsets = list(accumulate((len(x) if x else 0 for x in lists), initial=0))
+    lists = list(map(attrgetter("resources"), records))
+    offsets = list(accumulate(map(len, (x or () for x in lists)), initial=0))
     flat = list(chain.from_iterable(x for x in lists if x))
     columns = [
-        pa.array([r.ARN or r.arn for r in flat], pa.string()),
+        _either(flat, "ARN", "arn"),
         _strings(flat, "ARNPrefix"),
-        pa.array([r.accountId or r.accountid for r in flat], pa.string()),
+        _either(flat, "accountId", "accountid"),
         _strings(flat, "type"),
     ]
     children = pa.StructArray.from_arrays(columns, fields=list(RESOURCE_TYPE))
-    missing = pa.array([x is None for x in lists], pa.bool_())
-    mask = missing if missing.true_count else None
+    mask = pa.array([x is None for x in lists], pa.bool_()) if None in lists else None
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), children, mask=mask)
+
+
+def _either(items: list[Any], name: str, other: str) -> pa.Array:
+    """Field `name`, or `other` where `name` is absent (the rare lower-case spellings)."""
+    values = _strings(items, name)
+    if values.null_count == 0:
+        return values
+    return pc.coalesce(values, _strings(items, other))
 
 
 def to_table(records: list[Record], source_file: str | list[str]) -> pa.Table:
@@ -440,17 +449,18 @@ class FileResult:
 
 @dataclass
 class ChunkResult:
-    """Decoded files of one worker task; `table` holds their rows in file order (Arrow IPC)."""
+    """Decoded files of one worker task; `table` names an Arrow IPC file of their rows."""
 
     files: list[FileResult]
-    table: bytes | None
+    table: str | None
 
 
-def decode_files(items: list[tuple[str, bytes]]) -> ChunkResult:
+def decode_files(items: list[tuple[str, bytes]], spool: str) -> ChunkResult:
     """Decode `(key, gzip bytes)` pairs into one table; runs in ingest worker processes.
 
     One table per task rather than per file: building an Arrow column has a fixed cost that
-    small files would otherwise pay again and again.
+    small files would otherwise pay again and again. The table is written to a new file in the
+    folder `spool`, which the ingest process maps into memory: no copy through a pipe.
     """
     results: list[FileResult] = []
     records: list[Record] = []
@@ -476,12 +486,12 @@ def decode_files(items: list[tuple[str, bytes]]) -> ChunkResult:
     if not records:
         return ChunkResult(results, None)
     table = to_table(records, sources)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    path = os.path.join(spool, f"{uuid.uuid4().hex}.arrow")
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
-    return ChunkResult(results, sink.getvalue().to_pybytes())
+    return ChunkResult(results, path)
 
 
-def read_table(data: bytes) -> pa.Table:
-    """The table of a ChunkResult, without copying."""
-    return pa.ipc.open_stream(data).read_all()
+def read_table(path: str) -> pa.Table:
+    """The table of a ChunkResult, mapped into memory rather than read."""
+    return pa.ipc.open_file(pa.memory_map(path)).read_all()

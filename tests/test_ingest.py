@@ -126,6 +126,7 @@ def test_tree_is_ingested_with_its_manifest(tmp_path: Path) -> None:
     assert {row[1] for row in manifest} == {"us-east-1", "eu-west-1"}
     assert query(db, "SELECT count(DISTINCT source_file) FROM events") == [(6,)]
     assert summary.exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "store.duckdb"]
 
 
 def test_rerun_adds_nothing_and_reads_nothing(tmp_path: Path) -> None:
