@@ -455,14 +455,20 @@ class ChunkResult:
     table: str | None
 
 
+# Records are turned into Arrow columns about this many at a time, while they are still in the
+# CPU cache from decoding (16,000 at a time cost 70% more); fewer would repeat the fixed cost of
+# building a column too often.
+TABLE_ROWS = 1_000
+
+
 def decode_files(items: list[tuple[str, bytes]], spool: str) -> ChunkResult:
     """Decode `(key, gzip bytes)` pairs into one table; runs in ingest worker processes.
 
-    One table per task rather than per file: building an Arrow column has a fixed cost that
-    small files would otherwise pay again and again. The table is written to a new file in the
-    folder `spool`, which the ingest process maps into memory: no copy through a pipe.
+    The table is written to a new file in the folder `spool`, which the ingest process maps
+    into memory: no copy through a pipe.
     """
     results: list[FileResult] = []
+    tables: list[pa.Table] = []
     records: list[Record] = []
     sources: list[str] = []
     for key, data in items:
@@ -483,12 +489,17 @@ def decode_files(items: list[tuple[str, bytes]], spool: str) -> ChunkResult:
                 insight_records=decoded.insight_records,
             )
         )
-    if not records:
+        if len(records) >= TABLE_ROWS:
+            tables.append(to_table(records, sources))
+            records, sources = [], []
+    if records:
+        tables.append(to_table(records, sources))
+    if not tables:
         return ChunkResult(results, None)
-    table = to_table(records, sources)
     path = os.path.join(spool, f"{uuid.uuid4().hex}.arrow")
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, EVENT_SCHEMA) as writer:
+        for table in tables:
+            writer.write_table(table)
     return ChunkResult(results, path)
 
 
