@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import duckdb
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -48,41 +49,48 @@ T = TypeVar("T")
 CHUNK_BYTES = 1 << 20
 CHUNK_FILES = 64
 # A transaction commits once this many rows (or files, or bytes of Arrow data) are pending.
-# One DuckDB row group (122,880 rows) or more is written straight to the database file,
-# compressed, at commit ("optimistic write"); a smaller one goes through the WAL and is
-# compressed again at the next checkpoint, which costs twice the CPU.
-BATCH_ROWS = 122_880
-BATCH_FILES = 2_000
+# When a transaction adds at least one DuckDB row group (122,880 rows), DuckDB writes the rows
+# straight to the database file, compressed, at commit ("optimistic write"); fewer go through
+# the WAL and are compressed at the next checkpoint, which costs twice the CPU. A tenth more
+# than a row group leaves room for duplicates, which are not added.
+ROW_GROUP_ROWS = 122_880
+BATCH_ROWS = ROW_GROUP_ROWS * 11 // 10
+BATCH_FILES = 20_000
 BATCH_BYTES = 256 << 20
 
 
-def _first_occurrences(table: pa.Table) -> pa.Table:
-    """Drop rows whose event_id already occurred earlier in the same table."""
-    ids = table.column("event_id")
-    if pc.count_distinct(ids).as_py() == table.num_rows:
-        return table
-    numbered = table.append_column("_row", pa.array(range(table.num_rows), pa.int64()))
-    first = numbered.group_by("event_id", use_threads=False).aggregate([("_row", "min")])
-    keep = pc.sort_indices(first.column("_row_min"))
-    return table.take(pc.take(first.column("_row_min"), keep))
+def _first_occurrences(ids: pa.ChunkedArray) -> pa.Array:
+    """True for each event_id's first row in `ids`, False for later rows with the same id."""
+    distinct = pc.unique(ids)  # in the order of first occurrence
+    if len(distinct) == len(ids):
+        return pa.array(np.ones(len(ids), dtype=bool))
+    # Row i is a first occurrence when its value's rank exceeds every rank before it.
+    rank = pc.index_in(ids, value_set=distinct).to_numpy()
+    first = np.empty(len(ids), dtype=bool)
+    first[0] = True
+    first[1:] = rank[1:] > np.maximum.accumulate(rank)[:-1]
+    return pa.array(first)
 
 
 def insert_events(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> tuple[int, Counter[str]]:
     """Insert the rows whose event_id is not stored yet, in the caller's transaction.
 
-    The anti-join hashes the batch (the small side) and streams the stored ids past it, so
-    memory does not grow with the store, as a primary-key index would. Returns the number of
-    rows added and how many each source file added, which presumes that no rows of these files
-    were stored before (true of files not in the manifest).
+    The same event_id twice in `table` is inserted once, from its first row. The anti-join
+    hashes the batch (the small side) and streams the stored ids past it, so memory does not
+    grow with the store, as a primary-key index would. Returns the number of rows added and how
+    many each source file added, which presumes that no rows of these files were stored before
+    (true of files not in the manifest).
     """
     if table.num_rows == 0:
         return 0, Counter()
-    unique = _first_occurrences(table)
+    # A column rather than a filtered copy of the table: copying cost more than the insert.
+    marked = table.append_column("_first", _first_occurrences(table.column("event_id")))
     # Registered views are left behind on error: the next register() replaces them.
-    conn.register("_new_events", unique)
+    conn.register("_new_events", marked)
     ((added,),) = conn.execute(
-        "INSERT INTO events BY NAME SELECT n.* FROM _new_events AS n"
-        " WHERE NOT EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = n.event_id)"
+        "INSERT INTO events BY NAME SELECT n.* EXCLUDE (_first) FROM _new_events AS n"
+        " WHERE n._first"
+        " AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = n.event_id)"
     ).fetchall()
     if added == table.num_rows:  # no duplicates: every row of every file was added
         by_file = _row_counts(table)
