@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rightsizer.errors import SourceError
+from rightsizer.errors import SourceError, StoreError
 from rightsizer.progress import IngestProgress
 from rightsizer.records import (
     ChunkResult,
@@ -424,9 +424,7 @@ def _read_all(
     with (
         _engine_settings(conn, engine_threads),
         _decode_pool(workers) as pool,
-        tempfile.TemporaryDirectory(
-            prefix="rightsizer-ingest-", ignore_cleanup_errors=True
-        ) as spool,
+        _spool(conn) as spool,
     ):
         writer = _Writer(conn, summary)
         done = False
@@ -477,7 +475,13 @@ def _spool(conn: duckdb.DuckDBPyConnection) -> Iterator[str]:
         return
     folder = Path(f"{path}.spool")
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir()
+    try:
+        folder.mkdir()
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create {folder} for decoded logs on their way to the database ({exc}); "
+            "move what is there, or make the database's folder writable"
+        ) from exc
     try:
         yield str(folder)
     finally:

@@ -294,6 +294,28 @@ def test_second_writer_gets_a_clear_message(tmp_path: Path) -> None:
     connect(db).close()
 
 
+def test_tables_a_killed_run_left_in_the_spool_are_cleared(tmp_path: Path) -> None:
+    ids = write_tree(tmp_path / "logs")
+    db = tmp_path / "store.duckdb"
+    spool = tmp_path / "store.duckdb.spool"
+    spool.mkdir()
+    (spool / "0123456789abcdef.arrow").write_bytes(b"left by a killed run")
+    summary = run_ingest(tmp_path / "logs", db)
+    assert summary.events_added == len(ids)
+    assert not spool.exists()
+
+
+def test_a_file_where_the_spool_folder_goes_is_named_and_kept(tmp_path: Path) -> None:
+    write_tree(tmp_path / "logs")
+    db = tmp_path / "store.duckdb"
+    in_the_way = tmp_path / "store.duckdb.spool"
+    in_the_way.write_text("not rightsizer's")
+    with pytest.raises(StoreError, match=r"store\.duckdb\.spool"):
+        run_ingest(tmp_path / "logs", db)
+    assert in_the_way.read_text() == "not rightsizer's"
+    assert query(db, "SELECT count(*) FROM files") == [(0,)]
+
+
 def test_cli_prints_json_summary_and_honours_strict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
