@@ -195,6 +195,8 @@ def main() -> None:
         f"cold ingest CPU: main {main_cpu * per_record:.1f} us/record, "
         f"workers {worker_cpu * per_record:.1f} us/record (machine busy? compare with wall time)"
     )
+    stored = db.stat().st_size
+    print(f"store: {stored / 1e6:.0f} MB ({stored / cold.records:.0f} bytes/record)")
     print(f"no-op rerun (library, incl. connect): {rerun_seconds:.2f}s")
     print(f"no-op rerun (CLI process, incl. start-up): {cli_seconds:.2f}s")
     print(f"peak RSS: main {own:.0f} MB, largest worker {children:.0f} MB")
