@@ -125,7 +125,7 @@ def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> No
         assert f"rightsizer {name}" in out and "--help" in out
 
 
-def test_a_version_2_store_keeps_its_events_and_drops_the_key_index(
+def test_a_version_2_store_keeps_its_events_drops_the_key_index_and_gains_event_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rightsizer.ingest import load_records
@@ -135,10 +135,10 @@ def test_a_version_2_store_keeps_its_events_and_drops_the_key_index(
     with monkeypatch.context() as patch:
         patch.setattr(store, "SCHEMA_VERSION", 2)
         conn = store.connect(db)
-        assert load_records(conn, [record]) == 1
+        conn.execute("INSERT INTO events (event_id, event_name) VALUES ('e-1', 'GetObject')")
         conn.close()
     conn = store.connect(db)
-    assert store.schema_version(conn) == 3
+    assert store.schema_version(conn) == 4
     assert conn.execute("SELECT event_id, event_name FROM events").fetchall() == [
         ("e-1", "GetObject")
     ]
@@ -146,4 +146,26 @@ def test_a_version_2_store_keeps_its_events_and_drops_the_key_index(
         "SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'events'"
     ).fetchall()
     assert kinds == [("NOT NULL",)]
+    assert conn.execute(
+        "SELECT count(*) FROM events WHERE event_key = hash(event_id)"
+    ).fetchall() == [(1,)]
     assert load_records(conn, [record, {**record, "eventID": "e-2"}]) == 1  # still deduped
+
+
+def test_event_keys_are_computed_again_when_duckdb_hashes_differently(tmp_path: Path) -> None:
+    from rightsizer.ingest import load_records
+
+    db = tmp_path / "r.duckdb"
+    conn = store.connect(db)
+    record = {"eventID": "e-1", "eventTime": "2026-11-01T00:00:00Z", "eventName": "GetObject"}
+    assert load_records(conn, [record]) == 1
+    # As a DuckDB whose hash() differs would find the keys: none of them matches any more.
+    conn.execute("UPDATE events SET event_key = event_key + 1")
+    conn.execute("UPDATE meta SET value = 'another hash' WHERE key = 'event_key_probe'")
+    conn.close()
+    conn = store.connect(db)
+    assert conn.execute(
+        "SELECT count(*) FROM events WHERE event_key = hash(event_id)"
+    ).fetchall() == [(1,)]
+    assert load_records(conn, [record]) == 0  # found again through its key
+    assert conn.execute("SELECT count(*) FROM events").fetchall() == [(1,)]
