@@ -48,7 +48,7 @@ T = TypeVar("T")
 # A worker task holds about this much compressed input (or this many files).
 CHUNK_BYTES = 1 << 20
 CHUNK_FILES = 64
-# A transaction commits once this many rows (or files, or bytes of Arrow data) are pending.
+# A transaction commits once it holds this many rows (or files).
 # When a transaction adds at least one DuckDB row group (122,880 rows), DuckDB writes the rows
 # straight to the database file, compressed, at commit ("optimistic write"); fewer go through
 # the WAL and are compressed at the next checkpoint, which costs twice the CPU. A tenth more
@@ -56,7 +56,10 @@ CHUNK_FILES = 64
 ROW_GROUP_ROWS = 122_880
 BATCH_ROWS = ROW_GROUP_ROWS * 11 // 10
 BATCH_FILES = 20_000
-BATCH_BYTES = 256 << 20
+# Decoded chunks go to the writer thread in groups of this many rows (one insert statement
+# each: smaller ones cost more per row), with at most MAX_PENDING groups waiting.
+INSERT_ROWS = 32_768
+MAX_PENDING = 1
 
 
 def _first_occurrences(ids: pa.ChunkedArray) -> np.ndarray:
@@ -255,65 +258,116 @@ def _chunks(files: list[LogFile]) -> Iterator[list[LogFile]]:
 
 @dataclass
 class _Batch:
-    """Decoded files waiting to be committed together."""
+    """The files of the open transaction and what their events added."""
 
     files: list[tuple[LogFile, FileResult]] = field(default_factory=list)
-    tables: list[pa.Table] = field(default_factory=list)
+    added: Counter[str] = field(default_factory=Counter)
     rows: int = 0
-    nbytes: int = 0
 
 
 class _Writer:
-    """Commits decoded files in batches, each with its manifest rows, on its own thread.
+    """Inserts decoded chunks on its own thread, committing them in batches of whole files.
 
-    While one batch is written the next is being decoded; at most one batch waits, so memory
-    stays bounded. Batches commit strictly in the order they were filled.
+    A batch is one transaction: its files' events, manifest rows and skipped-file rows. Chunks
+    are inserted a group at a time as they come (DuckDB writes full row groups to the file as
+    they fill), so memory holds a few groups, not a batch; the transaction commits once it has
+    BATCH_ROWS rows or BATCH_FILES files. Chunks are inserted and committed in the order given.
     """
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, summary: IngestSummary) -> None:
         self.conn = conn
         self.summary = summary
-        self.batch = _Batch()
         self.thread = ThreadPoolExecutor(max_workers=1)
-        self.writing: Future[None] | None = None
+        self.group: list[tuple[list[LogFile], ChunkResult]] = []  # not handed over yet
+        self.group_rows = 0
+        self.pending: deque[Future[None]] = deque()
+        self.batch: _Batch | None = None  # the open transaction; used on the writer thread only
+        self.failed = False
 
     def add(self, chunk: list[LogFile], result: ChunkResult) -> None:
-        batch = self.batch
-        batch.files += zip(chunk, result.files, strict=True)
-        if result.table is not None:
-            table = read_table(result.table)
-            # The mapping keeps the data; where a mapped file cannot be removed (Windows), it
-            # goes with the spool folder at the end of the run.
-            with suppress(OSError):
-                os.unlink(result.table)
-            batch.tables.append(table)
-            batch.rows += table.num_rows
-            batch.nbytes += table.nbytes
-        full = batch.rows >= BATCH_ROWS or batch.nbytes >= BATCH_BYTES
-        if full or len(batch.files) >= BATCH_FILES:
+        """Take a decoded chunk; hand chunks over once they hold INSERT_ROWS rows."""
+        self.group.append((chunk, result))
+        self.group_rows += sum(r.rows for r in result.files)
+        if self.group_rows >= INSERT_ROWS:
             self._hand_over()
 
     def _hand_over(self) -> None:
-        if self.writing is not None:
-            self.writing.result()
-        batch, self.batch = self.batch, _Batch()
-        self.writing = self.thread.submit(self._commit, batch)
+        while len(self.pending) >= MAX_PENDING:
+            self.pending.popleft().result()
+        group, self.group, self.group_rows = self.group, [], 0
+        self.pending.append(self.thread.submit(self._insert, group))
 
     def close(self, *, flush: bool) -> None:
-        """Commit what is pending (if `flush`) and wait for the last commit."""
+        """Insert what is left and commit the open batch (if `flush`), or roll it back."""
         try:
-            if flush and self.batch.files:
+            if flush and self.group:
                 self._hand_over()
-            if self.writing is not None:
-                self.writing.result()
+            while self.pending:
+                self.pending.popleft().result()
         finally:
-            self.thread.shutdown(wait=True)
+            try:
+                self.thread.submit(self._end, flush and not self.failed).result()
+            finally:
+                self.thread.shutdown(wait=True)
 
-    def _commit(self, batch: _Batch) -> None:
-        """Commit a batch: events, manifest rows and skipped-file rows in one transaction."""
+    def _insert(self, group: list[tuple[list[LogFile], ChunkResult]]) -> None:
+        if self.failed:
+            return  # an earlier group failed: the open batch will be rolled back
+        try:
+            if self.batch is None:
+                self.conn.execute("BEGIN TRANSACTION")
+                self.batch = _Batch()
+            batch = self.batch
+            tables = []
+            for chunk, result in group:
+                batch.files += zip(chunk, result.files, strict=True)
+                if result.table is not None:
+                    tables.append(read_table(result.table))
+                    # The mapping keeps the data; where a mapped file cannot be removed
+                    # (Windows), it goes with the spool folder at the end of the run.
+                    with suppress(OSError):
+                        os.unlink(result.table)
+            if tables:
+                events = pa.concat_tables(tables)
+                batch.added += insert_events(self.conn, events)[1]
+                batch.rows += events.num_rows
+            if batch.rows >= BATCH_ROWS or len(batch.files) >= BATCH_FILES:
+                self._commit()
+        except BaseException:
+            self.failed = True
+            raise
+
+    def _end(self, commit: bool) -> None:
+        if self.batch is None:
+            return
+        if commit:
+            self._commit()
+        else:
+            self.batch = None
+            self.conn.execute("ROLLBACK")
+
+    def _commit(self) -> None:
+        """Add the batch's manifest and skipped-file rows and commit the transaction."""
+        batch, self.batch = self.batch, None
+        assert batch is not None
         now = _utcnow()
         good = [(f, r) for f, r in batch.files if r.fault is None]
         bad = [(f, r) for f, r in batch.files if r.fault is not None]
+        added = batch.added
+        manifest = pa.table(
+            {
+                "source_key": [f.key for f, _ in good],
+                "size_bytes": pa.array([f.size for f, _ in good], pa.int64()),
+                "account": [f.account for f, _ in good],
+                "region": [f.region for f, _ in good],
+                "delivered_at": pa.array([f.delivered_at for f, _ in good], pa.timestamp("us")),
+                "records": pa.array([r.records for _, r in good], pa.int32()),
+                "events_added": pa.array([added[f.key] for f, _ in good], pa.int32()),
+                "duplicates": pa.array([r.rows - added[f.key] for f, r in good], pa.int32()),
+                "bad_records": pa.array([r.bad_records for _, r in good], pa.int32()),
+                "ingested_at": pa.array([now] * len(good), pa.timestamp("us")),
+            }
+        )
         skipped = pa.table(
             {
                 "source_key": [f.key for f, _ in bad],
@@ -323,40 +377,18 @@ class _Writer:
             }
         )
         conn = self.conn
-        events = pa.concat_tables(batch.tables) if batch.tables else None
-
-        def write() -> Counter[str]:
-            added = Counter[str]()
-            if events is not None:
-                _, added = insert_events(conn, events)
-            manifest = pa.table(
-                {
-                    "source_key": [f.key for f, _ in good],
-                    "size_bytes": pa.array([f.size for f, _ in good], pa.int64()),
-                    "account": [f.account for f, _ in good],
-                    "region": [f.region for f, _ in good],
-                    "delivered_at": pa.array([f.delivered_at for f, _ in good], pa.timestamp("us")),
-                    "records": pa.array([r.records for _, r in good], pa.int32()),
-                    "events_added": pa.array([added[f.key] for f, _ in good], pa.int32()),
-                    "duplicates": pa.array([r.rows - added[f.key] for f, r in good], pa.int32()),
-                    "bad_records": pa.array([r.bad_records for _, r in good], pa.int32()),
-                    "ingested_at": pa.array([now] * len(good), pa.timestamp("us")),
-                }
-            )
-            conn.register("_manifest", manifest)
-            conn.register("_skipped", skipped)
-            # A file skipped before and changed since may be good now, or bad anew.
-            conn.execute(
-                "DELETE FROM skipped_files WHERE source_key IN "
-                "(SELECT source_key FROM _manifest UNION ALL SELECT source_key FROM _skipped)"
-            )
-            conn.execute("INSERT INTO files BY NAME SELECT * FROM _manifest")
-            conn.execute("INSERT INTO skipped_files BY NAME SELECT * FROM _skipped")
-            conn.unregister("_manifest")
-            conn.unregister("_skipped")
-            return added
-
-        added = _in_transaction(conn, write)
+        conn.register("_manifest", manifest)
+        conn.register("_skipped", skipped)
+        # A file skipped before and changed since may be good now, or bad anew.
+        conn.execute(
+            "DELETE FROM skipped_files WHERE source_key IN "
+            "(SELECT source_key FROM _manifest UNION ALL SELECT source_key FROM _skipped)"
+        )
+        conn.execute("INSERT INTO files BY NAME SELECT * FROM _manifest")
+        conn.execute("INSERT INTO skipped_files BY NAME SELECT * FROM _skipped")
+        conn.unregister("_manifest")
+        conn.unregister("_skipped")
+        conn.execute("COMMIT")
         summary = self.summary
         summary.files_read += len(batch.files)
         summary.events_added += added.total()

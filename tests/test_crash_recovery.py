@@ -22,6 +22,7 @@ RUN_CLI = """
 import sys
 import rightsizer.ingest
 rightsizer.ingest.BATCH_ROWS = 400
+rightsizer.ingest.INSERT_ROWS = 100
 rightsizer.ingest.CHUNK_FILES = 4
 from rightsizer.cli import main
 sys.exit(main(sys.argv[1:]))

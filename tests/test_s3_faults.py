@@ -82,6 +82,7 @@ def test_a_file_that_cannot_be_read_is_reported_and_what_was_read_is_kept(
     # One file per worker task and per transaction, so some commit before the failure.
     monkeypatch.setattr(ingest_module, "CHUNK_FILES", 1)
     monkeypatch.setattr(ingest_module, "BATCH_FILES", 1)
+    monkeypatch.setattr(ingest_module, "INSERT_ROWS", 1)
     keys = sorted(k for (k,) in rows(trail, "SELECT source_key FROM files"))
     broken = keys[-1]  # the last file in key order: the files before it can commit
     db = tmp_path / "faulty.duckdb"
