@@ -70,20 +70,71 @@ def config_command(
         typer.echo(f"{name.ljust(width)}  {shown}  ({origin})")
 
 
+# Options shared by the commands.
+DaysOpt = Annotated[int | None, typer.Option("--days", help="Window length in days (90).")]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Window end, UTC date or timestamp (now).")
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="Ingest new logs from this folder or s3://bucket/prefix "
+        "first; without a source, analyze what the database holds.",
+    ),
+]
+DbOpt = Annotated[str | None, typer.Option("--db", help="DuckDB database file.")]
+IamDetailsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--iam-details",
+        help="`aws iam get-account-authorization-details` JSON; "
+        "without it rightsizer reads IAM and Lambda live (read-only).",
+    ),
+]
+FunctionsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lambda-functions",
+        help="`aws lambda list-functions` JSON (with "
+        "--iam-details), to name the functions of each role.",
+    ),
+]
+SelectorsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--event-selectors",
+        help="`aws cloudtrail get-event-selectors` JSON, or `live` to read every visible "
+        "trail's selectors from CloudTrail; makes data-event coverage exact instead of "
+        "inferred from the logs.",
+    ),
+]
+RoleOpt = Annotated[
+    list[str] | None, typer.Option("--role", help="Only this role (name or ARN); repeatable.")
+]
+GranularityOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--granularity",
+        help="Object resources as exact keys (object), "
+        "generalized prefixes (prefix, default) or whole buckets (bucket).",
+    ),
+]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile.")]
+
+
 @app.command("ingest")
 def ingest_command(
     source: Annotated[
         str | None, typer.Option("--source", help="CloudTrail tree folder or s3://bucket[/prefix].")
     ] = None,
-    db: Annotated[str | None, typer.Option("--db", help="DuckDB database file.")] = None,
-    days: Annotated[int | None, typer.Option("--days", help="Window length in days.")] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", help="Window end, UTC date or timestamp (default now).")
-    ] = None,
+    db: DbOpt = None,
+    days: DaysOpt = None,
+    until: UntilOpt = None,
     output_format: Annotated[
         str, typer.Option("--format", help="text or json.", case_sensitive=False)
     ] = "text",
-    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
+    profile: ProfileOpt = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when a file or record had to be skipped.")
     ] = False,
@@ -162,59 +213,6 @@ def _emit(analysis: Analysis, output_format: str, out: Path | None) -> int:
     for role in analysis.refused:
         typer.echo(f"error: refused to emit a policy for {role} (see its warnings)", err=True)
     return analysis.exit_code
-
-
-# Options shared by `analyze` and `report`.
-DaysOpt = Annotated[int | None, typer.Option("--days", help="Window length in days (90).")]
-UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="Window end, UTC date or timestamp (now).")
-]
-SourceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--source",
-        help="Ingest new logs from this folder or s3://bucket/prefix "
-        "first; without a source, analyze what the database holds.",
-    ),
-]
-DbOpt = Annotated[str | None, typer.Option("--db", help="DuckDB database file.")]
-IamDetailsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--iam-details",
-        help="`aws iam get-account-authorization-details` JSON; "
-        "without it rightsizer reads IAM and Lambda live (read-only).",
-    ),
-]
-FunctionsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--lambda-functions",
-        help="`aws lambda list-functions` JSON (with "
-        "--iam-details), to name the functions of each role.",
-    ),
-]
-SelectorsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--event-selectors",
-        help="`aws cloudtrail get-event-selectors` JSON, or `live` to read every visible "
-        "trail's selectors from CloudTrail; makes data-event coverage exact instead of "
-        "inferred from the logs.",
-    ),
-]
-RoleOpt = Annotated[
-    list[str] | None, typer.Option("--role", help="Only this role (name or ARN); repeatable.")
-]
-GranularityOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--granularity",
-        help="Object resources as exact keys (object), "
-        "generalized prefixes (prefix, default) or whole buckets (bucket).",
-    ),
-]
-ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile.")]
 
 
 def _analysis(
