@@ -330,8 +330,8 @@ def _coverage(usage: UsageReport) -> list[dict[str, Any]]:
             {
                 "account": seen.account,
                 "region": seen.region,
-                "read": usage.coverage.status(seen.account, seen.region, "*", "", "read"),
-                "write": usage.coverage.status(seen.account, seen.region, "*", "", "write"),
+                "read": usage.coverage.check(seen.account, seen.region, "*", "", "read").status,
+                "write": usage.coverage.check(seen.account, seen.region, "*", "", "write").status,
                 "read_events": seen.read_events,
                 "write_events": seen.write_events,
                 "source": source,

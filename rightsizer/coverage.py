@@ -83,30 +83,6 @@ class Coverage:
             f"no S3 {access} data events for {account} in {region} in the window: {advice}",
         )
 
-    def status(
-        self,
-        account: str | None,
-        region: str | None,
-        bucket: str,
-        key_prefix: str,
-        access: Access,
-        event_name: str | None = None,
-    ) -> Status:
-        """ "covered" or "unknown" (see `check`)."""
-        return self.check(account, region, bucket, key_prefix, access, event_name).status
-
-    def reason(
-        self,
-        account: str | None,
-        region: str | None,
-        bucket: str,
-        key_prefix: str,
-        access: Access,
-        event_name: str | None = None,
-    ) -> str:
-        """Why it is unknown, naming the missing selector; "" when covered."""
-        return self.check(account, region, bucket, key_prefix, access, event_name).reason
-
     def _observed(self, account: str | None, region: str | None) -> ObservedRegion | None:
         for row in self.observed:
             if row.account == account and row.region == region:

@@ -58,19 +58,19 @@ def test_coverage_is_inferred_per_account_and_region_from_the_window(tmp_path: P
         ObservedRegion(ACCOUNT, "us-east-1", 0, 1),
     )
     # Any bucket in a region with read data events counts as covered for reads.
-    assert coverage.status(ACCOUNT, "eu-west-1", "quiet-bucket", "", "read") == "covered"
-    assert coverage.status(ACCOUNT, "eu-west-1", "photos", "", "write") == "unknown"
-    assert coverage.reason(ACCOUNT, "eu-west-1", "photos", "", "write") == (
+    assert coverage.check(ACCOUNT, "eu-west-1", "quiet-bucket", "", "read").status == "covered"
+    assert coverage.check(ACCOUNT, "eu-west-1", "photos", "", "write").status == "unknown"
+    assert coverage.check(ACCOUNT, "eu-west-1", "photos", "", "write").reason == (
         f"no S3 write data events for {ACCOUNT} in eu-west-1 in the window: add a data-event "
         "selector for AWS::S3::Object with ReadWriteType WriteOnly or All"
     )
-    assert coverage.status(ACCOUNT, "us-east-1", "uploads", "in/", "write") == "covered"
-    assert coverage.reason(ACCOUNT, "us-east-1", "uploads", "in/", "write") == ""
+    assert coverage.check(ACCOUNT, "us-east-1", "uploads", "in/", "write").status == "covered"
+    assert coverage.check(ACCOUNT, "us-east-1", "uploads", "in/", "write").reason == ""
     assert coverage.check(ACCOUNT, "ap-south-1", "photos", "", "read").reason == (
         f"no S3 read data events for {ACCOUNT} in ap-south-1 in the window: add a data-event "
         "selector for AWS::S3::Object with ReadWriteType ReadOnly or All"
     )
-    assert coverage.status("444455556666", "eu-west-1", "photos", "", "read") == "unknown"
+    assert coverage.check("444455556666", "eu-west-1", "photos", "", "read").status == "unknown"
 
 
 def test_records_older_than_event_category_count_by_management_event(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_records_older_than_event_category_count_by_management_event(tmp_path: P
     del old["eventCategory"]
     old["eventVersion"] = "1.05"
     coverage = usage_of(tmp_path, [old], lambda_roles={ROLE: []}).coverage
-    assert coverage.status(ACCOUNT, "eu-west-1", "photos", "", "read") == "covered"
+    assert coverage.check(ACCOUNT, "eu-west-1", "photos", "", "read").status == "covered"
 
 
 def test_known_selectors_make_coverage_exact_per_bucket_and_prefix() -> None:
@@ -97,14 +97,14 @@ def test_known_selectors_make_coverage_exact_per_bucket_and_prefix() -> None:
     # Observed events do not matter once the selectors are known.
     coverage = Coverage(observed=(ObservedRegion(ACCOUNT, "eu-west-1", 9, 9),), selectors=selectors)
     assert coverage.source == "selectors"
-    assert coverage.status(ACCOUNT, "eu-west-1", "photos", "in/2026/", "write") == "covered"
-    assert coverage.status(ACCOUNT, "eu-west-1", "photos", "out/", "read") == "unknown"
-    assert coverage.reason(ACCOUNT, "eu-west-1", "photos", "out/", "read") == (
+    assert coverage.check(ACCOUNT, "eu-west-1", "photos", "in/2026/", "write").status == "covered"
+    assert coverage.check(ACCOUNT, "eu-west-1", "photos", "out/", "read").status == "unknown"
+    assert coverage.check(ACCOUNT, "eu-west-1", "photos", "out/", "read").reason == (
         "the trail's event selectors do not log every S3 read data event under photos/out/: "
         "add a data-event selector for AWS::S3::Object with ReadWriteType ReadOnly or All "
         "whose values cover photos/out/"
     )
-    assert coverage.status(ACCOUNT, "us-west-2", "photos", "in/", "read") == "covered"
+    assert coverage.check(ACCOUNT, "us-west-2", "photos", "in/", "read").status == "covered"
 
 
 def test_compute_usage_uses_the_selectors_it_is_given(tmp_path: Path) -> None:
@@ -115,4 +115,4 @@ def test_compute_usage_uses_the_selectors_it_is_given(tmp_path: Path) -> None:
     load_records(conn, [_get("eu-west-1")])
     coverage = compute_usage(conn, WINDOW, selectors=selectors).coverage
     assert coverage.selectors is selectors
-    assert coverage.status(ACCOUNT, "eu-west-1", "photos", "", "read") == "unknown"
+    assert coverage.check(ACCOUNT, "eu-west-1", "photos", "", "read").status == "unknown"
