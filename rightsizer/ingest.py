@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter, deque
@@ -532,13 +533,32 @@ def _spool(conn: duckdb.DuckDBPyConnection) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Make this worker exit once the ingest process is gone, even if it was killed.
+
+    A killed parent never tells its workers, and they would wait for tasks forever.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 @contextmanager
 def _decode_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """The worker processes that decode files."""
     # fork starts workers in milliseconds and needs no `__main__` guard in callers' scripts;
     # elsewhere fork is unsafe, so spawn.
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         # The first task forks every worker, before this run starts any thread of its own.
         pool.submit(os.getpid).result()
         yield pool

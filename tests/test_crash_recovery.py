@@ -65,6 +65,25 @@ def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+def processes_naming(text: str) -> list[int]:
+    """Processes whose command line contains `text` (Linux: /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+    return found
+
+
+def wait_until_gone(text: str, seconds: float = 5.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := processes_naming(text)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
 def check_consistent(db: Path) -> None:
     """Every committed file has exactly its own events; no event lacks its file."""
     with duckdb.connect(str(db), read_only=True) as conn:
@@ -102,6 +121,8 @@ def test_sigkill_then_rerun_equals_a_clean_run(tmp_path: Path) -> None:
         time.sleep(duration * fraction)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
+        if sys.platform == "linux":  # its decoding workers do not outlive it
+            assert wait_until_gone(db.name) == []
         if db.exists():
             # The interrupted database opens, and holds only whole files.
             check_consistent(db)
