@@ -17,8 +17,8 @@ from rightsizer.errors import StoreError
 
 SCHEMA_VERSION = 4
 
-# Column order of `events` is part of the ingest contract: rightsizer.ingest builds Arrow
-# batches with exactly these names and types.
+# The `events` columns are part of the ingest contract: rightsizer.records builds Arrow tables
+# with these names and types (EVENT_SCHEMA), inserted by name; ingest adds `event_key` (v4).
 _SCHEMA_V1 = """
 CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 

@@ -157,6 +157,12 @@ def test_event_keys_are_computed_again_when_duckdb_hashes_differently(tmp_path: 
 
     db = tmp_path / "r.duckdb"
     conn = store.connect(db)
+    # A new database records this DuckDB's hash, so it is not keyed again at every connect.
+    ((probe,),) = conn.execute(
+        "SELECT value = hash(?)::VARCHAR FROM meta WHERE key = 'event_key_probe'",
+        [store.EVENT_KEY_PROBE],
+    ).fetchall()
+    assert probe
     record = {"eventID": "e-1", "eventTime": "2026-11-01T00:00:00Z", "eventName": "GetObject"}
     assert load_records(conn, [record]) == 1
     # As a DuckDB whose hash() differs would find the keys: none of them matches any more.
