@@ -89,12 +89,14 @@ def _stored(conn: duckdb.DuckDBPyConnection, ids: pa.ChunkedArray) -> np.ndarray
         "SELECT DISTINCT e.event_key FROM events AS e"
         " WHERE e.event_key IN (SELECT hash(event_id) FROM _batch_ids)"
     ).fetchall()
+    conn.unregister("_batch_ids")
     if not keys:
         return np.zeros(len(ids), dtype=bool)
     conn.register("_stored_keys", pa.table({"key": pa.array([k for (k,) in keys], pa.uint64())}))
     matches = conn.execute(
         "SELECT e.event_id FROM events AS e WHERE e.event_key IN (SELECT key FROM _stored_keys)"
     ).fetchall()
+    conn.unregister("_stored_keys")
     stored = pa.array([event_id for (event_id,) in matches], pa.string())
     return pc.is_in(ids, value_set=stored).to_numpy()
 
