@@ -20,7 +20,7 @@ from rightsizer.errors import StoreError
 from rightsizer.ingest import IngestSummary, ingest
 from rightsizer.progress import PlainProgress, terminal_progress
 from rightsizer.sources import open_source
-from rightsizer.store import connect
+from rightsizer.store import connect, migrate
 from rightsizer.window import Window
 
 ACCOUNT = "111122223333"
@@ -303,6 +303,16 @@ def test_tables_a_killed_run_left_in_the_spool_are_cleared(tmp_path: Path) -> No
     summary = run_ingest(tmp_path / "logs", db)
     assert summary.events_added == len(ids)
     assert not spool.exists()
+
+
+def test_a_database_in_memory_is_ingested_into(tmp_path: Path) -> None:
+    ids = write_tree(tmp_path / "logs")
+    conn = duckdb.connect()
+    migrate(conn)
+    summary = ingest(conn, open_source(str(tmp_path / "logs")), WINDOW, workers=2)
+    assert summary.events_added == len(ids)
+    assert conn.execute("SELECT count(*) FROM events").fetchall() == [(len(ids),)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]
 
 
 def test_a_file_where_the_spool_folder_goes_is_named_and_kept(tmp_path: Path) -> None:
