@@ -347,11 +347,12 @@ class _Writer:
             self._commit()
         else:
             self.batch = None
-            self.conn.execute("ROLLBACK")
+            with suppress(duckdb.Error):  # a failed statement or commit may have ended it
+                self.conn.execute("ROLLBACK")
 
     def _commit(self) -> None:
         """Add the batch's manifest and skipped-file rows and commit the transaction."""
-        batch, self.batch = self.batch, None
+        batch = self.batch
         assert batch is not None
         now = _utcnow()
         good = [(f, r) for f, r in batch.files if r.fault is None]
@@ -392,6 +393,7 @@ class _Writer:
         conn.unregister("_manifest")
         conn.unregister("_skipped")
         conn.execute("COMMIT")
+        self.batch = None
         summary = self.summary
         summary.files_read += len(batch.files)
         summary.events_added += added.total()

@@ -305,6 +305,39 @@ def test_tables_a_killed_run_left_in_the_spool_are_cleared(tmp_path: Path) -> No
     assert not spool.exists()
 
 
+def test_a_failed_insert_keeps_committed_batches_and_leaves_the_connection_usable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rightsizer.ingest as ingest_module
+
+    ids = write_tree(tmp_path / "logs", files=12)
+    # One file per task, per insert and per transaction: the third insert fails.
+    monkeypatch.setattr(ingest_module, "CHUNK_FILES", 1)
+    monkeypatch.setattr(ingest_module, "INSERT_ROWS", 1)
+    monkeypatch.setattr(ingest_module, "BATCH_ROWS", 1)
+    real = ingest_module.insert_events
+    calls = 0
+
+    def failing(conn: duckdb.DuckDBPyConnection, table: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("disk full")
+        return real(conn, table)
+
+    monkeypatch.setattr(ingest_module, "insert_events", failing)
+    conn = connect(tmp_path / "store.duckdb")
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest(conn, open_source(str(tmp_path / "logs")), WINDOW, workers=2)
+    assert conn.execute("SELECT count(*), sum(events_added) FROM files").fetchall() == [(2, 40)]
+    assert conn.execute("SELECT count(*) FROM events").fetchall() == [(40,)]
+    monkeypatch.setattr(ingest_module, "insert_events", real)
+    again = ingest(conn, open_source(str(tmp_path / "logs")), WINDOW, workers=2)
+    assert (again.files_already_ingested, again.events_added) == (2, len(ids) - 40)
+    assert conn.execute("SELECT count(*) FROM events").fetchall() == [(len(ids),)]
+    conn.close()
+
+
 def test_a_database_in_memory_is_ingested_into(tmp_path: Path) -> None:
     ids = write_tree(tmp_path / "logs")
     conn = duckdb.connect()
