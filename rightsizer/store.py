@@ -178,9 +178,22 @@ def connect(
                 f"{db_path} is not a readable DuckDB database ({exc}); "
                 "point --db at a rightsizer database or a new file"
             ) from exc
+    _quiet(conn)
     if not read_only:
         migrate(conn)
     check_version(conn, db_path)
+    return conn
+
+
+def cursor(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor (another connection to the same database) with the store's session settings."""
+    return _quiet(conn.cursor())
+
+
+def _quiet(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No progress bar: DuckDB draws it on stdout, into the JSON a command prints there, when a
+    query (a migration, a big window's staging) runs for over two seconds."""
+    conn.execute("SET enable_progress_bar = false")
     return conn
 
 

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rightsizer import sql
+from rightsizer import sql, store
 from rightsizer.coverage import Coverage, ObservedRegion
 from rightsizer.mapping import load_mapping_tables
 from rightsizer.selectors import EventSelectors
@@ -206,7 +206,7 @@ def compute_usage(
     largest part of the report, and `used` already holds each permission they needed.
     """
     # A private cursor keeps the temp tables off the caller's connection.
-    cursor = conn.cursor()
+    cursor = store.cursor(conn)
     try:
         if lambda_roles is None:
             functions = discover_lambda_roles(cursor, window)

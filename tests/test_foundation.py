@@ -175,3 +175,16 @@ def test_event_keys_are_computed_again_when_duckdb_hashes_differently(tmp_path: 
     ).fetchall() == [(1,)]
     assert load_records(conn, [record]) == 0  # found again through its key
     assert conn.execute("SELECT count(*) FROM events").fetchall() == [(1,)]
+
+
+def test_store_sessions_draw_no_progress_bar(tmp_path: Path) -> None:
+    # DuckDB draws a progress bar on stdout for queries slower than two seconds (a migration,
+    # a big window's staging): the JSON that commands print to stdout must stay JSON.
+    for read_only in (False, True):
+        conn = store.connect(tmp_path / "r.duckdb", read_only=read_only)
+        for session in (conn, store.cursor(conn)):
+            ((enabled,),) = session.execute(
+                "SELECT current_setting('enable_progress_bar')"
+            ).fetchall()
+            assert enabled is False
+        conn.close()
