@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 import duckdb
@@ -193,7 +194,9 @@ def cursor(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 def _quiet(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """No progress bar: DuckDB draws it on stdout, into the JSON a command prints there, when a
     query (a migration, a big window's staging) runs for over two seconds."""
-    conn.execute("SET enable_progress_bar = false")
+    # In Jupyter without ipywidgets DuckDB refuses to touch the setting (and draws no bar).
+    with suppress(duckdb.InvalidInputException):
+        conn.execute("SET enable_progress_bar = false")
     return conn
 
 
