@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
 import typer
 from rich.console import Console
 
@@ -463,6 +464,12 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
+    except (OSError, duckdb.IOException, duckdb.OutOfMemoryException) as exc:
+        # The machine's part: a full disk, a folder not writable, too little memory.
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {exc} (a problem of this machine's disk or memory)", err=True)
+        return 2
     except Exception as exc:  # click usage errors carry their own exit code
         code = getattr(exc, "exit_code", None)
         if code is not None and hasattr(exc, "show"):

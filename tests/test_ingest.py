@@ -384,6 +384,27 @@ def test_cli_prints_json_summary_and_honours_strict(
     assert main([*strict, "--strict"]) == 1
 
 
+def test_cli_names_a_full_disk_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import rightsizer.cli as cli_module
+
+    spooled = str(tmp_path / "store.duckdb.spool" / "0123.arrow")
+
+    def full_disk(*args: Any, **kwargs: Any) -> IngestSummary:
+        raise OSError(errno.ENOSPC, "No space left on device", spooled)
+
+    monkeypatch.setattr(cli_module, "ingest", full_disk)
+    write_tree(tmp_path / "logs")
+    args = ["ingest", "--source", str(tmp_path / "logs"), "--db", str(tmp_path / "store.duckdb")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: [Errno 28] No space left on device")
+    assert spooled in err[-1] and "Traceback" not in "\n".join(err)
+
+
 def test_cli_without_source_names_the_settings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
