@@ -91,6 +91,22 @@ def test_cli_ingests_from_s3_and_reruns_as_noop(
     assert "0 read, 5 already ingested" in capsys.readouterr().out
 
 
+def test_an_archived_log_file_stops_the_run_with_what_to_do(moto: str, tmp_path: Path) -> None:
+    # Skipping it would hide calls, and a policy cut to the rest could drop a needed permission.
+    build_tree(tmp_path / "tree")
+    upload(tmp_path / "tree", BUCKET)
+    source = open_source(f"s3://{BUCKET}")
+    archived = source.list_files(WINDOW).files[0]
+    s3 = setup_client(boto3.client("s3", region_name="us-east-1"))
+    body = (tmp_path / "tree" / archived.key).read_bytes()
+    s3.put_object(Bucket=BUCKET, Key=archived.key, Body=body, StorageClass="GLACIER")
+    with pytest.raises(SourceError) as caught:
+        source.read(archived)
+    message = str(caught.value)
+    assert f"s3://{BUCKET}/{archived.key}" in message
+    assert "archived" in message and "restore" in message and "--days" in message
+
+
 def test_missing_bucket_is_a_source_error(moto: str) -> None:
     with pytest.raises(SourceError, match=r"no such bucket \(NoSuchBucket\)"):
         open_source("s3://no-such-bucket/logs").list_files(WINDOW)

@@ -79,6 +79,14 @@ class S3Source(LogSource):
                     f"cannot read {where}: {_ACCESS_CODES[code]} ({code}); check the bucket "
                     "name, --profile and the s3:ListBucket / s3:GetObject permissions"
                 )
+            if code == "InvalidObjectState":
+                # Skipping it would hide calls from the analysis, and a policy cut to what the
+                # rest shows could take away a permission the role still needs.
+                return SourceError(
+                    f"cannot read {where}: the log file is archived (S3 Glacier or an archive "
+                    "tier, InvalidObjectState); restore the window's logs, or choose a window "
+                    "(--days, --until) whose logs are not archived"
+                )
             return SourceError(f"cannot read {where}: {code or exc}; rerun to continue")
         return SourceError(f"cannot read {where}: {exc}; check the network and rerun")
 
