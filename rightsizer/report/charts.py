@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rightsizer.report.model import Report, RoleSection
 from rightsizer.report.text import clean
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Beyond this many roles the chart shows the most over-privileged ones and says so.
 MAX_CHART_ROLES = 25
@@ -96,10 +100,7 @@ def grants_chart(report: Report, *, dpi: int = 100) -> Chart | None:
         ax.set_axisbelow(True)
         # Above the bars, under the title, so it never hides a bar.
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=3, frameon=False, fontsize=9)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        # No Software/time metadata, so the same report gives the same bytes.
-        fig.savefig(buffer, format="png", metadata={"Software": None})
+        png = _png(fig)
     alt = "; ".join(
         f"{r.role_name}: {r.actions_held} S3 actions allowed today, "
         f"{r.actions_recommended} after the recommendation, {r.actions_used} used"
@@ -109,10 +110,19 @@ def grants_chart(report: Report, *, dpi: int = 100) -> Chart | None:
         name="grants-per-role",
         title=title,
         alt=alt,
-        png=buffer.getvalue(),
+        png=png,
         width=int(width_in * dpi),
         height=int(height_in * dpi),
     )
+
+
+def _png(fig: Figure) -> bytes:
+    """The laid-out figure as PNG bytes, without Software/time metadata, so the same report
+    gives the same bytes."""
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
 
 
 # The activity chart draws the busiest roles; more lines would be unreadable.
@@ -163,9 +173,7 @@ def activity_chart(report: Report, *, dpi: int = 100) -> Chart | None:
         ticks = list(range(0, len(days), step))
         ax.set_xticks(ticks, [days[i].strftime("%b %d") for i in ticks])
         ax.set_xlim(0, len(days) - 1)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", metadata={"Software": None})
+        png = _png(fig)
     alt = "; ".join(
         f"{r.role_name}: {sum(a.calls + a.denied for a in r.activity)} S3 calls on "
         f"{len(r.activity)} of {len(days)} days"
@@ -175,7 +183,7 @@ def activity_chart(report: Report, *, dpi: int = 100) -> Chart | None:
         name="activity-per-day",
         title=title,
         alt=alt,
-        png=buffer.getvalue(),
+        png=png,
         width=int(width_in * dpi),
         height=int(height_in * dpi),
     )
