@@ -234,17 +234,22 @@ def _shape_reason(message: str) -> str:
     return "top level is not a JSON object"
 
 
+# What decoding a record the file's JSON already accepted raises when a string in it is not
+# UTF-8: UnicodeDecodeError before msgspec 0.23, DecodeError("Invalid UTF-8 ...") since.
+_UNREADABLE = (UnicodeDecodeError, msgspec.DecodeError)
+
+
 def _lenient_record(raw: msgspec.Raw) -> Record | None:
     """Decode one record, turning each wrong-typed field into NULL; None if hopeless."""
     try:
         return _RECORD_DECODER.decode(raw)
     except msgspec.ValidationError as exc:
         error = exc
-    except UnicodeDecodeError:
+    except _UNREADABLE:
         return None  # a string that is not UTF-8: the record cannot be read
     try:
         document: Any = _ANY_DECODER.decode(raw)
-    except UnicodeDecodeError:
+    except _UNREADABLE:
         return None
     for _ in range(_MAX_FIELD_FIXES):
         path = _error_path(str(error))

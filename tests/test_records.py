@@ -197,6 +197,15 @@ def test_wrong_typed_fields_become_null_and_cost_nothing_else() -> None:
     assert table[2]["event_time"] is None
 
 
+def test_a_record_with_a_string_not_in_utf8_costs_only_itself() -> None:
+    # A wrong-typed record first sends the file down the record-by-record path.
+    text = b'{"Records": [{"eventID": 5}, {"eventID": "latin1", "eventName": "caf\xe9"}, '
+    text += json.dumps(record(eventID="kept")).encode() + b"]}"
+    decoded = read_log_file(gzip.compress(text, mtime=0))
+    assert [r.eventID for r in decoded.records] == ["kept"]
+    assert decoded.bad_records == 2
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
