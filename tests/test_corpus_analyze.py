@@ -24,6 +24,8 @@ from rightsizer.render import render_markdown, to_json, write_outputs
 from rightsizer.store import connect
 from rightsizer.window import Window
 
+pytestmark = pytest.mark.corpus
+
 CORPUS_FILES = sorted(CORPUS_DIR.glob("*.json"))
 LAMBDA_TRUST = {
     "Version": "2012-10-17",

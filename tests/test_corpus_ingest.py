@@ -20,6 +20,8 @@ from rightsizer.sources import open_source
 from rightsizer.store import connect
 from rightsizer.window import Window
 
+pytestmark = pytest.mark.corpus
+
 CORPUS_FILES = sorted(CORPUS_DIR.glob("*.json"))
 
 

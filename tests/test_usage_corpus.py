@@ -24,6 +24,8 @@ from rightsizer.store import connect
 from rightsizer.usage import stage_s3_calls
 from rightsizer.window import Window
 
+pytestmark = pytest.mark.corpus
+
 WINDOW = Window(dt.datetime(1990, 1, 1), dt.datetime(2100, 1, 1))
 S3_FAMILY = {
     "s3.amazonaws.com",
@@ -68,8 +70,6 @@ def _corpus_records() -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    if not CORPUS_DIR.is_dir():
-        pytest.skip(f"corpus not found at {CORPUS_DIR}")
     conn = connect(tmp_path_factory.mktemp("corpus") / "corpus.duckdb")
     load_records(conn, list(_corpus_records()))
     stage_s3_calls(conn, WINDOW, roles=None)
