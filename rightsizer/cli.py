@@ -18,7 +18,7 @@ from rightsizer.errors import ConfigError, RightsizerError
 from rightsizer.ingest import ingest
 from rightsizer.progress import terminal_progress
 from rightsizer.render import FORMATS, render_markdown, render_table, to_json, write_outputs
-from rightsizer.report import SmtpSettings, run_report
+from rightsizer.report import SmtpSettings, check_report_options, run_report
 from rightsizer.sources import open_source
 from rightsizer.store import connect
 from rightsizer.window import Window, parse_until
@@ -56,11 +56,12 @@ def _root(
 
 @app.command("config")
 def config_command(
-    output_format: Annotated[
-        str, typer.Option("--format", help="text or json.", case_sensitive=False)
-    ] = "text",
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """Show every effective setting and where it came from (flag, environment, file, default)."""
+    output_format = output_format.lower()
+    if output_format not in ("text", "json"):
+        raise ConfigError(f"--format {output_format!r} is not one of text, json")
     settings = load_settings()
     rows = settings.describe()
     if output_format == "json":
@@ -313,10 +314,22 @@ def report_command(
     smtp_host: Annotated[str | None, typer.Option("--smtp-host", help="SMTP server.")] = None,
     smtp_port: Annotated[int | None, typer.Option("--smtp-port", help="SMTP port (587).")] = None,
     smtp_starttls: Annotated[
-        bool | None, typer.Option("--smtp-starttls/--no-smtp-starttls", help="Use STARTTLS.")
+        bool | None,
+        typer.Option("--smtp-starttls", help="Force STARTTLS (the default on every port but 465)."),
     ] = None,
     smtp_ssl: Annotated[
-        bool | None, typer.Option("--smtp-ssl/--no-smtp-ssl", help="Connect over TLS.")
+        bool | None,
+        typer.Option("--smtp-ssl", help="Force TLS from the first byte (the default on port 465)."),
+    ] = None,
+    smtp_insecure: Annotated[
+        bool | None,
+        typer.Option(
+            "--smtp-insecure",
+            help="DANGEROUS: send by plain SMTP, without TLS: the report and any SMTP password "
+            "cross the network readable by anyone on the path. Needed for a server without "
+            "TLS even with no login (a relay on this machine too); use it only for a relay you "
+            "trust. Also smtp_insecure in rightsizer.toml or RIGHTSIZER_SMTP_INSECURE.",
+        ),
     ] = None,
     ses: Annotated[
         bool | None, typer.Option("--ses/--no-ses", help="Send with Amazon SES, not SMTP.")
@@ -329,10 +342,13 @@ def report_command(
     """Email (or write) the security report: what to remove, per role, and what changed.
 
     Sends by SMTP (user and password from RIGHTSIZER_SMTP_USER / RIGHTSIZER_SMTP_PASSWORD) or
-    Amazon SES. Without --to and --out it prints the text version. Recipients, sender and
-    SMTP settings may come from rightsizer.toml or RIGHTSIZER_* variables, so a scheduled job
-    is just `rightsizer report`. Exit codes: 0 done, 2 a problem you can fix, 3 a policy was
-    refused by its replay check (the report is still made).
+    Amazon SES. SMTP is encrypted, with the server's certificate checked (set SSL_CERT_FILE for
+    a private CA): TLS from the start on port 465, STARTTLS on any other port; a server that
+    does not offer STARTTLS is refused unless --smtp-insecure. Without --to and --out it prints
+    the text version. Recipients, sender and SMTP settings may come from rightsizer.toml or
+    RIGHTSIZER_* variables, so a scheduled job is just `rightsizer report`. Exit codes: 0 done,
+    2 a problem you can fix, 3 a policy was refused by its replay check (the report is still
+    made).
     """
     settings = load_settings(
         {
@@ -351,11 +367,11 @@ def report_command(
             "smtp_port": smtp_port,
             "smtp_starttls": smtp_starttls,
             "smtp_ssl": smtp_ssl,
+            "smtp_insecure": smtp_insecure,
             "ses": ses,
             "ses_region": ses_region,
         }
     )
-    analysis = _analysis(settings, until, role, quiet=not sys.stderr.isatty())
     smtp = None
     if settings.smtp_host:
         smtp = SmtpSettings(
@@ -363,14 +379,23 @@ def report_command(
             port=settings.smtp_port,
             starttls=settings.smtp_starttls,
             ssl=settings.smtp_ssl,
+            insecure=settings.smtp_insecure,
             user=settings.smtp_user,
             password=settings.smtp_password,
         )
-    if settings.report_to and not (smtp or settings.ses):
-        raise ConfigError(
-            "recipients given but no way to send: set --smtp-host (or smtp_host in "
-            "rightsizer.toml) or --ses"
-        )
+    ses_region = settings.ses_region or settings.region
+    ses_session = aws.session(settings.profile, ses_region) if settings.ses else None
+    # Everything that can be refused without the analysis is refused before it.
+    check_report_options(
+        out=out,
+        to=settings.report_to,
+        sender=settings.report_from,
+        smtp=smtp,
+        ses=settings.ses,
+        ses_region=ses_region,
+        ses_session=ses_session,
+    )
+    analysis = _analysis(settings, until, role, quiet=not sys.stderr.isatty())
     conn = connect(settings.db, read_only=preview)  # a preview stores nothing
     try:
         result = run_report(
@@ -382,10 +407,8 @@ def report_command(
             subject=settings.report_subject,
             smtp=smtp,
             ses=settings.ses,
-            ses_region=settings.ses_region or settings.region,
-            ses_session=aws.session(settings.profile, settings.ses_region or settings.region)
-            if settings.ses
-            else None,
+            ses_region=ses_region,
+            ses_session=ses_session,
             store=not preview,
         )
     finally:

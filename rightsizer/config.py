@@ -41,8 +41,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("workers", int, 0, "ingest worker processes (0 = one per core)"),
     Option("smtp_host", str, None, "SMTP server for the report"),
     Option("smtp_port", int, 587, "SMTP port"),
-    Option("smtp_starttls", bool, False, "upgrade the SMTP connection with STARTTLS"),
-    Option("smtp_ssl", bool, False, "connect to SMTP over TLS"),
+    Option("smtp_starttls", bool, False, "force STARTTLS (the default on every port but 465)"),
+    Option("smtp_ssl", bool, False, "force TLS from the start (the default on port 465)"),
+    Option(
+        "smtp_insecure",
+        bool,
+        False,
+        "DANGEROUS: plain SMTP, report and password unencrypted (trusted relays only)",
+    ),
     Option("smtp_user", str, None, "SMTP user (environment only)", secret=True),
     Option("smtp_password", str, None, "SMTP password (environment only)", secret=True),
     Option("report_to", list, [], "report recipients"),
@@ -188,7 +194,5 @@ def _validate(values: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"granularity {values['granularity']!r} is not one of object, prefix, bucket"
         )
-    if values["smtp_ssl"] and values["smtp_starttls"]:
-        raise ConfigError("choose one of --smtp-ssl and --smtp-starttls, not both")
     if values["workers"] < 0:
         raise ConfigError(f"workers must be 0 (one per core) or more (got {values['workers']})")

@@ -7,7 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_report_delivery import Inbox, _serve
+from test_report_delivery import (
+    PASSWORD,
+    USER,
+    Inbox,
+    _authenticator,
+    _serve,
+    make_pki,
+    serve_starttls,
+)
 
 from rightsizer import synth
 from rightsizer.cli import main
@@ -15,8 +23,19 @@ from rightsizer.synth_scenario import LAMBDA_ROLES
 
 
 @pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    yield from _serve(Inbox())
+def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Inbox, int]]:
+    """An SMTP server with STARTTLS, its certificate from a private CA named by SSL_CERT_FILE."""
+    pki = make_pki(tmp_path / "pki")
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    yield from serve_starttls(Inbox(), pki)
+
+
+@pytest.fixture
+def plain_inbox() -> Iterator[tuple[Inbox, int]]:
+    """An SMTP server without TLS that still offers a login."""
+    yield from _serve(
+        Inbox(), authenticator=_authenticator, auth_required=True, auth_require_tls=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +65,7 @@ def test_report_is_mailed_with_a_policy_per_role_and_remembered(
     )
     assert main(args) == 0
     assert "sent to sec@example.com via smtp" in capsys.readouterr().err
+    assert server.encrypted == [True]
     first_text = server.message().get_body(preferencelist=("plain",))
     assert first_text is not None and "This is the first report" in first_text.get_content()
     ((_, recipients, _),) = server.received
@@ -76,8 +96,83 @@ def test_without_recipients_or_out_the_text_is_printed(
     assert "thumbnailer-role-x1y2z3" in out and "report-role" in out
 
 
-def test_recipients_without_a_transport_is_a_clear_error(
-    dataset: synth.SynthDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("options", "env", "error"),
+    [
+        (["--to", "sec@example.com"], {}, "recipients given but no way to send: set --smtp-host"),
+        (["--to", "sec", "--smtp-host", "h"], {}, "recipient 'sec' is not an email address"),
+        (["--to", "a@example.com", "--from", "me", "--smtp-host", "h"], {}, "sender 'me'"),
+        (
+            ["--to", "a@example.com", "--smtp-host", "h", "--smtp-ssl", "--smtp-insecure"],
+            {},
+            "--smtp-insecure sends without TLS",
+        ),
+        (
+            ["--to", "a@example.com", "--smtp-host", "h"],
+            {"RIGHTSIZER_SMTP_USER": USER},
+            "set both RIGHTSIZER_SMTP_USER and RIGHTSIZER_SMTP_PASSWORD",
+        ),
+        (
+            ["--to", "a@example.com", "--ses"],
+            {"AWS_DEFAULT_REGION": ""},
+            "no AWS region for Amazon SES",
+        ),
+        (["--out", "{tmp}/no-such-folder/r.html"], {}, "no-such-folder for --out does not exist"),
+    ],
+)
+def test_a_report_that_cannot_be_sent_is_refused_before_the_analysis(
+    dataset: synth.SynthDataset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    env: dict[str, str],
+    error: str,
 ) -> None:
-    assert main(report_args(dataset, tmp_path / "r.duckdb", "--to", "sec@example.com")) == 2
-    assert "--smtp-host" in capsys.readouterr().err
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    db = tmp_path / "r.duckdb"
+    # A source that does not exist: had the analysis run first, it would have failed on that.
+    args = report_args(dataset, db, *[o.format(tmp=tmp_path) for o in options])
+    args[args.index("--source") + 1] = str(tmp_path / "no-such-logs")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert error in err and "no-such-logs" not in err
+    assert not db.exists()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_the_password_goes_in_clear_only_with_smtp_insecure(
+    dataset: synth.SynthDataset,
+    tmp_path: Path,
+    plain_inbox: tuple[Inbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server, port = plain_inbox
+    monkeypatch.setenv("RIGHTSIZER_SMTP_USER", USER)
+    monkeypatch.setenv("RIGHTSIZER_SMTP_PASSWORD", PASSWORD)
+    smtp = ["--to", "sec@example.com", "--smtp-host", "127.0.0.1", "--smtp-port", str(port)]
+    args = report_args(dataset, tmp_path / "r.duckdb", *smtp)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"SMTP server 127.0.0.1:{port} does not offer STARTTLS, so the report and the " in err
+    assert "--smtp-insecure" in err and server.received == []
+
+    assert main([*args, "--smtp-insecure"]) == 0
+    assert server.encrypted == [False]
+
+
+def test_config_shows_smtp_insecure_and_refuses_an_unknown_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "rightsizer.toml"
+    config.write_text('[smtp]\nhost = "relay.internal"\nport = 25\ninsecure = true\n')
+    monkeypatch.setenv("RIGHTSIZER_CONFIG", str(config))
+    assert main(["config", "--format", "JSON"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["smtp_insecure"] == {"value": "True", "from": str(config)}
+
+    assert main(["config", "--format", "bogus"]) == 2
+    out = capsys.readouterr()
+    assert out.err == "error: --format 'bogus' is not one of text, json\n" and out.out == ""

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import datetime as dt
 import io
+import ipaddress
 import json
 import logging
+import select
 import socket
+import ssl
+import threading
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -20,6 +27,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from aws_guard import setup_client
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from test_report_samples import EVIL_NAME, evil_analysis, sample_analysis
 
 from rightsizer import store
@@ -49,6 +60,7 @@ class Inbox:  # aiosmtpd calls the handle_* hooks by name
 
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    encrypted: list[bool] = field(default_factory=list)  # per message: did it come over TLS
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -60,6 +72,7 @@ class Inbox:  # aiosmtpd calls the handle_* hooks by name
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.encrypted.append(server.transport.get_extra_info("ssl_object") is not None)
         return "250 Message accepted"
 
     def message(self, index: int = -1) -> EmailMessage:
@@ -88,16 +101,177 @@ def _serve(inbox: Inbox, **kwargs: Any) -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
+# --- certificates made for the test ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pki:
+    """A CA made for the test and a server certificate it signed, as PEM files."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+
+def _pem(folder: Path, name: str, data: bytes) -> Path:
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+def make_pki(folder: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Pki:
+    """A CA and a server certificate for `hosts` (IP addresses or DNS names), valid a day."""
+    folder.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"test CA {folder.name}")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return Pki(
+        ca=_pem(folder, "ca.pem", ca.public_bytes(serialization.Encoding.PEM)),
+        cert=_pem(folder, "server.pem", cert.public_bytes(serialization.Encoding.PEM)),
+        key=_pem(
+            folder,
+            "server.key",
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
 @pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
+def trusted_pki(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Pki:
+    """The test CA, trusted by the client as a private CA is: through SSL_CERT_FILE."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    return pki
+
+
+def serve_starttls(inbox: Inbox, pki: Pki, **kwargs: Any) -> Iterator[tuple[Inbox, int]]:
+    """A server that offers STARTTLS, takes no mail before it and AUTH only after it."""
+    yield from _serve(
+        inbox,
+        tls_context=pki.server_context(),
+        require_starttls=True,
+        authenticator=_authenticator,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def smtp_server(trusted_pki: Pki) -> Iterator[tuple[Inbox, int]]:
+    """STARTTLS with a certificate the client trusts; login optional."""
+    yield from serve_starttls(Inbox(), trusted_pki)
+
+
+@pytest.fixture
+def smtp_auth_server(trusted_pki: Pki) -> Iterator[tuple[Inbox, int]]:
+    """STARTTLS with a certificate the client trusts; no mail without a login."""
+    yield from serve_starttls(Inbox(), trusted_pki, auth_required=True)
+
+
+@pytest.fixture
+def plain_server() -> Iterator[tuple[Inbox, int]]:
+    """No TLS at all: what --smtp-insecure is for."""
     yield from _serve(Inbox())
 
 
 @pytest.fixture
-def smtp_auth_server() -> Iterator[tuple[Inbox, int]]:
+def plain_auth_server() -> Iterator[tuple[Inbox, int]]:
+    """No TLS, yet it offers AUTH: a client that logs in here sends its password in clear."""
     yield from _serve(
         Inbox(), authenticator=_authenticator, auth_required=True, auth_require_tls=False
     )
+
+
+@contextmanager
+def wiretap(port: int) -> Iterator[tuple[int, bytearray]]:
+    """A relay on a new port in front of `port`: yields it and every byte a client sent."""
+    sent = bytearray()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def relay() -> None:
+        client, _ = listener.accept()
+        with client, socket.create_connection(("127.0.0.1", port)) as server:
+            other = {client: server, server: client}
+            while True:
+                ready, _, _ = select.select(list(other), [], [], 10)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    if sock is client:
+                        sent.extend(data)
+                    other[sock].sendall(data)
+                if not ready:
+                    return
+
+    thread = threading.Thread(target=relay, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], sent
+    finally:
+        thread.join(timeout=15)
+        listener.close()
 
 
 def _walk_types(part: EmailMessage) -> Any:
@@ -125,6 +299,7 @@ def test_report_by_smtp_arrives_whole(tmp_path: Path, smtp_server: tuple[Inbox, 
         smtp=SmtpSettings(host="127.0.0.1", port=port),
     )
     assert result.transport == "smtp" and result.sent_to == tuple(RECIPIENTS)
+    assert inbox.encrypted == [True]  # STARTTLS on a port other than 465, by default
 
     mail_from, rcpt_tos, _ = inbox.received[0]
     assert mail_from == "rightsizer@example.com"
@@ -193,7 +368,7 @@ def test_hostile_names_cannot_inject_headers(smtp_server: tuple[Inbox, int]) -> 
         recipients=["security@example.com"],
         subject=f"Weekly for {EVIL_NAME}\r\nX-Injected: 1",
     )
-    send_smtp(message, host="127.0.0.1", port=port)
+    send_smtp(message, SmtpSettings(host="127.0.0.1", port=port))
     _, rcpt_tos, raw = inbox.received[0]
     assert rcpt_tos == ["security@example.com"]
     received = inbox.message()
@@ -235,7 +410,6 @@ def test_bad_addresses_are_refused_before_sending() -> None:
         build_message(report, sender=SENDER, recipients=[])
 
 
-@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_smtp_login(
     smtp_auth_server: tuple[Inbox, int],
     caplog: pytest.LogCaptureFixture,
@@ -245,15 +419,19 @@ def test_smtp_login(
     inbox, port = smtp_auth_server
     report = build_report(sample_analysis(), previous=None)
     message = build_message(report, sender=SENDER, recipients=["security@example.com"])
-    send_smtp(message, host="127.0.0.1", port=port, user=USER, password=PASSWORD)
-    assert len(inbox.received) == 1
+    login = SmtpSettings(host="127.0.0.1", port=port, user=USER, password=PASSWORD)
+    send_smtp(message, login)
+    assert len(inbox.received) == 1 and inbox.encrypted == [True]
 
+    wrong_password = SmtpSettings(
+        host="127.0.0.1", port=port, user=USER, password="wrong-" + PASSWORD
+    )
     with pytest.raises(DeliveryError) as wrong:
-        send_smtp(message, host="127.0.0.1", port=port, user=USER, password="wrong-" + PASSWORD)
+        send_smtp(message, wrong_password)
     assert str(wrong.value).startswith(f"SMTP server 127.0.0.1:{port} rejected the login (535")
     assert "RIGHTSIZER_SMTP_PASSWORD" in str(wrong.value)
     with pytest.raises(DeliveryError, match="refused the sender"):
-        send_smtp(message, host="127.0.0.1", port=port)  # no login at all
+        send_smtp(message, SmtpSettings(host="127.0.0.1", port=port))  # no login at all
     out = capsys.readouterr()
     for shown in (str(wrong.value), caplog.text, out.out, out.err):
         assert PASSWORD not in shown
@@ -264,22 +442,134 @@ def test_smtp_failures_are_one_line(smtp_server: tuple[Inbox, int]) -> None:
     inbox, port = smtp_server
     report = build_report(sample_analysis(), previous=None)
     message = build_message(report, sender=SENDER, recipients=["a@example.com", "b@example.com"])
+    server = SmtpSettings(host="127.0.0.1", port=port)
 
     closed = _free_port()
     with pytest.raises(DeliveryError, match=rf"cannot reach SMTP server 127.0.0.1:{closed} "):
-        send_smtp(message, host="127.0.0.1", port=closed, timeout=5)
-    with pytest.raises(DeliveryError, match="STARTTLS extension not supported"):
-        send_smtp(message, host="127.0.0.1", port=port, starttls=True)
-    with pytest.raises(DeliveryError, match="one of --smtp-starttls and --smtp-ssl"):
-        send_smtp(message, host="127.0.0.1", port=port, starttls=True, ssl=True)
+        send_smtp(message, SmtpSettings(host="127.0.0.1", port=closed, timeout=5))
+    with pytest.raises(
+        DeliveryError, match=r"TLS with SMTP server .* failed \(.*\); check the port"
+    ):
+        send_smtp(message, SmtpSettings(host="127.0.0.1", port=port, ssl=True, timeout=5))
 
     inbox.refuse = {"a@example.com"}
     with pytest.raises(DeliveryError, match=r"refused a@example\.com; the report went to"):
-        send_smtp(message, host="127.0.0.1", port=port)
+        send_smtp(message, server)
     assert inbox.received[-1][1] == ["b@example.com"]
     inbox.refuse = {"a@example.com", "b@example.com"}
     with pytest.raises(DeliveryError, match=r"refused every recipient: a@example\.com \(550"):
-        send_smtp(message, host="127.0.0.1", port=port)
+        send_smtp(message, server)
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"starttls": True, "ssl": True}, "one of --smtp-starttls and --smtp-ssl"),
+        ({"insecure": True, "ssl": True}, "--smtp-insecure sends without TLS"),
+        ({"insecure": True, "starttls": True}, "--smtp-insecure sends without TLS"),
+        ({"user": USER}, "set both RIGHTSIZER_SMTP_USER and RIGHTSIZER_SMTP_PASSWORD"),
+        ({"password": PASSWORD}, "set both RIGHTSIZER_SMTP_USER and RIGHTSIZER_SMTP_PASSWORD"),
+    ],
+)
+def test_contradictory_smtp_settings_are_refused_when_made(
+    settings: dict[str, Any], error: str
+) -> None:
+    with pytest.raises(DeliveryError, match=error):
+        SmtpSettings(host="smtp.example.com", **settings)
+
+
+def test_encryption_follows_the_port_unless_named() -> None:
+    def encryption(**settings: Any) -> str:
+        return SmtpSettings(host="smtp.example.com", **settings).encryption
+
+    assert encryption(port=465) == "tls"
+    assert [encryption(port=p) for p in (587, 25, 2525)] == ["starttls"] * 3
+    assert encryption(port=2465, ssl=True) == "tls"
+    assert encryption(port=465, starttls=True) == "starttls"
+    assert encryption(port=25, insecure=True) == "none"
+
+
+def _forms(secret: str) -> list[bytes]:
+    """The password as an SMTP client could put it on the wire (AUTH PLAIN or LOGIN)."""
+    raw = secret.encode()
+    return [raw, base64.b64encode(raw), base64.b64encode(b"\0" + USER.encode() + b"\0" + raw)]
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_no_starttls_means_nothing_is_sent_least_of_all_the_password(
+    plain_auth_server: tuple[Inbox, int],
+) -> None:
+    inbox, port = plain_auth_server
+    report = build_report(sample_analysis(), previous=None)
+    message = build_message(report, sender=SENDER, recipients=["security@example.com"])
+    for user, password in ((USER, PASSWORD), (None, None)):
+        with wiretap(port) as (tap_port, sent):
+            smtp = SmtpSettings(host="127.0.0.1", port=tap_port, user=user, password=password)
+            with pytest.raises(DeliveryError) as refused:
+                send_smtp(message, smtp)
+        assert str(refused.value).startswith(
+            f"SMTP server 127.0.0.1:{tap_port} does not offer STARTTLS"
+        )
+        assert "--smtp-insecure" in str(refused.value)
+        assert ("SMTP password" in str(refused.value)) == (user is not None)
+        # The server saw the greeting exchange and a goodbye: no AUTH, no mail, no password.
+        commands = [line.split(b" ")[0] for line in bytes(sent).splitlines()]
+        assert commands == [b"ehlo", b"QUIT"]
+        assert not [form for form in _forms(PASSWORD) if form in sent]
+    assert inbox.received == []
+
+
+@pytest.mark.parametrize("mismatch", ["other CA", "other name"])
+def test_a_certificate_the_client_does_not_trust_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mismatch: str
+) -> None:
+    if mismatch == "other CA":  # the client trusts a CA that did not sign the server's cert
+        server_pki = make_pki(tmp_path / "server")
+        monkeypatch.setenv("SSL_CERT_FILE", str(make_pki(tmp_path / "client").ca))
+        reason = "unable to get local issuer certificate"
+    else:  # a trusted CA, but the certificate names another host
+        server_pki = make_pki(tmp_path / "server", hosts=("mail.example.com",))
+        monkeypatch.setenv("SSL_CERT_FILE", str(server_pki.ca))
+        reason = "IP address mismatch"
+    report = build_report(sample_analysis(), previous=None)
+    message = build_message(report, sender=SENDER, recipients=["security@example.com"])
+    with contextmanager(serve_starttls)(Inbox(), server_pki) as (inbox, port):
+        smtp = SmtpSettings(host="127.0.0.1", port=port, user=USER, password=PASSWORD)
+        with pytest.raises(DeliveryError) as refused:
+            send_smtp(message, smtp)
+        assert inbox.received == []
+    assert str(refused.value).startswith(
+        f"SMTP server 127.0.0.1:{port} showed a certificate this machine does not trust"
+    )
+    assert reason in str(refused.value) and "SSL_CERT_FILE" in str(refused.value)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_implicit_tls(trusted_pki: Pki) -> None:
+    report = build_report(sample_analysis(), previous=None)
+    message = build_message(report, sender=SENDER, recipients=["security@example.com"])
+    # aiosmtpd counts only STARTTLS as TLS for AUTH; this connection is TLS from its first byte.
+    server = contextmanager(_serve)(
+        Inbox(),
+        ssl_context=trusted_pki.server_context(),
+        authenticator=_authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    with server as (inbox, port):
+        send_smtp(message, SmtpSettings("127.0.0.1", port, ssl=True, user=USER, password=PASSWORD))
+        assert inbox.encrypted == [True]
+        assert inbox.message()["Subject"] == message["Subject"]
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_insecure_sends_by_plain_smtp(plain_auth_server: tuple[Inbox, int]) -> None:
+    inbox, port = plain_auth_server
+    report = build_report(sample_analysis(), previous=None)
+    message = build_message(report, sender=SENDER, recipients=["security@example.com"])
+    smtp = SmtpSettings("127.0.0.1", port, insecure=True, user=USER, password=PASSWORD)
+    send_smtp(message, smtp)
+    assert inbox.encrypted == [False] and len(inbox.received) == 1
 
 
 def test_failed_delivery_is_not_remembered(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from rightsizer.report.history import figures, load_previous, save_run
 from rightsizer.report.message import build_message, findings_csv
 from rightsizer.report.model import Report, build_report
 from rightsizer.report.render import render_html, render_markdown, render_text
-from rightsizer.report.run import ReportResult, run_report
+from rightsizer.report.run import ReportResult, check_report_options, run_report
 
 __all__ = [
     "Chart",
@@ -21,6 +21,7 @@ __all__ = [
     "SmtpSettings",
     "build_message",
     "build_report",
+    "check_report_options",
     "figures",
     "findings_csv",
     "load_previous",

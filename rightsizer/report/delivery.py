@@ -1,7 +1,8 @@
 """Send a report email by SMTP (smtplib) or Amazon SES (boto3 `send_raw_email`).
 
 Credentials are passed in by the caller and never appear in a message or a log line; every
-failure becomes a one-line DeliveryError that says what to check.
+failure becomes a one-line DeliveryError that says what to check. SMTP is encrypted unless the
+user asks otherwise by name (`--smtp-insecure`).
 """
 
 from __future__ import annotations
@@ -12,25 +13,57 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import Any
+from typing import Any, Literal
 
 from rightsizer.report.errors import DeliveryError
 
 # SES refuses raw messages over 10 MB (after encoding); say so before it does.
 SES_MAX_BYTES = 10 * 1024 * 1024
+# Port 465 speaks TLS from the first byte ("SMTPS", RFC 8314); the others upgrade with STARTTLS.
+IMPLICIT_TLS_PORT = 465
+Encryption = Literal["tls", "starttls", "none"]
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    """Where and how to send by SMTP; the password is left out of repr()."""
+    """Where and how to send by SMTP; the password is left out of repr().
+
+    The connection is encrypted unless `insecure`: TLS from the start on port 465 (or with
+    `ssl`), STARTTLS on any other port (or with `starttls`), never a fallback to plain text.
+    The server's certificate is checked against the system's CAs, or the file SSL_CERT_FILE
+    names. Contradictory settings raise DeliveryError here, before any work is done.
+    """
 
     host: str
     port: int = 587
     starttls: bool = False
     ssl: bool = False
+    insecure: bool = False
     user: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.starttls and self.ssl:
+            raise DeliveryError("choose one of --smtp-starttls and --smtp-ssl, not both")
+        if self.insecure and (self.starttls or self.ssl):
+            raise DeliveryError(
+                "--smtp-insecure sends without TLS, so it cannot go with --smtp-starttls or "
+                "--smtp-ssl; drop one"
+            )
+        if bool(self.user) != bool(self.password):
+            raise DeliveryError(
+                "set both RIGHTSIZER_SMTP_USER and RIGHTSIZER_SMTP_PASSWORD, or neither"
+            )
+
+    @property
+    def encryption(self) -> Encryption:
+        """`tls` (implicit TLS), `starttls`, or `none` (only when `insecure`)."""
+        if self.insecure:
+            return "none"
+        if self.ssl or (self.port == IMPLICIT_TLS_PORT and not self.starttls):
+            return "tls"
+        return "starttls"
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:
@@ -50,28 +83,12 @@ def envelope(message: EmailMessage) -> tuple[str, list[str]]:
     return sender[0][1], addresses
 
 
-def send_smtp(
-    message: EmailMessage,
-    *,
-    host: str,
-    port: int = 587,
-    starttls: bool = False,
-    ssl: bool = False,
-    user: str | None = None,
-    password: str | None = None,
-    timeout: float = 30.0,
-) -> None:
-    """Send by SMTP, optionally over TLS (`ssl`) or upgraded with STARTTLS, with login."""
-    if starttls and ssl:
-        raise DeliveryError("choose one of --smtp-starttls and --smtp-ssl, not both")
-    if bool(user) != bool(password):
-        raise DeliveryError(
-            "set both RIGHTSIZER_SMTP_USER and RIGHTSIZER_SMTP_PASSWORD, or neither"
-        )
+def send_smtp(message: EmailMessage, smtp: SmtpSettings) -> None:
+    """Send by SMTP as `smtp` says: encrypted (see SmtpSettings), with login when given one."""
     sender, recipients = envelope(message)
-    where = f"SMTP server {host}:{port}"
+    where = f"SMTP server {smtp.host}:{smtp.port}"
     try:
-        _send(message, sender, recipients, host, port, starttls, ssl, user, password, timeout)
+        _send(message, sender, recipients, smtp)
     except smtplib.SMTPAuthenticationError as exc:
         raise DeliveryError(
             f"{where} rejected the login ({_reply(exc)}); "
@@ -79,8 +96,7 @@ def send_smtp(
         ) from None
     except smtplib.SMTPNotSupportedError as exc:
         raise DeliveryError(
-            f"{where}: {' '.join(str(exc).split())}; check --smtp-starttls / --smtp-ssl "
-            "and whether the server expects a login"
+            f"{where}: {' '.join(str(exc).split())}; check whether the server expects a login"
         ) from None
     except smtplib.SMTPSenderRefused as exc:
         raise DeliveryError(
@@ -97,10 +113,16 @@ def send_smtp(
         raise DeliveryError(f"{where} failed: {_reply(exc)}") from None
     except smtplib.SMTPException as exc:
         raise DeliveryError(f"{where} failed: {' '.join(str(exc).split())}") from None
+    except ssl_module.SSLCertVerificationError as exc:
+        raise DeliveryError(
+            f"{where} showed a certificate this machine does not trust "
+            f"({exc.verify_message}); nothing was sent. If it comes from a private CA, set "
+            "SSL_CERT_FILE to that CA's certificate (PEM)"
+        ) from None
     except ssl_module.SSLError as exc:
         raise DeliveryError(
-            f"TLS with {where} failed ({exc.reason or exc}); "
-            "check --smtp-ssl / --smtp-starttls and the port"
+            f"TLS with {where} failed ({exc.reason or exc}); check the port: 465 speaks TLS "
+            "from the start, 587 and 25 upgrade with STARTTLS (--smtp-ssl forces the former)"
         ) from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
@@ -109,36 +131,34 @@ def send_smtp(
         ) from None
 
 
-def _send(
-    message: EmailMessage,
-    sender: str,
-    recipients: list[str],
-    host: str,
-    port: int,
-    starttls: bool,
-    use_ssl: bool,
-    user: str | None,
-    password: str | None,
-    timeout: float,
-) -> None:
-    context = ssl_module.create_default_context()
+def _send(message: EmailMessage, sender: str, recipients: list[str], smtp: SmtpSettings) -> None:
+    context = ssl_module.create_default_context()  # verifies the chain and the host name
     client: smtplib.SMTP
-    if use_ssl:
-        client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    if smtp.encryption == "tls":
+        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
     else:
-        client = smtplib.SMTP(host, port, timeout=timeout)
+        client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
     with client:
         client.ehlo()
-        if starttls:
+        if smtp.encryption == "starttls":
+            if not client.has_extn("starttls"):
+                # Refuse rather than fall back: nothing, not even AUTH, goes out in clear.
+                secret = " and the SMTP password" if smtp.user else ""
+                raise DeliveryError(
+                    f"SMTP server {smtp.host}:{smtp.port} does not offer STARTTLS, so the "
+                    f"report{secret} would travel unencrypted; nothing was sent. Use its TLS "
+                    "port (465) or, only for a relay you trust, --smtp-insecure"
+                )
             client.starttls(context=context)
             client.ehlo()
-        if user and password:
-            client.login(user, password)
+        if smtp.user and smtp.password:
+            client.login(smtp.user, smtp.password)
         refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
     if refused:
         names = ", ".join(sorted(refused))
         raise DeliveryError(
-            f"SMTP server {host}:{port} refused {names}; the report went to the other recipients"
+            f"SMTP server {smtp.host}:{smtp.port} refused {names}; "
+            "the report went to the other recipients"
         )
 
 

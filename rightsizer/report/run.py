@@ -14,7 +14,7 @@ from rightsizer.report.charts import render_charts
 from rightsizer.report.delivery import SmtpSettings, send_ses, send_smtp
 from rightsizer.report.errors import DeliveryError, ReportError
 from rightsizer.report.history import load_previous, save_run
-from rightsizer.report.message import build_message
+from rightsizer.report.message import build_message, parse_address
 from rightsizer.report.model import Report, build_report
 from rightsizer.report.render import render_html, render_text
 
@@ -32,17 +32,52 @@ class ReportResult:
     report_id: str | None
 
 
-def write_html(path: Path, html: str) -> None:
-    """Write the HTML file atomically, so a scheduled run never leaves half a report."""
+def _check_out_folder(path: Path) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ReportError(f"folder {folder} for --out does not exist; create it first")
+
+
+def write_html(path: Path, html: str) -> None:
+    """Write the HTML file atomically, so a scheduled run never leaves half a report."""
+    _check_out_folder(path)
     try:
         write_atomically(path, html)
     except OSError as exc:
         raise ReportError(
             f"cannot write the report to {path} ({exc.strerror}); choose a writable --out"
         ) from None
+
+
+def check_report_options(
+    *,
+    out: Path | None = None,
+    to: Sequence[str] = (),
+    sender: str = "rightsizer@localhost",
+    smtp: SmtpSettings | None = None,
+    ses: bool = False,
+    ses_region: str | None = None,
+    ses_session: Any = None,
+) -> None:
+    """Refuse a report that could not be written or sent as asked, before any work is done.
+
+    Checks the addresses, that recipients come with a way to send (SMTP host or SES, with a
+    region when `ses_session` is given), and that the folder of `out` exists. `run_report`
+    calls it first; callers that analyse before reporting call it before the analysis.
+    """
+    for recipient in to:
+        parse_address(recipient, "recipient")
+    if to:
+        parse_address(sender, "sender")
+        if not ses and (smtp is None or not smtp.host):
+            raise DeliveryError(
+                "recipients given but no way to send: set --smtp-host (or smtp_host in "
+                "rightsizer.toml) or --ses"
+            )
+        if ses and ses_session is not None and not (ses_region or ses_session.region_name):
+            raise DeliveryError("no AWS region for Amazon SES; give --ses-region")
+    if out is not None:
+        _check_out_folder(out)
 
 
 def run_report(
@@ -66,9 +101,16 @@ def run_report(
     uses SES when `ses` is true, otherwise SMTP with `smtp`. Figures are stored only after
     everything asked for succeeded, so a failed run does not become "the previous report".
     """
+    check_report_options(
+        out=out,
+        to=to,
+        sender=sender,
+        smtp=smtp,
+        ses=ses,
+        ses_region=ses_region,
+        ses_session=ses_session,
+    )
     recipients = tuple(to)
-    if recipients and not ses and (smtp is None or not smtp.host):
-        raise DeliveryError("recipients given but no way to send: set --smtp-host or use --ses")
     previous = load_previous(conn) if conn is not None else None
     report = build_report(analysis, previous=previous)
     text = render_text(report)
@@ -90,18 +132,9 @@ def run_report(
                 message, client=ses_client, session=ses_session, region=ses_region
             )
         else:
-            assert smtp is not None  # checked above
+            assert smtp is not None  # checked by check_report_options
             transport = "smtp"
-            send_smtp(
-                message,
-                host=smtp.host,
-                port=smtp.port,
-                starttls=smtp.starttls,
-                ssl=smtp.ssl,
-                user=smtp.user,
-                password=smtp.password,
-                timeout=smtp.timeout,
-            )
+            send_smtp(message, smtp)
             message_id = str(message["Message-ID"])
 
     report_id = save_run(conn, report) if store and conn is not None else None
