@@ -13,10 +13,10 @@ WITH companion_targets AS (
         m.action,
         m.source AS reason,
         CASE m.resource
-            WHEN 'object' THEN c.object_arn
+            WHEN 'object' THEN c.auth_object_arn
             WHEN 'copy_source' THEN c.copy_source_arn
-            WHEN 'bucket_objects' THEN c.bucket_arn || '/*'
-            WHEN 'bucket' THEN c.bucket_arn
+            WHEN 'bucket_objects' THEN c.auth_objects_base || '/*'
+            WHEN 'bucket' THEN c.auth_bucket_arn
             WHEN 'account' THEN '*'
         END AS resource_arn
     FROM s3_calls AS c

@@ -11,6 +11,9 @@
 --   function_name (the session name), account (the trail account that logged the call),
 --   region, event_source, event_name, read_only, event_category, bucket, object_key (the
 --   request's; the destination of a copy), object_arn, bucket_arn, copy_source_arn,
+--   access_point_arn (the S3 access point the call went through, if any), auth_object_arn and
+--   auth_bucket_arn (the ARNs IAM authorizes the call on: the access point's when it went
+--   through one, else the object's and the bucket's),
 --   request_flags (which conditions of the mapping table the request meets, as bits),
 --   needs STRUCT(action, resource)[] (sorted by action), unresolved VARCHAR[] (needed actions
 --   whose resource the record does not show), status ('mapped' | 'no_mapping' |
@@ -254,7 +257,21 @@ objects AS (
             lambda x: x.type = 'AWS::S3::Object'
                 AND x.arn IS NOT NULL
                 AND x.arn IS DISTINCT FROM r.copy_source_arn
-        )[1].arn AS logged_object_arn
+        )[1].arn AS logged_object_arn,
+        -- A call through an access point is authorized on the access point's ARN (S3 User
+        -- Guide, access points and IAM policies); its record lists it among the resources, and
+        -- an SDK call may name it as the bucket.
+        coalesce(
+            list_filter(
+                r.resources, lambda x: x.type = 'AWS::S3::AccessPoint' AND x.arn LIKE 'arn:%'
+            )[1].arn,
+            CASE
+                WHEN strpos(r.rp_text, ':accesspoint/') > 0
+                    THEN regexp_extract(
+                        r.rp ->> '$.bucketName', '^(arn:[^:]+:s3:[^:]*:[^:]*:accesspoint/[^/]+)$', 1
+                    )
+            END
+        ) AS access_point_arn
     FROM resolved AS r
 ),
 
@@ -263,7 +280,8 @@ named AS (
     SELECT
         o.*,
         CASE
-            WHEN o.logged_object_arn IS NULL THEN nullif(o.rp ->> '$.bucketName', '')
+            WHEN o.logged_object_arn IS NULL AND o.access_point_arn IS NULL
+                THEN nullif(o.rp ->> '$.bucketName', '')
         END AS parameter_bucket,
         CASE WHEN o.logged_object_arn IS NULL THEN nullif(o.rp ->> '$.key', '') END AS parameter_key
     FROM objects AS o
@@ -323,6 +341,7 @@ flagged AS MATERIALIZED (
         b.object_arn,
         'arn:' || b.partition_name || ':s3:::' || b.bucket_name AS bucket_arn,
         b.copy_source_arn,
+        nullif(b.access_point_arn, '') AS access_point_arn,
         b.error_code,
         b.error_message,
         CASE WHEN b.version_id IS NOT NULL THEN 1 ELSE 0 END
@@ -341,6 +360,21 @@ flagged AS MATERIALIZED (
         + CASE WHEN b.has_delete_versions THEN 2048 ELSE 0 END
         + CASE WHEN b.error_code = 'NoSuchKey' THEN 4096 ELSE 0 END AS request_flags
     FROM buckets AS b
+),
+
+authorized AS (
+    SELECT
+        f.*,
+        CASE
+            WHEN f.object_arn LIKE 'arn:%:s3:%:%:accesspoint/%/object/%' THEN f.object_arn
+            WHEN f.access_point_arn IS NOT NULL AND f.object_arn LIKE 'arn:%:s3:::%/%'
+                THEN f.access_point_arn || '/object/'
+                || substr(f.object_arn, strpos(f.object_arn, ':::') + 4 + length(f.bucket_name))
+            ELSE f.object_arn
+        END AS auth_object_arn,
+        coalesce(f.access_point_arn, f.bucket_arn) AS auth_bucket_arn,
+        coalesce(f.access_point_arn || '/object', f.bucket_arn) AS auth_objects_base
+    FROM flagged AS f
 ),
 
 combinations AS (
@@ -379,17 +413,17 @@ targeted AS (
                 ROW(
                     m.action,
                     CASE m.kind
-                        WHEN 'object' THEN f.object_arn
+                        WHEN 'object' THEN f.auth_object_arn
                         WHEN 'copy_source' THEN f.copy_source_arn
-                        WHEN 'bucket_objects' THEN f.bucket_arn || '/*'
-                        WHEN 'bucket' THEN f.bucket_arn
+                        WHEN 'bucket_objects' THEN f.auth_objects_base || '/*'
+                        WHEN 'bucket' THEN f.auth_bucket_arn
                         WHEN 'account' THEN '*'
                     END
                 )
                 AS STRUCT(action VARCHAR, resource VARCHAR)
             )
         ) AS targets
-    FROM flagged AS f
+    FROM authorized AS f
     INNER JOIN fired AS x
         ON
             f.event_source = x.event_source
@@ -423,6 +457,10 @@ SELECT
     t.object_arn,
     t.bucket_arn,
     t.copy_source_arn,
+    t.access_point_arn,
+    t.auth_object_arn,
+    t.auth_bucket_arn,
+    t.auth_objects_base,
     t.request_flags,
     t.needs,
     CASE

@@ -93,6 +93,16 @@ def analyze(
         "ingest": dict(ingest_summary) if ingest_summary is not None else None,
         "store": store_totals(conn),
         "coverage": _coverage(usage),
+        "skipped_log_files": [
+            {
+                "key": log.key,
+                "reason": log.reason,
+                "account": log.account,
+                "region": log.region,
+                "delivered_at": iso(log.delivered_at),
+            }
+            for log in usage.coverage.skipped
+        ],
         "unmapped_events": [
             {
                 "event_source": u.event_source,
@@ -323,7 +333,7 @@ def _kms(role_usage: RoleUsage | None) -> list[dict[str, Any]]:
 
 
 def _coverage(usage: UsageReport) -> list[dict[str, Any]]:
-    source = "selectors" if usage.coverage.selectors is not None else "inferred"
+    source = usage.coverage.source
     rows = []
     for seen in usage.coverage.observed:
         rows.append(

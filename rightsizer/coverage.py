@@ -1,22 +1,34 @@
-"""Which object-level S3 activity the logs can show at all: "covered" or "unknown".
+"""What the logs can show at all: data-event coverage and holes in the evidence.
 
 Object-level calls (and ListObjects/HeadBucket) are data events, logged only where the trail's
 selectors say so (facts §2). With the selectors known, coverage is exact per bucket/prefix
 and read/write type. Without them it is inferred per trail account and region from the window:
 reads count as logged there if any S3 read data event appears, writes likewise. Guessing per
 bucket from observed events would call every quiet bucket "unknown".
+
+Management events are logged by default, but only where and while a trail runs and its files
+were read. `gaps` finds the holes per account, region and UTC day (no event at all that day)
+and the log files skipped as unreadable; what a role did inside a hole is unknown.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from rightsizer.selectors import Access, EventSelectors
+from rightsizer.window import Window
 
 Status = Literal["covered", "unknown"]
 
 _SELECTOR_TYPE = {"read": "ReadOnly", "write": "WriteOnly"}
+# A day whose part inside the window is shorter than this needs no events of its own: the
+# last minutes before `--until` may not be delivered yet (facts §4: about 5 to 15 minutes).
+MIN_EVIDENCE_SPAN = dt.timedelta(hours=1)
+
+AccountRegion = tuple[str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +49,43 @@ class CoverageVerdict:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedLog:
+    """A log file of the window that ingest skipped as unreadable (account/region from its key)."""
+
+    key: str
+    reason: str
+    account: str | None
+    region: str | None
+    delivered_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceGap:
+    """A stretch of the window the logs cannot vouch for in one account and region."""
+
+    account: str | None
+    region: str | None
+    start: dt.datetime
+    end: dt.datetime
+    reason: str
+
+
 @dataclass(frozen=True)
 class Coverage:
-    """Where S3 data events are logged: from the trail's selectors when known, else observed."""
+    """Where S3 data events are logged (from the trail's selectors when known, else observed),
+    and, with `window`, on which days each account and region logged anything at all."""
 
     observed: tuple[ObservedRegion, ...]
     selectors: EventSelectors | None = None
+    window: Window | None = None
+    log_days: Mapping[AccountRegion, frozenset[dt.date]] = field(default_factory=dict)
+    skipped: tuple[SkippedLog, ...] = ()
 
     @property
-    def source(self) -> Literal["selectors", "observed"]:
-        """Whether the answers come from the trail's selectors or from the window's events."""
-        return "observed" if self.selectors is None else "selectors"
+    def source(self) -> Literal["selectors", "inferred"]:
+        """Whether the answers come from the trail's selectors or are inferred from the events."""
+        return "inferred" if self.selectors is None else "selectors"
 
     def check(
         self,
@@ -83,8 +121,101 @@ class Coverage:
             f"no S3 {access} data events for {account} in {region} in the window: {advice}",
         )
 
+    def regions_of(self, account: str | None) -> list[str]:
+        """The regions of `account` that logged anything in the window."""
+        logged = {r for (a, r) in self.log_days if a == account}
+        return sorted(
+            r for r in logged | {o.region for o in self.observed if o.account == account} if r
+        )
+
+    def gaps(self, account: str | None, regions: Sequence[str]) -> list[EvidenceGap]:
+        """Holes in the evidence for a role of `account` whose calls are logged in `regions`.
+
+        With no regions (an idle role), every region of the account that logged anything counts;
+        an account that logged nothing in the window is one hole. Only asked with a window.
+        """
+        if self.window is None:
+            return []
+        window = self.window
+        where = list(regions) or self.regions_of(account)
+        if not where:
+            return [
+                EvidenceGap(
+                    account,
+                    None,
+                    window.start,
+                    window.end,
+                    f"the store holds no CloudTrail event of account {account} in the window: "
+                    "ingest a trail that logs that account (an organization trail, or the "
+                    "account's own trail bucket) for the whole window",
+                )
+            ]
+        gaps: list[EvidenceGap] = []
+        for region in where:
+            logged = self.log_days.get((account, region), frozenset())
+            missing = [d for d in _evidence_days(window) if d not in logged]
+            for first, last in _runs(missing):
+                start = max(window.start, _midnight(first))
+                end = min(window.end, _midnight(last) + dt.timedelta(days=1))
+                span = first.isoformat() if first == last else f"{first} to {last}"
+                gaps.append(
+                    EvidenceGap(
+                        account,
+                        region,
+                        start,
+                        end,
+                        f"no CloudTrail event of account {account} in {region} on {span}: "
+                        "ingest those days (rightsizer ingest covering them) or choose a "
+                        "window the logs cover (--until, --days)",
+                    )
+                )
+        for log in self.skipped:
+            if log.account not in (None, account) or (log.region and log.region not in where):
+                continue
+            when = log.delivered_at or window.end
+            gaps.append(
+                EvidenceGap(
+                    log.account,
+                    log.region,
+                    max(window.start, when - dt.timedelta(hours=1)),
+                    min(window.end, when),
+                    f"log file {log.key} was skipped ({log.reason}); the calls it holds are "
+                    "not counted: put a good copy in its place (a changed file is read again) "
+                    "or choose a window without it",
+                )
+            )
+        return gaps
+
     def _observed(self, account: str | None, region: str | None) -> ObservedRegion | None:
         for row in self.observed:
             if row.account == account and row.region == region:
                 return row
         return None
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day)
+
+
+def _evidence_days(window: Window) -> list[dt.date]:
+    """The UTC days of the window whose part inside it is long enough to need events."""
+    days = []
+    day = window.start.date()
+    while _midnight(day) < window.end:
+        start = max(window.start, _midnight(day))
+        end = min(window.end, _midnight(day) + dt.timedelta(days=1))
+        if end - start >= MIN_EVIDENCE_SPAN:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive days folded into (first, last) pairs."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for day in days:
+        if runs and runs[-1][1] + dt.timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs

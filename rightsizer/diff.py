@@ -6,10 +6,11 @@ import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rightsizer.generate import Item, S3Resource, could_be_s3, is_s3_action
+from rightsizer.generate import Item
 from rightsizer.iam.containment import within
 from rightsizer.iam.matching import action_matches, has_wildcard
 from rightsizer.iam.policy import Grant, PolicyDocument, canonical_json, expand_s3_actions, grants
+from rightsizer.iam.s3 import S3Resource, could_be_s3, is_s3_action, s3_family_service
 
 # S3 actions with no resource type (facts §1.8): `*` is their only Resource, not a wildcard.
 ACCOUNT_ACTIONS = frozenset(
@@ -32,6 +33,11 @@ def merged(documents: Iterable[PolicyDocument]) -> PolicyDocument:
 
 def s3_allow_grants(doc: PolicyDocument) -> list[Grant]:
     return [g for g in grants(doc) if g.effect == "Allow" and could_be_s3(g.action)]
+
+
+def family_grants(doc: PolicyDocument) -> list[Grant]:
+    """Allow grants of S3-family services beyond `s3:` (s3-object-lambda, s3express, ...)."""
+    return [g for g in grants(doc) if g.effect == "Allow" and s3_family_service(g.action)]
 
 
 def label(grant: Grant) -> Item:
@@ -79,6 +85,9 @@ def diff(
         removed.append(
             {**item.as_dict(), "narrowed_to": [i.as_dict() for i in narrowed if i not in unknown]}
         )
+    # The S3 family beyond s3: is carried over unchanged and reported as unknown.
+    carried = {label(g) for g in family_grants(recommended)}
+    unknown_items.update(i for i in map(label, family_grants(before)) if i in carried)
     unified = "\n".join(
         difflib.unified_diff(
             canonical_json(before).splitlines(),
@@ -120,5 +129,9 @@ def counts(doc: PolicyDocument) -> dict[str, int]:
             a in ACCOUNT_ACTIONS for a in expand_s3_actions(grant.action)
         )
         if (broad and not account_level) or has_wildcard(grant.action) or grant.except_actions:
+            wildcards += 1
+    # Grants of the S3 family beyond s3: (s3-object-lambda:*, ...) are S3 access too.
+    for grant in family_grants(doc):
+        if has_wildcard(grant.action) or has_wildcard(grant.resource) or grant.except_resources:
             wildcards += 1
     return {"s3_actions": len(actions), "buckets": len(buckets), "wildcard_grants": wildcards}

@@ -13,11 +13,10 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 from rightsizer.coverage import Coverage
-from rightsizer.iam.containment import as_2012, literal_prefix, may_overlap, within
+from rightsizer.iam.containment import as_2012, may_overlap, within
 from rightsizer.iam.matching import action_matches
 from rightsizer.iam.policy import (
     VERSION_2008,
@@ -25,43 +24,17 @@ from rightsizer.iam.policy import (
     Grant,
     PolicyDocument,
     Statement,
-    expand_s3_actions,
     grants,
     policy_size,
 )
+from rightsizer.iam.s3 import S3Resource, could_be_s3, is_s3_action, s3_family_service
 from rightsizer.iam.snapshot import Role
 from rightsizer.prefixes import coarsen, escape_key, generalize
+from rightsizer.unknown import keep_unobservable
 from rightsizer.usage import RoleUsage
 
 # IAM's limit for all inline policies of one role together (characters, no whitespace).
 INLINE_POLICY_LIMIT = 10_240
-# Bucket-level actions that only data events show (ListObjects, HeadBucket, ...; facts §2).
-_DATA_BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
-Access = Literal["read", "write"]
-
-
-@dataclass(frozen=True)
-class S3Resource:
-    """An S3 ARN split into partition, bucket and key (key None: the bucket; bucket "*": all)."""
-
-    partition: str
-    bucket: str
-    key: str | None
-
-    @classmethod
-    def parse(cls, arn: str) -> S3Resource | None:
-        if arn == "*":
-            return cls("aws", "*", None)
-        head, sep, rest = arn.partition(":::")
-        fields = head.split(":")
-        if not sep or len(fields) != 3 or fields[0] != "arn" or fields[2] != "s3":
-            return None
-        bucket, slash, key = rest.partition("/")
-        return cls(fields[1], bucket, key if slash else None)
-
-    def arn(self, suffix: str | None = None) -> str:
-        base = f"arn:{self.partition}:s3:::{self.bucket}"
-        return base if suffix is None else f"{base}/{suffix}"
 
 
 @dataclass(frozen=True)
@@ -91,33 +64,6 @@ class Recommendation:
     def unknown_grants(self) -> set[Item]:
         """The (action, resource) grants kept because the logs cannot show their use."""
         return {Item(u["action"], u["resource"]) for u in self.unknown}
-
-
-def access_of(action: str) -> Access:
-    """Data events are logged as reads (Get/List/Head) or writes (everything else)."""
-    name = action.split(":", 1)[-1].lower()
-    return "read" if name.startswith(("get", "list")) else "write"
-
-
-@lru_cache(maxsize=1)
-def data_event_actions() -> frozenset[str]:
-    """S3 actions whose use only data events can show: object-level ones and bucket lists."""
-    from rightsizer.mapping import read_mapping
-
-    levels = ("object", "bucket_objects", "copy_source")
-    actions = {row.action for row in read_mapping() if row.resource in levels}
-    return frozenset(actions | set(_DATA_BUCKET_ACTIONS))
-
-
-def is_s3_action(pattern: str) -> bool:
-    """True when the action pattern names S3 itself (not s3-object-lambda, not `*`)."""
-    return pattern.split(":", 1)[0].lower() == "s3"
-
-
-def could_be_s3(pattern: str) -> bool:
-    """True when the pattern can match some S3 action (`s3:*`, `*`, `s*:Get*`, ...)."""
-    service = pattern.split(":", 1)[0] if ":" in pattern else pattern
-    return action_matches(service, "s3") or pattern == "*"
 
 
 @dataclass(frozen=True)
@@ -200,7 +146,6 @@ def recommend(
     coverage: Coverage,
     *,
     granularity: str = "prefix",
-    regions: Sequence[str] = (),
     size_limit: int = INLINE_POLICY_LIMIT,
 ) -> Recommendation:
     """Build the replacement policy for one role from its usage and today's grants."""
@@ -248,10 +193,13 @@ def recommend(
         if placed is not None:
             wanted[(placed[0], placed[1].condition)].add(companion.action)
 
-    unknown, kept_apart = _keep_unobservable(current, coverage, role, usage, regions, wanted)
+    kept = keep_unobservable(current, coverage, role.arn.split(":")[4], usage)
+    kept_apart = kept.apply(current, wanted)
     carried, out_of_scope, mixed = _carry_over(role)
     carried = [*kept_apart, *carried]
     warnings.extend(mixed)
+    family = _s3_family_kept(role)
+    unknown = sorted([*kept.items(), *family], key=lambda u: (u["action"], u["resource"]))
     if not_granted:
         warnings.append(
             {
@@ -260,9 +208,11 @@ def recommend(
                 "identity policies (a bucket policy allowed them); they are reported, not added",
             }
         )
-    if unknown:
-        reasons = sorted({u["reason"] for u in unknown})
-        warnings.extend({"code": "coverage-unknown", "message": r} for r in reasons)
+    warnings.extend({"code": code, "message": why} for code, why in kept.codes())
+    warnings.extend(
+        {"code": "s3-family-unknown", "message": why}
+        for why in sorted({u["reason"] for u in family})
+    )
     if role.permissions_boundary is not None:
         arn = getattr(role.permissions_boundary, "arn", role.permissions_boundary)
         warnings.append(
@@ -301,17 +251,16 @@ def recommend(
 
 
 def _generalize_keys(resources: Iterable[str], granularity: str) -> dict[str, str]:
-    """Resource ARN → generalized ARN for object resources, bucket by bucket."""
+    """Resource ARN → generalized ARN for object resources, bucket (or access point) by bucket."""
     keys: dict[str, set[str]] = defaultdict(set)  # "arn:P:s3:::bucket" → keys
     for arn in resources:
-        head, sep, rest = arn.partition(":::")
-        bucket, slash, key = rest.partition("/")
-        if sep and slash and key != "*" and head.startswith("arn:") and head.endswith(":s3"):
-            keys[f"{head}:::{bucket}"].add(key)
+        parsed = S3Resource.parse(arn)
+        if parsed is not None and parsed.key is not None and parsed.key != "*":
+            keys[parsed.object_base].add(parsed.key)
     out: dict[str, str] = {}
-    for bucket_arn, bucket_keys in keys.items():
-        for key, suffix in generalize(bucket_keys, granularity).items():
-            out[f"{bucket_arn}/{key}"] = f"{bucket_arn}/{suffix}"
+    for base, base_keys in keys.items():
+        for key, suffix in generalize(base_keys, granularity).items():
+            out[f"{base}/{key}"] = f"{base}/{suffix}"
     return out
 
 
@@ -345,83 +294,23 @@ def _escape_arn(arn: str) -> str:
     return parsed.arn(escape_key(parsed.key))
 
 
-def _keep_unobservable(
-    current: CurrentGrants,
-    coverage: Coverage,
-    role: Role,
-    usage: RoleUsage | None,
-    regions: Sequence[str],
-    wanted: dict[tuple[str, str | None], set[str]],
-) -> tuple[list[dict[str, str]], list[Statement]]:
-    """Keep today's data-event grants the logs cannot show; return them as unknown items,
-    with the statements that keep NotResource grants as they are."""
-    account = role.arn.split(":")[4]
-    # Where the role's code runs; for an idle role, every region of its account in the logs.
-    where: list[str | None] = [*sorted(set(regions) | set(usage.regions if usage else ()))]
-    if not where:
-        where = [
-            *sorted({o.region for o in coverage.observed if o.account == account and o.region})
-        ]
-    where = where or [None]
-    data_actions = data_event_actions()
-    unknown: dict[Item, str] = {}
-    kept_apart: list[Statement] = []  # NotResource grants: kept in their own statements
-    for allow in current.s3_grants():
-        grant = allow.grant
-        if grant.except_resources:
-            resource, bucket, prefix = "*", "*", ""
-        else:
-            parsed = S3Resource.parse(grant.resource)
-            if parsed is None:
+def _s3_family_kept(role: Role) -> list[dict[str, str]]:
+    """Unknown items for today's grants of S3-family services beyond `s3:` (s3-object-lambda,
+    s3express, ...): carried over unchanged, since rightsizer does not map their calls."""
+    items: dict[tuple[str, str], str] = {}
+    for _, doc in role.policy_sources:
+        for grant in grants(doc):
+            service = s3_family_service(grant.action)
+            if grant.effect != "Allow" or service is None:
                 continue
-            resource = as_2012(grant.resource, allow.variables)
-            bucket, prefix = parsed.bucket, literal_prefix(parsed.key or "")
-        reach = _reach(resource)
-        actions = [
-            a
-            for a in expand_s3_actions(grant.action)
-            if a in data_actions
-            and (reach == "both" or (a in _DATA_BUCKET_ACTIONS) == (reach == "buckets"))
-            and allow.applies_to(a)
-        ]
-        kept: list[str] = []
-        for action in actions:
-            for region in where:
-                verdict = coverage.check(account, region, bucket, prefix, access_of(action))
-                if verdict.status == "unknown":
-                    label = resource
-                    if grant.except_resources:
-                        label = f"* except {', '.join(grant.except_resources)}"
-                    unknown.setdefault(Item(action, label), verdict.reason)
-                    kept.append(action)
-                    break
-        if kept and grant.except_resources:
-            kept_apart.append(
-                Statement(
-                    effect="Allow",
-                    sid=f"S3Unknown{len(kept_apart) + 1}",
-                    actions=tuple(kept),
-                    not_resources=tuple(
-                        as_2012(r, allow.variables) for r in grant.except_resources
-                    ),
-                    condition=allow.statement.condition if grant.has_condition else None,
-                )
+            resource = grant.resource
+            if grant.except_resources:
+                resource = f"* except {', '.join(grant.except_resources)}"
+            items[(grant.action, resource)] = (
+                f"rightsizer does not right-size {service}: its calls are not mapped to IAM "
+                "actions, so today's grant is kept as it is"
             )
-        elif kept:
-            wanted[(resource, allow.condition)].update(kept)
-    items = [
-        {"action": i.action, "resource": i.resource, "reason": unknown[i]}
-        for i in sorted(unknown, key=lambda i: (i.action, i.resource))
-    ]
-    return items, kept_apart
-
-
-def _reach(resource: str) -> Literal["objects", "buckets", "both"]:
-    """Whether a resource pattern can match object ARNs, bucket ARNs, or both."""
-    parsed = S3Resource.parse(resource)
-    if parsed is None or resource == "*" or "*" in parsed.bucket:
-        return "both"
-    return "buckets" if parsed.key is None else "objects"
+    return [{"action": a, "resource": r, "reason": why} for (a, r), why in sorted(items.items())]
 
 
 def _carry_over(role: Role) -> tuple[list[Statement], list[dict[str, Any]], list[dict[str, str]]]:
@@ -463,7 +352,11 @@ def _carry_over(role: Role) -> tuple[list[Statement], list[dict[str, Any]], list
             if other:
                 kept = dataclasses.replace(st, actions=tuple(other))
                 carried.append(kept)
-                out_of_scope.append(_scope_entry(label, kept, "not S3"))
+                family = sorted({s for a in other if (s := s3_family_service(a))})
+                note = "not S3"
+                if family:
+                    note = f"kept unchanged; {', '.join(family)} is not right-sized (unknown)"
+                out_of_scope.append(_scope_entry(label, kept, note))
     return carried, out_of_scope, warnings
 
 
@@ -484,7 +377,7 @@ def _kind(resource: str) -> str:
     parsed = S3Resource.parse(resource)
     if resource == "*" or parsed is None:
         return "AllResources"
-    if parsed.bucket == "*" or parsed.key is None:
+    if parsed.key is None or (parsed.access_point is None and parsed.bucket == "*"):
         return "Buckets"
     return "Objects"
 

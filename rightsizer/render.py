@@ -75,6 +75,13 @@ def render_table(analysis: Mapping[str, Any], console: Console) -> None:
                 markup=True,
                 highlight=False,
             )
+    for log in analysis.get("skipped_log_files", ()):
+        console.print(
+            f"[red]skipped[/] {escape(log['key'])}: {escape(log['reason'])} (its calls are "
+            "missing from this analysis; the roles it concerns keep today's S3 grants)",
+            markup=True,
+            highlight=False,
+        )
     for event in analysis["unmapped_events"]:
         console.print(
             f"[yellow]unmapped[/] {escape(event['event_source'])} {escape(event['event_name'])} "
@@ -103,6 +110,16 @@ def render_markdown(analysis: Mapping[str, Any]) -> str:
             + "".join(f"{_change(role, key)} | " for key in _COUNT_COLUMNS.values())
             + f"{_reduction(role)} |"
         )
+    skipped = analysis.get("skipped_log_files") or []
+    if skipped:
+        lines += [
+            "",
+            "Log files skipped as unreadable (their calls are missing; the roles they "
+            "concern keep today's S3 grants):",
+            "",
+        ]
+        # Log file keys match CloudTrail's layout (no backticks): safe in a code span.
+        lines += [f"- `{log['key']}`: {md(log['reason'])}" for log in skipped]
     for role in analysis["roles"]:
         lines += ["", f"## {md(role['role_name'])}", "", f"`{md(role['role_arn'])}`", ""]
         lines += [f"- **warning**: {md(w['message'])}" for w in role["warnings"]]

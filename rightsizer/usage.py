@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rightsizer import sql, store
-from rightsizer.coverage import Coverage, ObservedRegion
+from rightsizer.coverage import Coverage, ObservedRegion, SkippedLog
 from rightsizer.mapping import load_mapping_tables
 from rightsizer.selectors import EventSelectors
 from rightsizer.window import Window
@@ -103,6 +103,25 @@ class Companion:
 
 
 @dataclass(frozen=True, slots=True)
+class UnmodeledCall:
+    """Authorized calls whose IAM requests the mapping cannot fully derive (queries/unmodeled.sql).
+
+    `status` is 'no_mapping', 'no_resource' (then `actions` lists the actions whose resource the
+    record lacks) or 'other_s3_service'; `resource` is the bucket or access point when known.
+    """
+
+    event_source: str
+    event_name: str
+    status: str
+    resource: str | None
+    actions: tuple[str, ...]
+    count: int
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    example_event_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class DailyActivity:
     """A role's S3 calls on one UTC day: authorized and denied."""
 
@@ -136,8 +155,9 @@ class RoleUsage:
     companions: tuple[Companion, ...]
     regions: tuple[str, ...]
     call_count: int = 0  # authorized S3 calls (also when `calls` was not asked for)
-    incomplete_calls: int = 0  # of those, calls with a resource the record does not show
+    incomplete_calls: int = 0  # of those, calls whose IAM requests could not all be derived
     daily: tuple[DailyActivity, ...] = ()  # days with S3 calls, in order
+    unmodeled: tuple[UnmodeledCall, ...] = ()  # the incomplete calls, folded
 
     @property
     def idle(self) -> bool:
@@ -247,6 +267,7 @@ def _build_report(
     denied = _by_role(sql.run_batches(cursor, "denied", {}), DeniedCall)
     kms_keys = _by_role(sql.run_batches(cursor, "kms_keys", params), KmsKeyUse)
     companions = _by_role(sql.run_batches(cursor, "companions", {}), Companion)
+    unmodeled = _by_role(sql.run_batches(cursor, "unmodeled", {}), UnmodeledCall)
     roles = {}
     for role in sorted(functions):
         call_count, incomplete, regions = activity.get(role, (0, 0, []))
@@ -264,15 +285,17 @@ def _build_report(
             call_count=call_count,
             incomplete_calls=incomplete,
             daily=daily.get(role, ()),
+            unmodeled=unmodeled.get(role, ()),
         )
     observed = tuple(ObservedRegion(*row) for row in sql.run(cursor, "coverage", params))
+    log_days = {
+        (account, region): frozenset(days)
+        for account, region, days in sql.run(cursor, "log_days", params)
+    }
+    skipped = tuple(SkippedLog(*row) for row in sql.run(cursor, "skipped_logs", params))
     unmapped = tuple(UnmappedEvent(*row) for row in sql.run(cursor, "unmapped", {}))
-    return UsageReport(
-        window=window,
-        roles=roles,
-        coverage=Coverage(observed=observed, selectors=selectors),
-        unmapped=unmapped,
-    )
+    coverage = Coverage(observed, selectors, window=window, log_days=log_days, skipped=skipped)
+    return UsageReport(window=window, roles=roles, coverage=coverage, unmapped=unmapped)
 
 
 def _by_role(batches: pa.RecordBatchReader, make: Callable[..., T]) -> dict[str, tuple[T, ...]]:

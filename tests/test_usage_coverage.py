@@ -52,7 +52,7 @@ def test_coverage_is_inferred_per_account_and_region_from_the_window(tmp_path: P
         ),
     ]
     coverage = usage_of(tmp_path, records, lambda_roles={ROLE: []}).coverage
-    assert coverage.source == "observed"
+    assert coverage.source == "inferred"
     assert coverage.observed == (
         ObservedRegion(ACCOUNT, "eu-west-1", 1, 0),
         ObservedRegion(ACCOUNT, "us-east-1", 0, 1),

@@ -1,0 +1,226 @@
+"""What the logs cannot show, and which of today's grants to keep because of it.
+
+Absence of evidence is not evidence of absence: wherever the logs cannot tell whether a role
+used a permission, the recommendation keeps today's grant and says why, with a warning code.
+The kinds of "cannot tell":
+
+- `coverage-unknown`: object-level calls are data events, logged only where the trail's
+  selectors say so (rightsizer.coverage);
+- `evidence-gap`: days on which the role's account and region logged nothing at all, and log
+  files skipped as unreadable: every S3 grant is kept;
+- `unmodeled-calls`: successful calls whose IAM requests the mapping cannot derive (an S3 event
+  name it does not know, a record without the resource, another S3 service): every grant that
+  could have authorized them is kept.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
+
+from rightsizer.coverage import Coverage
+from rightsizer.iam.containment import as_2012, literal_prefix, may_overlap, within
+from rightsizer.iam.policy import Statement, expand_s3_actions
+from rightsizer.iam.s3 import S3Resource, could_be_s3
+from rightsizer.usage import RoleUsage, UnmodeledCall
+
+if TYPE_CHECKING:
+    from rightsizer.generate import CurrentGrants, _Allow
+
+# Bucket-level actions that only data events show (ListObjects, HeadBucket, ...; facts §2).
+DATA_BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+Access = Literal["read", "write"]
+Wanted = dict[tuple[str, str | None], set[str]]  # (resource, condition JSON) → actions
+
+_UNMODELED_WHY = {
+    "no_mapping": "rightsizer's mapping table (rightsizer/data/s3_event_actions.csv) does not "
+    "know this S3 event",
+    "no_resource": "the records do not show the resource of {actions}",
+    "other_s3_service": "rightsizer does not map {source} events",
+}
+
+
+def access_of(action: str) -> Access:
+    """Data events are logged as reads (Get/List/Head) or writes (everything else)."""
+    name = action.split(":", 1)[-1].lower()
+    return "read" if name.startswith(("get", "list")) else "write"
+
+
+@lru_cache(maxsize=1)
+def data_event_actions() -> frozenset[str]:
+    """S3 actions whose use only data events can show: object-level ones and bucket lists."""
+    from rightsizer.mapping import read_mapping
+
+    levels = ("object", "bucket_objects", "copy_source")
+    actions = {row.action for row in read_mapping() if row.resource in levels}
+    return frozenset(actions | set(DATA_BUCKET_ACTIONS))
+
+
+@dataclass
+class Kept:
+    """Today's grants kept as unknown: actions per grant (by its index in `current.allows`) and
+    resource (None: the grant's own), and the reason and warning code of each (action, resource)
+    shown to the user."""
+
+    actions: dict[tuple[int, str | None], set[str]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
+    reasons: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+    def keep(
+        self,
+        index: int,
+        allow: _Allow,
+        actions: Sequence[str],
+        code: str,
+        why: str,
+        resource: str | None = None,
+    ) -> None:
+        """Keep `actions` of grant `index`, on `resource` (within the grant's) or on its own."""
+        if not actions:
+            return
+        self.actions[(index, resource)].update(actions)
+        for action in actions:
+            self.reasons.setdefault((action, resource or _label(allow)), (code, why))
+
+    def codes(self) -> list[tuple[str, str]]:
+        """(warning code, reason) pairs, each once, sorted."""
+        return sorted(set(self.reasons.values()))
+
+    def items(self) -> list[dict[str, str]]:
+        """The unknown items of the analysis JSON: action, resource, reason."""
+        return [
+            {"action": action, "resource": resource, "reason": why}
+            for (action, resource), (_, why) in sorted(self.reasons.items())
+        ]
+
+    def apply(self, current: CurrentGrants, wanted: Wanted) -> list[Statement]:
+        """Add the kept actions to `wanted`; NotResource grants come back as statements of
+        their own, since their resources cannot be listed."""
+        kept_apart: list[Statement] = []
+        for index, resource in sorted(self.actions, key=lambda k: (k[0], k[1] or "")):
+            allow = current.allows[index]
+            grant = allow.grant
+            actions = tuple(sorted(self.actions[(index, resource)]))
+            if resource is not None:
+                wanted[(resource, allow.condition)].update(actions)
+            elif grant.except_resources:
+                kept_apart.append(
+                    Statement(
+                        effect="Allow",
+                        sid=f"S3Unknown{len(kept_apart) + 1}",
+                        actions=actions,
+                        not_resources=tuple(
+                            as_2012(r, allow.variables) for r in grant.except_resources
+                        ),
+                        condition=allow.statement.condition if grant.has_condition else None,
+                    )
+                )
+            else:
+                wanted[(as_2012(grant.resource, allow.variables), allow.condition)].update(actions)
+        return kept_apart
+
+
+def keep_unobservable(
+    current: CurrentGrants, coverage: Coverage, account: str, usage: RoleUsage | None
+) -> Kept:
+    """Every grant of today the logs cannot show the use of, with the reason."""
+    kept = Kept()
+    # Where the role's calls are logged; for an idle role, every region of its account.
+    regions = sorted(set(usage.regions if usage else ()))
+    allows = [(i, a) for i, a in enumerate(current.allows) if could_be_s3(a.grant.action)]
+    gaps = coverage.gaps(account, regions)
+    for gap in gaps:
+        for index, allow in allows:
+            kept.keep(index, allow, _s3_part(allow), "evidence-gap", gap.reason)
+    _keep_unlogged_data(kept, allows, coverage, account, regions or coverage.regions_of(account))
+    for call in usage.unmodeled if usage else ():
+        _keep_for_unmodeled(kept, allows, call)
+    return kept
+
+
+def _keep_unlogged_data(
+    kept: Kept,
+    allows: list[tuple[int, _Allow]],
+    coverage: Coverage,
+    account: str,
+    regions: Sequence[str],
+) -> None:
+    """Keep the data-event actions of grants whose data events the trail does not log."""
+    where: Sequence[str | None] = regions or [None]
+    data_actions = data_event_actions()
+    for index, allow in allows:
+        grant = allow.grant
+        if grant.except_resources:
+            bucket, prefix, reach = "*", "", "both"
+        else:
+            parsed = S3Resource.parse(grant.resource)
+            if parsed is None:
+                continue
+            bucket, prefix, reach = parsed.bucket, literal_prefix(parsed.key or ""), parsed.reach()
+        actions = [
+            a
+            for a in expand_s3_actions(grant.action)
+            if a in data_actions
+            and (reach == "both" or (a in DATA_BUCKET_ACTIONS) == (reach == "buckets"))
+            and allow.applies_to(a)
+        ]
+        for action in actions:
+            for region in where:
+                verdict = coverage.check(account, region, bucket, prefix, access_of(action))
+                if verdict.status == "unknown":
+                    kept.keep(index, allow, [action], "coverage-unknown", verdict.reason)
+                    break
+
+
+def _keep_for_unmodeled(kept: Kept, allows: list[tuple[int, _Allow]], call: UnmodeledCall) -> None:
+    """Keep every grant of today that could have authorized calls rightsizer cannot model."""
+    if call.status == "other_s3_service":
+        return  # those services' grants are kept whole (generate: the S3 family)
+    actions = list(call.actions)
+    if call.status == "no_mapping":
+        # The same-named action where the catalog has one; else every S3 action (empty list).
+        actions = expand_s3_actions(f"s3:{call.event_name}")
+    why = _UNMODELED_WHY[call.status].format(actions=", ".join(actions), source=call.event_source)
+    reason = (
+        f"{call.count} successful {call.event_name} call(s) cannot be checked ({why}; "
+        f"e.g. event {call.example_event_id}): today's grants that could authorize them are kept"
+    )
+    scope = [call.resource, f"{call.resource}/*"] if call.resource else None
+    for index, allow in allows:
+        grant = allow.grant
+        if (
+            scope
+            and not grant.except_resources
+            and not any(may_overlap(s, grant.resource, allow.variables) for s in scope)
+        ):
+            continue
+        chosen = [a for a in actions if allow.applies_to(a)] if actions else _s3_part(allow)
+        if scope and not grant.except_resources:
+            # Kept on the call's bucket (or access point) where today's grant is wider.
+            mine = as_2012(grant.resource, allow.variables)
+            if all(within(s, mine) for s in scope):
+                for s in scope:
+                    kept.keep(index, allow, chosen, "unmodeled-calls", reason, resource=s)
+                continue
+        kept.keep(index, allow, chosen, "unmodeled-calls", reason)
+
+
+def _s3_part(allow: _Allow) -> list[str]:
+    """The S3 actions a grant allows, as its own pattern when that pattern is S3's alone."""
+    grant = allow.grant
+    if grant.action.lower().startswith("s3:") and not grant.except_actions:
+        return [grant.action]
+    concrete = [a for a in expand_s3_actions("s3:*") if allow.applies_to(a)]
+    return ["s3:*"] if len(concrete) == len(expand_s3_actions("s3:*")) else concrete
+
+
+def _label(allow: _Allow) -> str:
+    """How a grant's resource is shown: its pattern, or `* except ...` for NotResource."""
+    grant = allow.grant
+    if grant.except_resources:
+        return f"* except {', '.join(grant.except_resources)}"
+    return as_2012(grant.resource, allow.variables)

@@ -1,0 +1,269 @@
+"""What the logs cannot show keeps today's grants: access points, S3 events the mapping does not
+know, accounts, regions and days without logs, skipped files, the S3 family beyond `s3:`.
+
+Each test runs the whole analysis on a store built from records shaped like AWS's examples and
+checks the recommended policy as IAM would evaluate it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+from usage_events import ACCOUNT, ROLE, object_resources, role_identity, s3_event
+
+from rightsizer.analyze import analyze
+from rightsizer.cli import app
+from rightsizer.iam.policy import is_allowed, parse_policy
+from rightsizer.iam.snapshot import snapshot_from_pages
+from rightsizer.ingest import load_records
+from rightsizer.store import connect
+from rightsizer.window import Window
+
+DAY = Window(dt.datetime(2026, 10, 10), dt.datetime(2026, 10, 11))
+AP = f"arn:aws:s3:eu-west-1:{ACCOUNT}:accesspoint/reports-ap"
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+FULL = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+
+
+def details(role_arn: str, *statements: dict[str, Any]) -> dict[str, Any]:
+    """A get-account-authorization-details page with one Lambda role and its inline policy."""
+    return {
+        "RoleDetailList": [
+            {
+                "Arn": role_arn,
+                "RoleName": role_arn.rsplit("/", 1)[-1],
+                "Path": "/service-role/",
+                "AssumeRolePolicyDocument": LAMBDA_TRUST,
+                "RolePolicyList": [
+                    {
+                        "PolicyName": "inline",
+                        "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
+                    }
+                ],
+            }
+        ]
+    }
+
+
+def analyze_records(
+    tmp_path: Path,
+    records: Sequence[dict[str, Any]],
+    *statements: dict[str, Any],
+    role_arn: str = ROLE,
+    window: Window = DAY,
+) -> dict[str, Any]:
+    """The analysis entry of the one role, its records loaded into a store on disk."""
+    conn = connect(tmp_path / "store.duckdb")
+    try:
+        load_records(conn, list(records))
+        snapshot = snapshot_from_pages([details(role_arn, *statements)])
+        (role,) = analyze(conn, window, snapshot).data["roles"]
+    finally:
+        conn.close()
+    return role
+
+
+def codes(role: dict[str, Any]) -> set[str]:
+    return {w["code"] for w in role["warnings"]}
+
+
+def allows(role: dict[str, Any], action: str, resource: str) -> bool:
+    return is_allowed(parse_policy(role["recommended_policy"]), action, resource)
+
+
+def someone_writes() -> dict[str, Any]:
+    """Another principal's write data event: it shows that writes are logged in the region."""
+    return s3_event(
+        "PutObject",
+        {"bucketName": "c", "key": "x"},
+        resources=object_resources("c", "x"),
+        identity=role_identity("arn:aws:iam::111122223333:role/other", "other"),
+        read_only=False,
+        user_agent="aws-cli/2.15.0",
+    )
+
+
+def through_access_point(key: str) -> dict[str, Any]:
+    """A GetObject through an access point, its resources as the S3 User Guide shows them."""
+    return s3_event(
+        "GetObject",
+        {"bucketName": "reports", "key": key},
+        resources=[
+            *object_resources("reports", key),
+            {"accountId": ACCOUNT, "type": "AWS::S3::AccessPoint", "ARN": AP},
+        ],
+    )
+
+
+def test_calls_through_an_access_point_are_granted_on_the_access_point(tmp_path: Path) -> None:
+    records = [through_access_point(f"daily/2026-10-0{d}.csv") for d in range(1, 8)]
+    records.append(
+        s3_event(
+            "ListObjects",
+            {"bucketName": "reports", "list-type": "2", "prefix": "daily/"},
+            resources=[
+                {"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::reports"},
+                {"accountId": ACCOUNT, "type": "AWS::S3::AccessPoint", "ARN": AP},
+            ],
+        )
+    )
+    role = analyze_records(tmp_path, records, FULL)
+    # IAM authorizes these calls on the access point's ARN, not the bucket's.
+    assert allows(role, "s3:GetObject", f"{AP}/object/daily/2026-10-01.csv")
+    assert allows(role, "s3:GetObject", f"{AP}/object/daily/2026-10-31.csv")  # the next key
+    assert allows(role, "s3:ListBucket", AP)
+    assert not allows(role, "s3:GetObject", "arn:aws:s3:::reports/daily/2026-10-01.csv")
+    assert role["replay"]["incomplete"] == 0 and role["replay"]["not_granted_today"] == 0
+
+
+def test_a_grant_on_the_access_point_alone_is_kept_for_its_calls(tmp_path: Path) -> None:
+    only_ap = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{AP}/object/*"}
+    role = analyze_records(tmp_path, [through_access_point("daily/a.csv")], only_ap)
+    assert role["not_granted_by_identity_policy"] == []
+    assert allows(role, "s3:GetObject", f"{AP}/object/daily/a.csv")
+
+
+def test_s3_calls_the_mapping_does_not_know_keep_what_could_authorize_them(
+    tmp_path: Path,
+) -> None:
+    records = [
+        # A real S3 action the table has no row for: the same-named action is kept.
+        s3_event("GetAccessPoint", {"name": "reports-ap"}, category="Management"),
+        # A name no catalog knows (next year's API), on a bucket: every grant there is kept.
+        s3_event("FrobnicateObjects", {"bucketName": "reports"}, category="Management"),
+        s3_event(
+            "GetObject",
+            {"bucketName": "other", "key": "k"},
+            resources=object_resources("other", "k"),
+        ),
+        someone_writes(),
+    ]
+    reports = {
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:PutObject"],
+        "Resource": ["arn:aws:s3:::reports", "arn:aws:s3:::reports/*"],
+    }
+    other = {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::other/*"}
+    role = analyze_records(tmp_path, records, FULL, reports, other)
+    assert "unmodeled-calls" in codes(role)
+    assert role["replay"]["incomplete"] == 2
+    assert allows(role, "s3:GetAccessPoint", AP)
+    # Every held S3 action on the bucket of the unknown call is kept, nothing beyond it.
+    assert allows(role, "s3:PutObject", "arn:aws:s3:::reports/any/key")
+    assert allows(role, "s3:DeleteBucket", "arn:aws:s3:::reports")
+    assert not allows(role, "s3:PutObject", "arn:aws:s3:::other/k")
+    assert not allows(role, "s3:DeleteBucket", "arn:aws:s3:::elsewhere")
+    unknown = {(u["action"], u["resource"]) for u in role["unknown"]}
+    assert ("s3:GetAccessPoint", "*") in unknown
+
+
+def test_an_account_without_logs_keeps_every_s3_grant(tmp_path: Path) -> None:
+    elsewhere = "arn:aws:iam::444455556666:role/service-role/quiet-role"
+    # The store only holds another account's events.
+    records = [someone_writes()]
+    role = analyze_records(tmp_path, records, FULL, role_arn=elsewhere)
+    assert "evidence-gap" in codes(role)
+    assert any("444455556666" in w["message"] for w in role["warnings"])
+    assert allows(role, "s3:GetBucketLocation", "arn:aws:s3:::any-bucket")
+    assert role["counts"]["after"]["s3_actions"] == role["counts"]["before"]["s3_actions"]
+
+
+def test_days_without_any_event_keep_today_grants_and_a_covered_day_does_not(
+    tmp_path: Path,
+) -> None:
+    get = s3_event(
+        "GetObject", {"bucketName": "b", "key": "k.csv"}, resources=object_resources("b", "k.csv")
+    )
+    three_days = Window(dt.datetime(2026, 10, 9), dt.datetime(2026, 10, 12))
+    role = analyze_records(tmp_path, [get, someone_writes()], FULL, window=three_days)
+    assert "evidence-gap" in codes(role)
+    assert any(
+        "2026-10-09" in w["message"] and "eu-west-1" in w["message"] for w in role["warnings"]
+    )
+    assert allows(role, "s3:DeleteBucket", "arn:aws:s3:::b")
+
+    (tmp_path / "day").mkdir()
+    role = analyze_records(tmp_path / "day", [get, someone_writes()], FULL)
+    assert "evidence-gap" not in codes(role)
+    assert not allows(role, "s3:DeleteBucket", "arn:aws:s3:::b")
+
+
+def write_log(root: Path, stamp: str, records: list[dict[str, Any]] | None) -> str:
+    """A log file under the trail layout; `records` None writes a corrupt file."""
+    day = f"{stamp[:4]}/{stamp[4:6]}/{stamp[6:8]}"
+    key = (
+        f"AWSLogs/{ACCOUNT}/CloudTrail/eu-west-1/{day}/"
+        f"{ACCOUNT}_CloudTrail_eu-west-1_{stamp}Z_{stamp[-4:]}abcd.json.gz"
+    )
+    path = root / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = (
+        b"\x1f\x8b not gzip"
+        if records is None
+        else gzip.compress(json.dumps({"Records": records}).encode())
+    )
+    path.write_bytes(body)
+    return key
+
+
+def test_a_skipped_log_file_is_a_hole_on_every_output(tmp_path: Path) -> None:
+    root = tmp_path / "trail"
+    get = s3_event(
+        "GetObject",
+        {"bucketName": "b", "key": "in/k.csv"},
+        resources=object_resources("b", "in/k.csv"),
+        when="2026-10-10T11:58:00Z",
+    )
+    write_log(root, "20261010T1205", [get])
+    bad = write_log(root, "20261010T1710", None)
+    snapshot = tmp_path / "iam.json"
+    snapshot.write_text(json.dumps(details(ROLE, FULL)))
+    base = [
+        "analyze",
+        f"--source={root}",
+        f"--db={tmp_path / 'store.duckdb'}",
+        f"--iam-details={snapshot}",
+        "--until=2026-10-11",
+        "--days=1",
+    ]
+    runner = CliRunner()
+    result = runner.invoke(app, [*base, "--format=json"])
+    data = json.loads(result.stdout)
+    assert [log["key"] for log in data["skipped_log_files"]] == [bad]
+    (role,) = data["roles"]
+    assert "evidence-gap" in codes(role)
+    assert allows(role, "s3:PutObject", "arn:aws:s3:::b/anything")  # not cut below today
+    table = runner.invoke(app, [*base, "--format=table"], env={"COLUMNS": "400"}).stdout
+    assert "skipped" in table and bad in table
+    markdown = runner.invoke(app, [*base, "--format=markdown"]).stdout
+    assert bad in markdown and "was skipped" in markdown
+
+
+def test_s3_object_lambda_of_full_access_is_unknown_and_counted(tmp_path: Path) -> None:
+    object_lambda = {"Effect": "Allow", "Action": "s3-object-lambda:*", "Resource": "*"}
+    get = s3_event(
+        "GetObject", {"bucketName": "b", "key": "k.csv"}, resources=object_resources("b", "k.csv")
+    )
+    role = analyze_records(tmp_path, [get, someone_writes()], FULL, object_lambda)
+    assert "s3-family-unknown" in codes(role)
+    assert {"action": "s3-object-lambda:*", "resource": "*"} in role["diff"]["unknown"]
+    assert any(u["action"] == "s3-object-lambda:*" for u in role["unknown"])
+    assert role["counts"]["before"]["wildcard_grants"] == 2
+    assert role["counts"]["after"]["wildcard_grants"] == 1  # s3:* is gone, object-lambda is not
+    (carried,) = [e for e in role["out_of_scope"] if "s3-object-lambda:*" in e["actions"]]
+    assert "not right-sized" in carried["note"]
