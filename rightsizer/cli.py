@@ -21,7 +21,7 @@ from rightsizer.render import FORMATS, render_markdown, render_table, to_json, w
 from rightsizer.report import SmtpSettings, check_report_options, run_report
 from rightsizer.sources import open_source
 from rightsizer.store import connect
-from rightsizer.window import Window, parse_until
+from rightsizer.window import MAX_DAYS, Window
 
 app = typer.Typer(
     name="rightsizer",
@@ -73,9 +73,12 @@ def config_command(
 
 
 # Options shared by the commands.
-DaysOpt = Annotated[int | None, typer.Option("--days", help="Window length in days (90).")]
+DaysOpt = Annotated[
+    int | None, typer.Option("--days", help=f"Window length in days, 1 to {MAX_DAYS:,} (90).")
+]
 UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="Window end, UTC date or timestamp (now).")
+    str | None,
+    typer.Option("--until", help="Window end, a UTC date or timestamp not after now (now)."),
 ]
 SourceOpt = Annotated[
     str | None,
@@ -138,7 +141,12 @@ def ingest_command(
     ] = "text",
     profile: ProfileOpt = None,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Exit 1 when a file or record had to be skipped.")
+        bool,
+        typer.Option(
+            "--strict",
+            help="Exit 1 when a file or record had to be skipped, or a folder under AWSLogs/ "
+            "is not an account or organization id.",
+        ),
     ] = False,
 ) -> int:
     """Read new CloudTrail log files of the window into the database (incremental)."""
@@ -150,7 +158,7 @@ def ingest_command(
             "no log source; pass --source (a folder or s3://bucket/prefix), set "
             "RIGHTSIZER_SOURCE, or put source = ... in rightsizer.toml"
         )
-    window = Window.ending(parse_until(until), settings.days)
+    window = Window.from_options(until, settings.days)
     log_source = open_source(settings.source, profile=settings.profile, region=settings.region)
     try:
         conn = connect(settings.db)
@@ -221,7 +229,7 @@ def _analysis(
     settings: Settings, until: str | None, roles: list[str] | None, *, quiet: bool
 ) -> Analysis:
     """Ingest what is new (when a source is configured), then analyze the window."""
-    window = Window.ending(parse_until(until), settings.days)
+    window = Window.from_options(until, settings.days)
     snapshot = load_snapshot(
         settings.iam_details,
         settings.lambda_functions,

@@ -173,6 +173,7 @@ class IngestSummary:
     insight_records: int = 0
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
     non_log_objects: Counter[str] = field(default_factory=Counter)
+    unexpected_folders: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -181,14 +182,14 @@ class IngestSummary:
 
     @property
     def exit_code(self) -> int:
-        """0, or 1 under `strict` when a file was skipped or a record was bad."""
-        lost = bool(self.skipped_files) or self.bad_records > 0
+        """0, or 1 under `strict` when a file was skipped, a record was bad, or a folder
+        under AWSLogs/ was not an account's (its logs were not read)."""
+        lost = bool(self.skipped_files) or self.bad_records > 0 or bool(self.unexpected_folders)
         return 1 if self.strict and lost else 0
 
     def lines(self) -> list[str]:
         """The summary as text lines for a terminal."""
         window = self.window.as_dict()
-        kinds = ", ".join(f"{self.non_log_objects.get(k, 0)} {k}" for k in ("digest", "insight"))
         out = [
             f"source {self.source}, window {window['start']} to {window['end']}",
             f"files: {self.files_read:,} read, {self.files_already_ingested:,} already ingested, "
@@ -196,9 +197,13 @@ class IngestSummary:
             f"records: {self.records:,} read, {self.events_added:,} added, "
             f"{self.duplicates:,} duplicates, {self.bad_records:,} bad, "
             f"{self.insight_records:,} insight",
-            f"non-log objects: {kinds}, {self.non_log_objects.get('other', 0)} other",
+            f"non-log objects: {self.non_log_objects.get('other', 0):,} (not read)",
         ]
         out += [f"skipped {key}: {reason}" for key, reason in self.skipped_files]
+        out += [
+            f"unexpected folder {path}: not an account or organization id, not read"
+            for path in self.unexpected_folders
+        ]
         out.append(f"time: {self.seconds:.2f} s, {self.records_per_second:,.0f} records/s")
         return out
 
@@ -217,9 +222,8 @@ class IngestSummary:
             "bad_records": self.bad_records,
             "insight_records": self.insight_records,
             "skipped_files": [{"key": k, "reason": r} for k, r in self.skipped_files],
-            "non_log_objects": {
-                kind: self.non_log_objects.get(kind, 0) for kind in ("digest", "insight", "other")
-            },
+            "non_log_objects": {"other": self.non_log_objects.get("other", 0)},
+            "unexpected_folders": list(self.unexpected_folders),
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records_per_second),
             "strict": self.strict,
@@ -432,9 +436,10 @@ def ingest(
         "VALUES (?, ?, ?, ?, ?)",
         [summary.run_id, source.spec, window.start, window.end, _utcnow()],
     )
-    listing = source.list_files(window)
+    listing = source.list_files(window, shown.message)
     summary.files_listed = len(listing.files)
-    summary.non_log_objects.update(listing.skipped)
+    summary.non_log_objects["other"] += listing.other_files
+    summary.unexpected_folders = listing.unexpected_folders
     done, skipped_before = _known_files(conn)
     todo = []
     for file in listing.files:

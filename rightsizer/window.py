@@ -9,6 +9,9 @@ from rightsizer.errors import ConfigError
 
 # CloudTrail folders are delivery dates; records arrive up to a day late (facts §4).
 DELIVERY_MARGIN = dt.timedelta(days=1)
+# The longest window, ten years: a typo such as --days 100000 would otherwise list and read
+# every day since the 18th century.
+MAX_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -24,9 +27,32 @@ class Window:
 
     @classmethod
     def ending(cls, until: dt.datetime, days: int) -> Window:
+        """The `days` days before `until`; ConfigError unless 1 <= days <= MAX_DAYS."""
         if days < 1:
             raise ConfigError(f"--days must be at least 1 (got {days})")
+        if days > MAX_DAYS:
+            raise ConfigError(
+                f"--days {days:,} is more than the maximum of {MAX_DAYS:,} (ten years); "
+                "choose a shorter window"
+            )
         return cls(start=until - dt.timedelta(days=days), end=until)
+
+    @classmethod
+    def from_options(cls, until: str | None, days: int, now: dt.datetime | None = None) -> Window:
+        """The window `--until` and `--days` ask for, checked before anything is read.
+
+        ConfigError when `until` is after now: days without logs yet would make the advice
+        look complete. `now` (timezone-aware) is for tests.
+        """
+        current = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
+        end = parse_until(until, now)
+        if end > current:
+            raise ConfigError(
+                f"--until {until} is in the future (now is {current:%Y-%m-%dT%H:%M:%SZ}) and its "
+                "days have no logs yet; leave --until out to end the window now, or give a past "
+                "date or time"
+            )
+        return cls.ending(end, days)
 
     def delivery_days(self) -> list[dt.date]:
         """UTC day folders that can hold records of this window: start day to end + margin."""

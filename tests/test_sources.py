@@ -96,7 +96,8 @@ def test_listing_finds_accounts_orgs_and_regions_in_the_window(tmp_path: Path) -
     listing = open_source(str(tmp_path)).list_files(WINDOW)
     assert {f.key for f in listing.files} == wanted
     assert [f.key for f in listing.files] == sorted(wanted)
-    assert listing.skipped == {"digest": 2, "insight": 1, "other": 2}
+    # Digest and Insight folders are never listed; AWSLogs/stray.json and README.txt are.
+    assert (listing.other_files, listing.unexpected_folders) == (2, [])
     org_file = next(f for f in listing.files if f.account == OTHER_ACCOUNT)
     assert (org_file.region, org_file.delivered_at) == (
         "ap-southeast-2",

@@ -44,7 +44,8 @@ def test_s3_listing_matches_the_local_tree(moto: str, tmp_path: Path, prefix: st
     upload(tmp_path / "tree", BUCKET, prefix)
     listing = open_source(f"s3://{BUCKET}/{prefix}").list_files(WINDOW)
     assert {f.key for f in listing.files} == wanted  # keys relative to the prefix
-    assert listing.skipped == {"digest": 2, "insight": 1, "other": 2}
+    # Digest and Insight folders are never listed; AWSLogs/stray.json and README.txt are.
+    assert (listing.other_files, listing.unexpected_folders) == (2, [])
     local = open_source(str(tmp_path / "tree")).list_files(WINDOW)
     assert listing.files == local.files
 

@@ -7,6 +7,7 @@ bounded thread pool; botocore retries throttling and transient errors with backo
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from typing import Any
@@ -46,6 +47,8 @@ class S3Source(LogSource):
     """Log files under `s3://bucket/prefix/AWSLogs/`."""
 
     concurrency = 16
+    #: Keys per listing request (S3 returns at most 1,000).
+    page_size = 1000
 
     def __init__(self, spec: str, *, profile: str | None = None, region: str | None = None) -> None:
         super().__init__(spec)
@@ -107,6 +110,35 @@ class S3Source(LogSource):
         except (bce.BotoCoreError, bce.ClientError) as exc:
             raise self._error(exc, full) from None
         return folder
+
+    def list_days(self, folder: str, first: dt.date, last: dt.date) -> list[tuple[str, int]]:
+        """The keys of the day folders `first`..`last` under `folder`, as one range of keys.
+
+        A listing without a delimiter returns every key under the year folder in key order,
+        1,000 a request: it starts after the day before `first` and stops at the first key past
+        `last`, so it costs a request per 1,000 files of those days (and at least one) where
+        listing the day folders costs one per day.
+        """
+        full = f"{self.prefix}{folder}"
+        start_after = f"{full}{first:%Y/%m/%d}"  # every key of `first` sorts after this
+        stop = f"{full}{last + dt.timedelta(days=1):%Y/%m/%d}/"  # keys past `last` sort from here
+        found: list[tuple[str, int]] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket,
+                Prefix=f"{full}{first:%Y}/",
+                StartAfter=start_after,
+                PaginationConfig={"PageSize": self.page_size},
+            )
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    key = item["Key"]
+                    if key >= stop:
+                        return found  # the pages after this one hold later days only
+                    found.append((key[len(full) :], int(item["Size"])))
+        except (bce.BotoCoreError, bce.ClientError) as exc:
+            raise self._error(exc, f"{full}{first:%Y}/") from None
+        return found
 
     def read(self, file: LogFile) -> bytes:
         key = f"{self.prefix}{file.key}"
