@@ -34,7 +34,8 @@ from rightsizer.usage import RoleUsage, UsageReport, compute_usage, discover_lam
 from rightsizer.verify import replay
 from rightsizer.window import Window
 
-SCHEMA_VERSION = 1
+# 2: ingest.non_log_objects counts only "other" (digest and insight folders are never listed).
+SCHEMA_VERSION = 2
 
 
 def iso(value: dt.datetime | None) -> str | None:

@@ -68,7 +68,8 @@ class Kept:
     actions: dict[tuple[int, str | None], set[str]] = field(
         default_factory=lambda: defaultdict(set)
     )
-    reasons: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    reasons: dict[tuple[str, str], str] = field(default_factory=dict)  # the first reason
+    warnings: set[tuple[str, str]] = field(default_factory=set)  # (code, reason), every one
 
     def keep(
         self,
@@ -83,18 +84,19 @@ class Kept:
         if not actions:
             return
         self.actions[(index, resource)].update(actions)
+        self.warnings.add((code, why))
         for action in actions:
-            self.reasons.setdefault((action, resource or _label(allow)), (code, why))
+            self.reasons.setdefault((action, resource or _label(allow)), why)
 
     def codes(self) -> list[tuple[str, str]]:
         """(warning code, reason) pairs, each once, sorted."""
-        return sorted(set(self.reasons.values()))
+        return sorted(self.warnings)
 
     def items(self) -> list[dict[str, str]]:
         """The unknown items of the analysis JSON: action, resource, reason."""
         return [
             {"action": action, "resource": resource, "reason": why}
-            for (action, resource), (_, why) in sorted(self.reasons.items())
+            for (action, resource), why in sorted(self.reasons.items())
         ]
 
     def apply(self, current: CurrentGrants, wanted: Wanted) -> list[Statement]:

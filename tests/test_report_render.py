@@ -278,8 +278,8 @@ def test_chart_shows_the_most_over_privileged_roles() -> None:
 
 def test_unsupported_analysis_is_refused() -> None:
     analysis = sample_analysis()
-    analysis["schema_version"] = 2
-    with pytest.raises(ReportError, match="schema_version 2"):
+    analysis["schema_version"] = 3
+    with pytest.raises(ReportError, match="schema_version 3"):
         build_report(analysis, previous=None)
 
 

@@ -318,7 +318,7 @@ def sample_analysis() -> dict[str, Any]:
         ),
     ]
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "window": {"start": "2026-08-30T00:00:00Z", "end": "2026-11-28T00:00:00Z", "days": 90},
         "granularity": "prefix",
         "ingest": {

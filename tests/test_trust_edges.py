@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
-from usage_events import ACCOUNT, ROLE, object_resources, role_identity, s3_event
+from usage_events import ACCOUNT, ROLE, needs_of, object_resources, role_identity, s3_event
 
 from rightsizer.analyze import analyze
 from rightsizer.cli import app
@@ -131,6 +131,26 @@ def test_calls_through_an_access_point_are_granted_on_the_access_point(tmp_path:
     assert role["replay"]["incomplete"] == 0 and role["replay"]["not_granted_today"] == 0
 
 
+def test_every_request_of_a_copy_and_a_bucket_call_names_the_access_point(tmp_path: Path) -> None:
+    source = f"{AP}/object/in/a.csv".replace(":", "%3A").replace("/", "%2F")
+    copy = s3_event(
+        "CopyObject",
+        {"bucketName": "reports", "key": "out/a.csv", "x-amz-copy-source": source},
+        resources=[
+            *object_resources("reports", "out/a.csv"),
+            {"accountId": ACCOUNT, "type": "AWS::S3::AccessPoint", "ARN": AP},
+        ],
+        read_only=False,
+    )
+    # An SDK call may name the access point as its bucket.
+    head = s3_event("HeadBucket", {"bucketName": AP}, resources=None)
+    assert needs_of(tmp_path, copy, head) == {
+        ("s3:GetObject", f"{AP}/object/in/a.csv"),
+        ("s3:PutObject", f"{AP}/object/out/a.csv"),
+        ("s3:ListBucket", AP),
+    }
+
+
 def test_a_grant_on_the_access_point_alone_is_kept_for_its_calls(tmp_path: Path) -> None:
     only_ap = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{AP}/object/*"}
     role = analyze_records(tmp_path, [through_access_point("daily/a.csv")], only_ap)
@@ -238,20 +258,24 @@ def test_a_skipped_log_file_is_a_hole_on_every_output(tmp_path: Path) -> None:
         f"--source={root}",
         f"--db={tmp_path / 'store.duckdb'}",
         f"--iam-details={snapshot}",
-        "--until=2026-10-11",
-        "--days=1",
+        "--until=2026-10-12",  # 2026-10-11 has no events: a second hole
+        "--days=2",
     ]
     runner = CliRunner()
     result = runner.invoke(app, [*base, "--format=json"])
     data = json.loads(result.stdout)
     assert [log["key"] for log in data["skipped_log_files"]] == [bad]
     (role,) = data["roles"]
-    assert "evidence-gap" in codes(role)
+    gaps = [w["message"] for w in role["warnings"] if w["code"] == "evidence-gap"]
+    # The skipped file and a day without any event: two holes, two warnings.
+    assert any(bad in message for message in gaps) and len(gaps) == 2
     assert allows(role, "s3:PutObject", "arn:aws:s3:::b/anything")  # not cut below today
     table = runner.invoke(app, [*base, "--format=table"], env={"COLUMNS": "400"}).stdout
     assert "skipped" in table and bad in table
     markdown = runner.invoke(app, [*base, "--format=markdown"]).stdout
     assert bad in markdown and "was skipped" in markdown
+    report = runner.invoke(app, ["report", *base[1:]], env={"COLUMNS": "400"}).stdout
+    assert "was skipped" in report and "evidence-gap" in report
 
 
 def test_s3_object_lambda_of_full_access_is_unknown_and_counted(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from rightsizer.report import grants as g
 from rightsizer.report.errors import ReportError
 
-SUPPORTED_SCHEMA = 1
+SUPPORTED_SCHEMA = 2
 # How many example keys the report shows per reason a file was skipped.
 SKIPPED_EXAMPLES = 5
 
