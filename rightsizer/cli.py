@@ -17,7 +17,14 @@ from rightsizer.config import Settings, load_settings
 from rightsizer.errors import ConfigError, RightsizerError
 from rightsizer.ingest import ingest
 from rightsizer.progress import terminal_progress
-from rightsizer.render import FORMATS, render_markdown, render_table, to_json, write_outputs
+from rightsizer.render import (
+    FORMATS,
+    check_out_dir,
+    render_markdown,
+    render_table,
+    to_json,
+    write_outputs,
+)
 from rightsizer.report import SmtpSettings, check_report_options, run_report
 from rightsizer.sources import open_source
 from rightsizer.store import connect
@@ -271,7 +278,8 @@ def analyze_command(
         Path | None,
         typer.Option(
             "--out",
-            help="Also write <role>.policy.json, <role>.diff and summary.json into this folder.",
+            help="Also write <role>.policy.json, <role>.diff and summary.json into this folder "
+            "(and remove those an earlier run wrote there and this one does not).",
         ),
     ] = None,
     profile: ProfileOpt = None,
@@ -295,6 +303,8 @@ def analyze_command(
             "profile": profile,
         }
     )
+    if out is not None:
+        check_out_dir(out)  # a bad --out fails now, not after the ingest and analysis
     analysis = _analysis(settings, until, role, quiet=chosen == "json" and not sys.stderr.isatty())
     return _emit(analysis, chosen, out)
 

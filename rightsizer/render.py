@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ _COUNT_COLUMNS = {
     "wildcard grants": "wildcard_grants",
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9+=,.@_-]")
+# In each --out folder: the files rightsizer wrote there, removed when a later run does not.
+OUT_MANIFEST = ".rightsizer-files"
 
 
 def to_json(analysis: Mapping[str, Any]) -> str:
@@ -150,13 +153,27 @@ def safe_name(role_name: str) -> str:
     return name[:128]
 
 
-def write_outputs(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
-    """Write `<role>.policy.json`, `<role>.diff` per role and `summary.json` into out_dir."""
+def check_out_dir(out_dir: Path) -> None:
+    """Create `out_dir` if missing and make sure a file can be written there (ConfigError if not).
+
+    Called before the analysis too, so a bad --out fails before any work.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} is a file: name a folder (created when missing)")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):  # a real write: a read-only mount fails here
+            pass
     except OSError as exc:
-        raise ConfigError(f"cannot create --out folder {out_dir}: {exc.strerror}") from None
-    written = []
+        raise ConfigError(
+            f"cannot write into --out folder {out_dir}: {exc.strerror}; choose a writable folder"
+        ) from None
+
+
+def _output_files(analysis: Mapping[str, Any]) -> dict[str, str]:
+    """File name → text of every output: per role its policy (unless refused) and diff, then
+    `summary.json`."""
+    files = {}
     taken = {"summary"}  # compared ignoring case, for case-insensitive file systems
     for role in analysis["roles"]:
         base = safe_name(role["role_name"])
@@ -165,8 +182,46 @@ def write_outputs(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
         base = next(name for name in candidates if name.lower() not in taken)
         taken.add(base.lower())
         if role["recommended_policy"] is not None:
-            policy = json.dumps(role["recommended_policy"], indent=2) + "\n"
-            written.append(write_atomically(out_dir / f"{base}.policy.json", policy))
-        written.append(write_atomically(out_dir / f"{base}.diff", role["diff"]["unified"]))
-    written.append(write_atomically(out_dir / "summary.json", to_json(analysis)))
+            files[f"{base}.policy.json"] = json.dumps(role["recommended_policy"], indent=2) + "\n"
+        files[f"{base}.diff"] = role["diff"]["unified"]
+    files["summary.json"] = to_json(analysis)
+    return files
+
+
+def _read_manifest(out_dir: Path) -> set[str]:
+    """The names the manifest lists; only plain output names, so an edited manifest cannot make
+    rightsizer delete anything outside the folder or its own kind of file."""
+    try:
+        lines = (out_dir / OUT_MANIFEST).read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return set()
+    return {name for name in lines if name and name[0] != "." and not _UNSAFE.search(name)}
+
+
+def _write_manifest(out_dir: Path, names: Iterable[str]) -> None:
+    note = "# files rightsizer wrote here; a later run removes those it does not write\n"
+    write_atomically(out_dir / OUT_MANIFEST, note + "".join(f"{name}\n" for name in sorted(names)))
+
+
+def write_outputs(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
+    """Write `<role>.policy.json`, `<role>.diff` per role and `summary.json` into out_dir.
+
+    Afterwards the folder holds this run's outputs and none of an earlier run's (a role no longer
+    analyzed, a policy now refused): the manifest `.rightsizer-files` names what rightsizer wrote
+    there, and only those files are ever removed. Each file is replaced by a rename, so an
+    interrupted run leaves whole files, all of them named in the manifest for the next run to
+    settle. Returns the outputs written (the manifest aside).
+    """
+    check_out_dir(out_dir)
+    files = _output_files(analysis)
+    earlier = _read_manifest(out_dir)
+    # Claim the new names before writing them: a run cut short leaves no output unlisted.
+    _write_manifest(out_dir, earlier | files.keys())
+    written = [write_atomically(out_dir / name, text) for name, text in files.items()]
+    current = {name.lower() for name in files}  # case-insensitive file systems: same file
+    for name in earlier:
+        path = out_dir / name
+        if name.lower() not in current and not path.is_dir():
+            path.unlink(missing_ok=True)
+    _write_manifest(out_dir, files)
     return written

@@ -12,6 +12,7 @@ import pytest
 from rightsizer import synth
 from rightsizer.cli import main
 from rightsizer.iam.policy import is_allowed, parse_policy
+from rightsizer.render import OUT_MANIFEST, write_outputs
 from rightsizer.synth_scenario import (
     CONFIG_READER_ROLE,
     DENIED_OBJECT_ARN,
@@ -259,12 +260,8 @@ def test_event_selectors_read_live_from_cloudtrail(
     assert {u["action"] for u in thumbs["unknown"]} >= {"s3:PutObject", "s3:GetObject"}
 
 
-def test_a_policy_that_fails_its_replay_is_refused_and_names_a_call(
-    dataset: synth.SynthDataset,
-    analysis: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def break_thumbnailer_recommendation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generation bug for one role: its object statements are lost, so its replay fails."""
     import dataclasses
 
     from rightsizer import analyze as analyze_module
@@ -274,11 +271,19 @@ def test_a_policy_that_fails_its_replay_is_refused_and_names_a_call(
         rec = recommend(role, usage, coverage, **kwargs)
         if role.arn != THUMBNAILER_ROLE.arn:
             return rec
-        # a generation bug: the object statements are lost
         kept = tuple(s for s in rec.policy.statements if not (s.sid or "").startswith("S3Obj"))
         return dataclasses.replace(rec, policy=dataclasses.replace(rec.policy, statements=kept))
 
     monkeypatch.setattr(analyze_module, "recommend", broken)
+
+
+def test_a_policy_that_fails_its_replay_is_refused_and_names_a_call(
+    dataset: synth.SynthDataset,
+    analysis: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    break_thumbnailer_recommendation(monkeypatch)
     args = analyze_args(dataset, Path(analysis["_db"]))
     code, data = run_json(capsys, *args)
     assert code == 3
@@ -317,3 +322,101 @@ def test_activity_per_day_adds_up_to_the_calls(analysis: dict[str, Any]) -> None
         assert sum(a["denied"] for a in role["activity"]) == sum(d["count"] for d in role["denied"])
     exporter = by_role(analysis)[EXPORTER_ROLE.arn]
     assert sum(a["denied"] for a in exporter["activity"]) > 0
+
+
+# --- --out: a complete, consistent folder ------------------------------------------------------
+
+
+def output_names(*roles: dict[str, Any]) -> set[str]:
+    """The files --out holds for these roles (the synthetic role names are unique)."""
+    names = {"summary.json", OUT_MANIFEST}
+    for role in roles:
+        names.add(f"{role['role_name']}.diff")
+        if role["recommended_policy"] is not None:
+            names.add(f"{role['role_name']}.policy.json")
+    return names
+
+
+@pytest.mark.parametrize("out", ["a-file", "a-file/below"])
+def test_an_out_that_cannot_be_a_folder_fails_before_any_work(
+    dataset: synth.SynthDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str], out: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder\n")
+    db = tmp_path / "r.duckdb"
+    assert main(analyze_args(dataset, db, "--out", str(tmp_path / out))) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no analysis printed
+    assert not db.exists()  # nothing ingested
+    err = captured.err.strip()
+    assert err.startswith("error:") and str(tmp_path / out) in err and "\n" not in err
+
+
+def test_a_rerun_removes_the_files_of_roles_it_no_longer_writes_and_keeps_the_users(
+    dataset: synth.SynthDataset,
+    analysis: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    args = analyze_args(dataset, Path(analysis["_db"]), "--out", str(out))
+    assert main(args) == 0
+    assert {p.name for p in out.iterdir()} == output_names(*analysis["roles"])
+    (out / "README.md").write_text("the user's notes\n")
+    assert main([*args, "--role", "config-reader-role"]) == 0
+    only = by_role(analysis)[CONFIG_READER_ROLE.arn]
+    assert {p.name for p in out.iterdir()} == output_names(only) | {"README.md"}
+    assert (out / "README.md").read_text() == "the user's notes\n"
+    assert json.loads((out / "summary.json").read_text())["roles"] == [only]
+    capsys.readouterr()
+
+
+def test_a_refused_policy_leaves_no_earlier_policy_file_behind(
+    dataset: synth.SynthDataset,
+    analysis: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    args = analyze_args(dataset, Path(analysis["_db"]), "--out", str(out))
+    assert main(args) == 0
+    policy = out / "thumbnailer-role-x1y2z3.policy.json"
+    assert policy.is_file()
+    break_thumbnailer_recommendation(monkeypatch)
+    assert main(args) == 3
+    assert not policy.exists()  # an old policy beside a refusal could be applied by mistake
+    assert (out / "thumbnailer-role-x1y2z3.diff").is_file()
+    capsys.readouterr()
+
+
+def test_an_interrupted_write_leaves_whole_files_that_the_next_run_settles(
+    analysis: dict[str, Any], tmp_path: Path
+) -> None:
+    data = {key: value for key, value in analysis.items() if not key.startswith("_")}
+    roles = data["roles"]
+    out = tmp_path / "out"
+    write_outputs(data | {"roles": roles[:2]}, out)
+    (out / "summary.json").unlink()
+    (out / "summary.json").mkdir()  # the run below writes the roles' files, then fails on this
+    with pytest.raises(IsADirectoryError):
+        write_outputs(data | {"roles": roles[1:]}, out)
+    assert {p.name for p in out.iterdir() if p.name.startswith(".")} == {OUT_MANIFEST}
+    for path in out.glob("*.policy.json"):
+        json.loads(path.read_text())  # whole
+    (out / "summary.json").rmdir()
+    write_outputs(data | {"roles": roles[:1]}, out)
+    assert {p.name for p in out.iterdir()} == output_names(roles[0])
+
+
+def test_the_manifest_never_removes_a_file_outside_the_folder_or_not_an_output(
+    analysis: dict[str, Any], tmp_path: Path
+) -> None:
+    data = {key: value for key, value in analysis.items() if not key.startswith("_")}
+    out = tmp_path / "out"
+    out.mkdir()
+    outside = tmp_path / "victim.diff"
+    outside.write_text("keep\n")
+    (out / ".profile").write_text("keep\n")
+    (out / OUT_MANIFEST).write_text(f"../victim.diff\n{outside}\n.profile\n\n")
+    write_outputs(data, out)
+    assert outside.read_text() == "keep\n" and (out / ".profile").read_text() == "keep\n"

@@ -22,7 +22,13 @@ from test_report_delivery import Inbox, _serve
 
 from rightsizer import synth
 from rightsizer.cli import main
-from rightsizer.render import render_markdown, render_table, safe_name, write_outputs
+from rightsizer.render import (
+    OUT_MANIFEST,
+    render_markdown,
+    render_table,
+    safe_name,
+    write_outputs,
+)
 from rightsizer.sql import load_query
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +96,7 @@ def test_outputs_of_hostile_role_names_stay_in_out(tmp_path: Path) -> None:
     roles = [role_entry(name, sid=f"R{i}") for i, name in enumerate(HOSTILE_NAMES)]
     written = write_outputs(analysis_of(*roles), out)
     assert all(path.resolve().parent == out.resolve() for path in written)
-    assert {p.name for p in out.iterdir()} == {p.name for p in written}
+    assert {p.name for p in out.iterdir()} == {p.name for p in written} | {OUT_MANIFEST}
     assert [p for p in tmp_path.rglob("*") if out not in p.parents and p != out] == []
 
 
