@@ -29,12 +29,14 @@ from rightsizer.iam.policy import (
 )
 from rightsizer.iam.s3 import S3Resource, could_be_s3, is_s3_action, s3_family_service
 from rightsizer.iam.snapshot import Role
-from rightsizer.prefixes import coarsen, escape_key, generalize
+from rightsizer.prefixes import coarsen, escape_key, folders_below, fragile_keys, generalize
 from rightsizer.unknown import keep_unobservable
 from rightsizer.usage import RoleUsage
 
 # IAM's limit for all inline policies of one role together (characters, no whitespace).
 INLINE_POLICY_LIMIT = 10_240
+# IAM's limit for one managed policy (characters, no whitespace).
+MANAGED_POLICY_LIMIT = 6_144
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,8 @@ def recommend(
     warnings: list[dict[str, str]] = []
 
     uses = list(usage.used) if usage else []
-    suffixes = _generalize_keys([u.resource for u in uses], granularity)
+    suffixes, fragile = _generalize_keys([u.resource for u in uses], granularity)
+    exact_only: dict[str, set[str]] = defaultdict(set)  # target → fragile keys granted as such
     placements: dict[tuple[str, str], tuple[str, _Cover] | None] = {}
     for use in uses:
         target = suffixes.get(use.resource, use.resource)
@@ -172,6 +175,8 @@ def recommend(
             not_granted.append({"action": use.action, "resource": use.resource, "count": use.count})
             continue
         resource, cover = placed
+        if use.resource in fragile and resource == _exact_arn(use.resource):
+            exact_only[target].add(use.resource)
         wanted[(resource, cover.condition)].add(use.action)
         row = used_rows.get(Item(use.action, resource))
         if row is None:
@@ -208,6 +213,15 @@ def recommend(
                 "identity policies (a bucket policy allowed them); they are reported, not added",
             }
         )
+    warnings.extend(
+        {
+            "code": "fragile-grant",
+            "message": f"today's policy grants only exact keys under {target} ({len(keys)} "
+            "used in the window, kept as exact keys); the next new key will be denied, as it is "
+            "today",
+        }
+        for target, keys in sorted(exact_only.items())
+    )
     warnings.extend({"code": code, "message": why} for code, why in kept.codes())
     warnings.extend(
         {"code": "s3-family-unknown", "message": why}
@@ -225,18 +239,33 @@ def recommend(
     given_up: list[dict[str, str]] = []
     policy = _assemble(wanted, carried)
     while policy_size(policy) > size_limit:
-        coarser = _coarsen_once(current, wanted, given_up)
+        # Object granularity promises exact keys: never trade them for prefixes.
+        coarser = None if granularity == "object" else _coarsen_once(current, wanted, given_up)
         if coarser is None:
+            how = (
+                "as exact keys; use --granularity prefix or"
+                if granularity == "object"
+                else "even at bucket level;"
+            )
             warnings.append(
                 {
                     "code": "policy-too-large",
                     "message": f"the recommendation is {policy_size(policy)} characters, over "
-                    f"IAM's {size_limit}, even at bucket level; split it across managed policies",
+                    f"IAM's {size_limit}, {how} split it across managed policies",
                 }
             )
             break
         wanted = coarser
         policy = _assemble(wanted, carried)
+    if MANAGED_POLICY_LIMIT < policy_size(policy) <= size_limit:
+        warnings.append(
+            {
+                "code": "over-managed-policy-limit",
+                "message": f"the recommendation is {policy_size(policy)} characters, over the "
+                f"{MANAGED_POLICY_LIMIT} of a managed policy; apply it as an inline policy "
+                f"(up to {INLINE_POLICY_LIMIT} for all of a role's inline policies) or split it",
+            }
+        )
     if given_up:
         used_rows = _regroup_used(used_rows, wanted)
     return Recommendation(
@@ -250,46 +279,63 @@ def recommend(
     )
 
 
-def _generalize_keys(resources: Iterable[str], granularity: str) -> dict[str, str]:
-    """Resource ARN → generalized ARN for object resources, bucket (or access point) by bucket."""
+def _generalize_keys(
+    resources: Iterable[str], granularity: str
+) -> tuple[dict[str, str], frozenset[str]]:
+    """Resource ARN → generalized ARN for object resources, bucket (or access point) by bucket;
+    and the object ARNs among data-named keys (fragile when granted one by one), unless exact
+    keys are asked."""
     keys: dict[str, set[str]] = defaultdict(set)  # "arn:P:s3:::bucket" → keys
     for arn in resources:
         parsed = S3Resource.parse(arn)
         if parsed is not None and parsed.key is not None and parsed.key != "*":
             keys[parsed.object_base].add(parsed.key)
     out: dict[str, str] = {}
+    fragile: set[str] = set()
     for base, base_keys in keys.items():
         for key, suffix in generalize(base_keys, granularity).items():
             out[f"{base}/{key}"] = f"{base}/{suffix}"
-    return out
+        if granularity != "object":
+            fragile.update(f"{base}/{key}" for key in fragile_keys(base_keys))
+    return out, frozenset(fragile)
 
 
 def _place(
     current: CurrentGrants, action: str, arn: str, target: str, *, fallback: bool = True
 ) -> tuple[str, _Cover] | None:
-    """Where a used (action, arn) goes: the generalized target when today's grants cover it,
-    else the narrower grant of today that allows it, else None (not granted today)."""
+    """Where a used (action, arn) goes: the generalized target when today's grants cover it;
+    else a grant of today within the target that allows it; else the widest folder on the
+    key's path below the target that today's grants cover; else the exact key. None: not
+    granted today. A companion (`fallback` False) takes only the target or a folder."""
     cover = current.cover(action, target)
     if cover is not None:
         return target, cover
+    exact = _exact_arn(arn)
+    if fallback:
+        for allow in current.allows:
+            grant = allow.grant
+            if grant.except_resources or not allow.applies_to(action):
+                continue
+            mine = as_2012(grant.resource, allow.variables)
+            if within(mine, target) and within(exact, grant.resource, variables=allow.variables):
+                return mine, _Cover(allow.condition)
+    parsed, wider = S3Resource.parse(exact), S3Resource.parse(target)
+    if parsed and wider and parsed.key is not None and wider.key is not None:
+        # The next key the code writes lands in one of these folders: grant the widest held.
+        for folder in folders_below(wider.key, parsed.key):
+            cover = current.cover(action, parsed.arn(folder))
+            if cover is not None:
+                return parsed.arn(folder), cover
     if not fallback:
         return None
-    exact = arn if arn.endswith("/*") else _escape_arn(arn)
-    for allow in current.allows:
-        grant = allow.grant
-        if grant.except_resources or not allow.applies_to(action):
-            continue
-        if within(exact, grant.resource, variables=allow.variables):
-            mine = as_2012(grant.resource, allow.variables)
-            narrower = mine if within(mine, target) else exact
-            return narrower, _Cover(allow.condition)
     cover = current.cover(action, exact)
     return (exact, cover) if cover is not None else None
 
 
-def _escape_arn(arn: str) -> str:
+def _exact_arn(arn: str) -> str:
+    """The ARN as a resource that grants exactly it (`bucket/*` of a batch call stays)."""
     parsed = S3Resource.parse(arn)
-    if parsed is None or parsed.key is None:
+    if parsed is None or parsed.key is None or parsed.key == "*":
         return arn
     return parsed.arn(escape_key(parsed.key))
 

@@ -39,14 +39,15 @@ def looks_generated(segment: str) -> bool:
     return bool(_GENERATED.match(stem) or _GENERATED.match(segment))
 
 
-def _collapse_here(children: dict[str, list[tuple[str, str | None]]], depth: int) -> bool:
-    """Should every key under this folder be granted as `folder/*`?"""
+def _collapse_here(children: dict[str, list[tuple[str, str | None]]], depth: int) -> str | None:
+    """Why every key under this folder is granted as `folder/*`: "data" (its names are many or
+    generated), "files" (it holds only files), or None (walk on)."""
     if len(children) > MAX_CHILDREN:
-        return True
+        return "data"
     if any(looks_generated(name) or _NUMBERED_FILE.search(name) for name in children):
-        return True
+        return "data"
     only_files = all(rest is None for entries in children.values() for _, rest in entries)
-    return only_files and depth > 0
+    return "files" if only_files and depth > 0 else None
 
 
 def generalize(keys: Iterable[str], granularity: str = "prefix") -> dict[str, str]:
@@ -58,7 +59,19 @@ def generalize(keys: Iterable[str], granularity: str = "prefix") -> dict[str, st
         return dict.fromkeys(keys, "*")
     if granularity != "prefix":
         raise ValueError(f"granularity must be one of {GRANULARITIES}, not {granularity!r}")
+    return _walk(keys)[0]
+
+
+def fragile_keys(keys: Iterable[str]) -> frozenset[str]:
+    """The keys under a folder whose names are data (many, or generated): the code writes new
+    keys there, so a grant of only the keys seen denies the next one."""
+    return frozenset(_walk(sorted(set(keys)))[1])
+
+
+def _walk(keys: list[str]) -> tuple[dict[str, str], set[str]]:
+    """The prefix generalization of `keys`, and the keys collapsed because names are data."""
     result: dict[str, str] = {}
+    fragile: set[str] = set()
     # Walk the tree one level at a time; a collapsed folder's keys are never split further.
     stack: list[tuple[list[tuple[str, str | None]], list[str]]] = [
         ([(key, key) for key in keys], [])
@@ -74,11 +87,14 @@ def generalize(keys: Iterable[str], granularity: str = "prefix") -> dict[str, st
             children.setdefault(head, []).append((key, tail if slash else None))
         if not children:
             continue
-        if _collapse_here(children, len(path)):
+        reason = _collapse_here(children, len(path))
+        if reason is not None:
             prefix = "".join(escape_key(part) + "/" for part in path)
             for child_entries in children.values():
                 for key, _ in child_entries:
                     result[key] = prefix + "*"
+                    if reason == "data":
+                        fragile.add(key)
             continue
         for name, child_entries in children.items():
             if all(rest is None for _, rest in child_entries):
@@ -86,7 +102,7 @@ def generalize(keys: Iterable[str], granularity: str = "prefix") -> dict[str, st
                     result[key] = escape_key(key)
             else:
                 stack.append((child_entries, [*path, name]))
-    return result
+    return result, fragile
 
 
 def coarsen(suffix: str) -> str:
@@ -97,3 +113,15 @@ def coarsen(suffix: str) -> str:
     if "/" not in trimmed:
         return "*"
     return trimmed.rsplit("/", 1)[0] + "/*"
+
+
+def folders_below(suffix: str, key: str) -> list[str]:
+    """The folders of an escaped key under the prefix `suffix`, widest first: for `a/*` and
+    `a/b/c/key`, [`a/b/*`, `a/b/c/*`]; none when `suffix` is not a prefix of the key."""
+    if suffix != "*" and not suffix.endswith("/*"):
+        return []
+    base = suffix[:-1]  # "a/" of "a/*", "" of "*"
+    if not key.startswith(base):
+        return []
+    parts = key[len(base) :].split("/")[:-1]
+    return [base + "".join(part + "/" for part in parts[: i + 1]) + "*" for i in range(len(parts))]

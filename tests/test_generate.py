@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from usage_events import FUNCTION, WINDOW, object_resources, s3_event
+from usage_events import ROLE as EVENTS_ROLE
 
+from rightsizer.analyze import analyze
 from rightsizer.coverage import Coverage, ObservedRegion
 from rightsizer.diff import diff
-from rightsizer.generate import recommend
+from rightsizer.generate import MANAGED_POLICY_LIMIT, recommend
+from rightsizer.iam.containment import within
+from rightsizer.iam.matching import action_matches
 from rightsizer.iam.policy import PolicyDocument, is_allowed, parse_policy, policy_size
-from rightsizer.iam.snapshot import Role
+from rightsizer.iam.snapshot import AccountSnapshot, Role
+from rightsizer.ingest import load_records
+from rightsizer.store import connect
 from rightsizer.usage import Companion, RoleUsage, S3Call, UsedPermission
 from rightsizer.verify import replay
 
@@ -213,6 +221,9 @@ grant_resource = st.sampled_from(
         "arn:aws:s3:::beta/a/*",
         "arn:aws:s3:::alpha/2026/*",
         "arn:aws:s3:::*/x.json",
+        # narrower than the prefixes keys generalize into: the deepest folder held is granted
+        "arn:aws:s3:::alpha/?/2026/*",
+        "arn:aws:s3:::beta/*/b/*",
     ]
 )
 grant = st.one_of(
@@ -273,3 +284,205 @@ def test_unknown_coverage_keeps_a_not_resource_grant_as_it_is() -> None:
     assert [(u["action"], u["resource"]) for u in rec.unknown] == [
         ("s3:GetObject", "* except arn:aws:s3:::secret/*")
     ]
+
+
+def granted_objects(policy: PolicyDocument) -> set[tuple[str, str]]:
+    """(action, resource) of the recommendation's object statements."""
+    return {
+        (a, r)
+        for s in policy.statements
+        if s.sid and s.sid.startswith("S3Objects")
+        for a in s.actions or ()
+        for r in s.resources or ()
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(grant, min_size=1, max_size=4),
+    st.lists(st.tuples(st.sampled_from(ACTIONS), object_arn), min_size=1, max_size=12),
+    st.sampled_from([10_240, 400, 250]),
+)
+@example(  # over the size limit, exact keys were once coarsened past prefix's `beta/a`
+    [FULL_ACCESS, {"Effect": "Allow", "NotAction": "iam:*", "NotResource": "arn:aws:s3:::a/*"}],
+    [
+        ("s3:GetObject", "arn:aws:s3:::alpha/a"),
+        ("s3:PutObject", "arn:aws:s3:::beta/a"),
+        ("s3:DeleteObject", "arn:aws:s3:::alpha/2026"),
+    ],
+    400,
+)
+def test_object_granularity_is_never_wider_than_prefix(
+    grants_: list[dict[str, Any]], pairs: list[tuple[str, str]], size_limit: int
+) -> None:
+    r, u = role(*grants_), usage(*pairs)
+    exact = recommend(r, u, COVERED, granularity="object", size_limit=size_limit)
+    prefix = recommend(r, u, COVERED, granularity="prefix", size_limit=size_limit)
+    prefixes = granted_objects(prefix.policy)
+    for action, resource in granted_objects(exact.policy):
+        assert any(a == action and within(resource, p) for a, p in prefixes), (action, resource)
+    if any("NotResource" in g for g in grants_):
+        return
+    # never more than today: each object resource lies within an Allow of its action
+    allows = [g for g in grants_ if g["Effect"] == "Allow"]
+    for action, resource in granted_objects(prefix.policy) | granted_objects(exact.policy):
+        assert any(
+            action_matches(g["Action"], action) and within(resource, g["Resource"]) for g in allows
+        ), (action, resource)
+
+
+# --- a grant of today narrower than the generalized prefix ----------------------------------
+
+TENANT_INBOXES = {
+    "Effect": "Allow",
+    "Action": ["s3:GetObject", "s3:PutObject"],
+    "Resource": "arn:aws:s3:::bucket/data-*/tenant-?/inbox/*",
+}
+# Eight tenants: more folders than structure has, so the keys generalize into `data-us/*`.
+INBOX_KEYS = [
+    f"arn:aws:s3:::bucket/data-us/tenant-{t}/inbox/msg-{i:04d}.json"
+    for t in range(1, 9)
+    for i in range(3)
+]
+NEXT_KEY = "arn:aws:s3:::bucket/data-us/tenant-2/inbox/msg-9999.json"
+
+
+def test_a_narrower_grant_keeps_the_deepest_folder_it_covers_not_the_keys_seen() -> None:
+    rec = recommend(
+        role(TENANT_INBOXES), usage(*[("s3:GetObject", k) for k in INBOX_KEYS]), COVERED
+    )
+    inboxes = tuple(f"arn:aws:s3:::bucket/data-us/tenant-{t}/inbox/*" for t in range(1, 9))
+    assert s3_statements(rec.policy) == [(("s3:GetObject",), inboxes)]
+    assert is_allowed(rec.policy, "s3:GetObject", NEXT_KEY)  # the function's next new key
+    assert not is_allowed(rec.policy, "s3:GetObject", "arn:aws:s3:::bucket/data-us/tenant-2/x")
+    assert [w["code"] for w in rec.warnings] == []
+    assert {row["resource"] for row in rec.used} == set(inboxes)
+
+
+def test_the_covering_folder_keeps_the_condition_of_the_grant() -> None:
+    condition = {"StringEquals": {"aws:SourceVpce": "vpce-1"}}
+    rec = recommend(
+        role(TENANT_INBOXES | {"Condition": condition}),
+        usage(*[("s3:PutObject", k) for k in INBOX_KEYS]),
+        COVERED,
+    )
+    (statement,) = [s for s in rec.policy.statements if s.sid and s.sid.startswith("S3")]
+    assert statement.condition == condition
+    assert "arn:aws:s3:::bucket/data-us/tenant-3/inbox/*" in (statement.resources or ())
+
+
+def test_a_companion_goes_to_the_folder_its_call_went_to() -> None:
+    put_any = TENANT_INBOXES | {"Action": "s3:PutObject*"}
+    tagging = Companion("s3:PutObjectTagging", INBOX_KEYS[0], ("PutObject",), "tags", 1)
+    u = usage(*[("s3:PutObject", k) for k in INBOX_KEYS], companions=(tagging,))
+    rec = recommend(role(put_any), u, COVERED)
+    inbox = "arn:aws:s3:::bucket/data-us/tenant-1/inbox/*"
+    assert (("s3:PutObject", "s3:PutObjectTagging"), (inbox,)) in s3_statements(rec.policy)
+
+
+def test_a_grant_of_exact_keys_stays_exact_and_says_the_next_key_will_be_denied() -> None:
+    only_these = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": INBOX_KEYS}
+    pairs = [(action, k) for k in INBOX_KEYS for action in ("s3:GetObject", "s3:PutObject")]
+    rec = recommend(role(only_these | {"Action": "s3:*"}), usage(*pairs), COVERED)
+    assert s3_statements(rec.policy) == [
+        (("s3:GetObject", "s3:PutObject"), tuple(sorted(INBOX_KEYS)))
+    ]
+    assert not is_allowed(rec.policy, "s3:GetObject", NEXT_KEY)
+    (warning,) = rec.warnings
+    assert warning["code"] == "fragile-grant"
+    assert "exact keys under arn:aws:s3:::bucket/data-us/*" in warning["message"]
+    assert "24 used" in warning["message"] and "next new key will be denied" in warning["message"]
+
+
+def test_one_exact_config_file_is_not_fragile() -> None:
+    config = "arn:aws:s3:::bucket/app/settings.json"
+    only_it = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": config}
+    rec = recommend(role(only_it), usage(("s3:GetObject", config)), COVERED)
+    assert s3_statements(rec.policy) == [(("s3:GetObject",), (config,))]
+    assert rec.warnings == []
+
+
+def test_a_key_named_with_a_star_is_granted_as_that_key() -> None:
+    # `dir/*` is a key here, not a folder: allowed today, it must stay allowed (and no more).
+    not_x = {"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::b/dir/x"}
+    u = usage(("s3:GetObject", "arn:aws:s3:::b/dir/*"))
+    rec = recommend(role(not_x), u, COVERED)
+    assert rec.not_granted == []
+    assert s3_statements(rec.policy) == [(("s3:GetObject",), ("arn:aws:s3:::b/dir/${*}",))]
+    assert replay(rec.policy, role(not_x).policies, u.used).ok
+
+
+def test_object_granularity_keeps_exact_keys_over_the_size_limit() -> None:
+    keys = [f"arn:aws:s3:::b/team{t}/sub{s}/f.txt" for t in range(5) for s in range(5)]
+    u = usage(*[("s3:GetObject", k) for k in keys])
+    rec = recommend(role(FULL_ACCESS), u, COVERED, granularity="object", size_limit=300)
+    assert s3_statements(rec.policy) == [(("s3:GetObject",), tuple(sorted(keys)))]
+    assert rec.precision_given_up == []
+    (warning,) = [w for w in rec.warnings if w["code"] == "policy-too-large"]
+    assert "as exact keys; use --granularity prefix" in warning["message"]
+
+
+def test_a_policy_over_the_managed_limit_says_to_apply_it_inline() -> None:
+    names = [f"{c}{c}" for c in "abcdef"]  # six folders per level: structure, kept apart
+    keys = [
+        f"arn:aws:s3:::b/team-{t}/sub-{s}/part-{p}/f.txt"
+        for t in names
+        for s in names
+        for p in names
+    ]
+    rec = recommend(role(FULL_ACCESS), usage(*[("s3:GetObject", k) for k in keys]), COVERED)
+    assert MANAGED_POLICY_LIMIT < policy_size(rec.policy) <= 10_240
+    assert rec.precision_given_up == []
+    (warning,) = rec.warnings
+    assert warning["code"] == "over-managed-policy-limit"
+    assert f"{policy_size(rec.policy)} characters" in warning["message"]
+    assert "inline policy" in warning["message"]
+    smaller = recommend(
+        role(FULL_ACCESS), usage(*[("s3:GetObject", k) for k in keys[:36]]), COVERED
+    )
+    assert smaller.warnings == []
+
+
+# --- end to end: records in a store, analyzed ------------------------------------------------
+
+
+def analyze_records(tmp_path: Path, statement: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The analysis entry of the Lambda role holding `statement`, after GetObject on `keys`."""
+    policy = parse_policy({"Version": "2012-10-17", "Statement": [statement]}, name="app")
+    lambda_role = Role(
+        arn=EVENTS_ROLE,
+        name=EVENTS_ROLE.rsplit("/", 1)[-1],
+        inline_policies={"app": policy},
+        functions=(FUNCTION,),
+    )
+    records = []
+    for arn in keys:
+        bucket, key = arn.removeprefix("arn:aws:s3:::").split("/", 1)
+        request = {"bucketName": bucket, "key": key}
+        records.append(s3_event("GetObject", request, resources=object_resources(bucket, key)))
+    conn = connect(tmp_path / "fragile.duckdb")
+    try:
+        load_records(conn, records)
+        result = analyze(conn, WINDOW, AccountSnapshot(roles={EVENTS_ROLE: lambda_role}))
+    finally:
+        conn.close()
+    assert result.refused == ()
+    (entry,) = result.data["roles"]
+    return entry
+
+
+def test_analyze_grants_each_tenant_inbox_the_narrower_grant_allows(tmp_path: Path) -> None:
+    entry = analyze_records(tmp_path, TENANT_INBOXES, INBOX_KEYS)
+    assert is_allowed(parse_policy(entry["recommended_policy"]), "s3:GetObject", NEXT_KEY)
+    (read,) = [s for s in entry["recommended_policy"]["Statement"] if s["Action"] == "s3:GetObject"]
+    assert read["Resource"] == [
+        f"arn:aws:s3:::bucket/data-us/tenant-{t}/inbox/*" for t in range(1, 9)
+    ]
+    assert "fragile-grant" not in [w["code"] for w in entry["warnings"]]
+
+
+def test_analyze_warns_when_today_grants_only_exact_keys(tmp_path: Path) -> None:
+    only_these = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": INBOX_KEYS}
+    entry = analyze_records(tmp_path, only_these, INBOX_KEYS)
+    assert not is_allowed(parse_policy(entry["recommended_policy"]), "s3:GetObject", NEXT_KEY)
+    assert "fragile-grant" in [w["code"] for w in entry["warnings"]]

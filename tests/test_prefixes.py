@@ -5,8 +5,16 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rightsizer.iam.containment import within
 from rightsizer.iam.policy import resource_matches
-from rightsizer.prefixes import coarsen, escape_key, generalize, looks_generated
+from rightsizer.prefixes import (
+    coarsen,
+    escape_key,
+    folders_below,
+    fragile_keys,
+    generalize,
+    looks_generated,
+)
 
 
 def test_dated_folders_collapse_to_the_stable_prefix() -> None:
@@ -66,6 +74,22 @@ def test_coarsen_walks_up_to_the_bucket() -> None:
     assert coarsen("key") == "*"
 
 
+def test_keys_under_data_named_folders_are_fragile() -> None:
+    tenants = [f"data/tenant-{t}/inbox/msg.json" for t in range(8)]  # many siblings
+    dated = ["logs/2026/11/01/run.txt"]  # generated names
+    files = ["app/settings.json", "app/features.json", "keys.txt"]  # structure
+    assert fragile_keys([*tenants, *dated, *files]) == {*tenants, *dated}
+
+
+def test_folders_below_a_prefix_widest_first() -> None:
+    assert folders_below("a/*", "a/b/c/key") == ["a/b/*", "a/b/c/*"]
+    assert folders_below("*", "a/key") == ["a/*"]
+    assert folders_below("a/*", "a/key") == []
+    assert folders_below("a/key", "a/key") == []  # an exact key has nothing below it
+    assert folders_below("ab/*", "a/b/key") == []
+    assert folders_below("w${*}/*", "w${*}/x/k") == ["w${*}/x/*"]
+
+
 keys_strategy = st.lists(
     st.lists(st.text("ab1-*?$.", min_size=1, max_size=4), min_size=1, max_size=4).map("/".join),
     min_size=1,
@@ -81,3 +105,14 @@ def test_every_key_is_covered_by_its_pattern(keys: list[str], granularity: str) 
         arn = f"arn:aws:s3:::bucket/{key}"
         assert resource_matches(f"arn:aws:s3:::bucket/{suffix}", arn)
         assert resource_matches(f"arn:aws:s3:::bucket/{coarsen(suffix)}", arn)
+
+
+@given(keys_strategy)
+def test_folders_below_lie_between_the_prefix_and_the_key(keys: list[str]) -> None:
+    for key, suffix in generalize(keys).items():
+        arn = f"arn:aws:s3:::bucket/{key}"
+        for folder in folders_below(suffix, escape_key(key)):
+            pattern = f"arn:aws:s3:::bucket/{folder}"
+            assert resource_matches(pattern, arn) and within(
+                pattern, f"arn:aws:s3:::bucket/{suffix}"
+            )
