@@ -15,8 +15,9 @@ from rightsizer import __version__, aws, synth
 from rightsizer.analyze import Analysis, analyze, load_selectors, load_snapshot
 from rightsizer.config import Settings, load_settings
 from rightsizer.errors import ConfigError, RightsizerError
-from rightsizer.ingest import ingest
-from rightsizer.progress import terminal_progress
+from rightsizer.ingest import IngestSummary, ingest_into
+from rightsizer.interrupt import Interrupted
+from rightsizer.progress import IngestProgress, terminal_progress
 from rightsizer.render import (
     FORMATS,
     check_out_dir,
@@ -166,22 +167,9 @@ def ingest_command(
             "RIGHTSIZER_SOURCE, or put source = ... in rightsizer.toml"
         )
     window = Window.from_options(until, settings.days)
-    log_source = open_source(settings.source, profile=settings.profile, region=settings.region)
-    try:
-        conn = connect(settings.db)
-        try:
-            summary = ingest(
-                conn,
-                log_source,
-                window,
-                workers=settings.workers,
-                strict=strict,
-                progress=terminal_progress(),
-            )
-        finally:
-            conn.close()
-    finally:
-        log_source.close()
+    summary = _ingest(
+        settings.source, settings, window, strict=strict, progress=terminal_progress()
+    )
     if output_format == "json":
         typer.echo(json.dumps(summary.as_dict(), indent=2))
     else:
@@ -204,17 +192,34 @@ def _run_ingest(settings: Settings, window: Window, *, quiet: bool) -> dict[str,
     """Ingest what is new from the configured source; None when no source is configured."""
     if not settings.source:
         return None
-    log_source = open_source(settings.source, profile=settings.profile, region=settings.region)
+    progress = None if quiet else terminal_progress()
+    return _ingest(settings.source, settings, window, progress=progress).as_dict()
+
+
+def _ingest(
+    source: str,
+    settings: Settings,
+    window: Window,
+    *,
+    strict: bool = False,
+    progress: IngestProgress | None = None,
+) -> IngestSummary:
+    """Ingest from `source`; on SIGINT or SIGTERM say what was kept and exit 130."""
+    log_source = open_source(source, profile=settings.profile, region=settings.region)
     try:
-        conn = connect(settings.db)
-        try:
-            progress = terminal_progress() if not quiet else None
-            summary = ingest(conn, log_source, window, workers=settings.workers, progress=progress)
-        finally:
-            conn.close()
+        return ingest_into(
+            settings.db,
+            log_source,
+            window,
+            workers=settings.workers,
+            strict=strict,
+            progress=progress,
+        )
+    except Interrupted as interrupted:
+        typer.echo(str(interrupted), err=True)
+        raise typer.Exit(130) from None
     finally:
         log_source.close()
-    return summary.as_dict()
 
 
 def _emit(analysis: Analysis, output_format: str, out: Path | None) -> int:

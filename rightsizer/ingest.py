@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing
 import os
-import shutil
-import sys
-import tempfile
-import threading
 import time
 import uuid
 from collections import Counter, deque
@@ -31,7 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rightsizer.errors import SourceError, StoreError
+from rightsizer.errors import SourceError
+from rightsizer.interrupt import Interrupted, Stop, stop_on_signals
 from rightsizer.progress import IngestProgress
 from rightsizer.records import (
     ChunkResult,
@@ -41,8 +37,10 @@ from rightsizer.records import (
     read_table,
     to_table,
 )
-from rightsizer.sources import LogFile, LogSource
+from rightsizer.sources import Listing, LogFile, LogSource
+from rightsizer.store import connect
 from rightsizer.window import Window
+from rightsizer.workers import decode_pool, spool_folder
 
 T = TypeVar("T")
 
@@ -175,6 +173,7 @@ class IngestSummary:
     non_log_objects: Counter[str] = field(default_factory=Counter)
     unexpected_folders: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    interrupted: bool = False  # by SIGINT or SIGTERM, after committing what it had decoded
 
     @property
     def records_per_second(self) -> float:
@@ -228,6 +227,7 @@ class IngestSummary:
             "records_per_second": round(self.records_per_second),
             "strict": self.strict,
             "exit_code": self.exit_code,
+            "interrupted": self.interrupted,
         }
 
 
@@ -420,23 +420,95 @@ def ingest(
     workers: int = 0,
     strict: bool = False,
     progress: IngestProgress | None = None,
+    listing: Listing | None = None,
 ) -> IngestSummary:
     """Read the window's new log files from `source` into the store; returns the summary.
 
     Files already in the manifest, or skipped before at the same size, are not read again.
     Files are decoded in `workers` processes (0 = one per core) and committed in key order,
     so a run that is killed and rerun ends with exactly the rows of an uninterrupted run.
+    `listing` is the source's listing of the window, when the caller made it already.
+
+    SIGINT or SIGTERM (when called in the main thread) stops the run: every file decoded by
+    then is committed, and `Interrupted` says how many files this run kept.
     """
     started = time.monotonic()
     shown = progress or _NoProgress()
     summary = IngestSummary(run_id=uuid.uuid4().hex, source=source.spec, window=window)
     summary.strict = strict
+    with stop_on_signals() as stop:
+        if listing is None:
+            with stop.at_once():  # nothing to keep yet
+                listing = source.list_files(window, shown.message)
+        conn.execute(
+            "INSERT INTO ingest_runs (run_id, source, window_start, window_end, started_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [summary.run_id, source.spec, window.start, window.end, _utcnow()],
+        )
+        try:
+            _read_new(conn, source, listing, workers, summary, shown, stop)
+            stop.check()  # asked for during the last commit
+        except Interrupted as interrupted:
+            summary.interrupted = True
+            interrupted.files_kept = summary.files_read
+            _finish(conn, summary, started)
+            raise
+        _finish(conn, summary, started)
+        stop.files_kept = summary.files_read  # a stop asked for from here on keeps them all
+    return summary
+
+
+def _finish(conn: duckdb.DuckDBPyConnection, summary: IngestSummary, started: float) -> None:
+    """Record the run's summary in `ingest_runs`."""
+    summary.seconds = time.monotonic() - started
     conn.execute(
-        "INSERT INTO ingest_runs (run_id, source, window_start, window_end, started_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [summary.run_id, source.spec, window.start, window.end, _utcnow()],
+        "UPDATE ingest_runs SET finished_at = ?, summary = ? WHERE run_id = ?",
+        [_utcnow(), json.dumps(summary.as_dict()), summary.run_id],
     )
-    listing = source.list_files(window, shown.message)
+
+
+def ingest_into(
+    db: str | Path,
+    source: LogSource,
+    window: Window,
+    *,
+    workers: int = 0,
+    strict: bool = False,
+    progress: IngestProgress | None = None,
+) -> IngestSummary:
+    """`ingest` into the database file `db`, opened (or created) once the source is listed.
+
+    A source that cannot be listed (a wrong bucket, a folder without AWSLogs/) so leaves no
+    empty database behind.
+    """
+    with stop_on_signals() as stop:
+        with stop.at_once():  # nothing to keep yet
+            listing = source.list_files(window, progress.message if progress else None)
+        conn = connect(db)  # a stop waits for it: a new database gets its whole schema
+        try:
+            return ingest(
+                conn,
+                source,
+                window,
+                workers=workers,
+                strict=strict,
+                progress=progress,
+                listing=listing,
+            )
+        finally:
+            conn.close()
+
+
+def _read_new(
+    conn: duckdb.DuckDBPyConnection,
+    source: LogSource,
+    listing: Listing,
+    workers: int,
+    summary: IngestSummary,
+    shown: IngestProgress,
+    stop: Stop,
+) -> None:
+    """Read the listed files that are not in the store yet."""
     summary.files_listed = len(listing.files)
     summary.non_log_objects["other"] += listing.other_files
     summary.unexpected_folders = listing.unexpected_folders
@@ -453,15 +525,9 @@ def ingest(
     if todo:
         shown.start(len(todo))
         try:
-            _read_all(conn, source, todo, workers or os.cpu_count() or 1, summary, shown)
+            _read_all(conn, source, todo, workers or os.cpu_count() or 1, summary, shown, stop)
         finally:
             shown.finish()
-    summary.seconds = time.monotonic() - started
-    conn.execute(
-        "UPDATE ingest_runs SET finished_at = ?, summary = ? WHERE run_id = ?",
-        [_utcnow(), json.dumps(summary.as_dict()), summary.run_id],
-    )
-    return summary
 
 
 def _read_all(
@@ -471,23 +537,25 @@ def _read_all(
     workers: int,
     summary: IngestSummary,
     progress: IngestProgress,
+    stop: Stop,
 ) -> None:
     """The pipeline: read files (threads) -> decode (processes) -> commit (one thread)."""
     # The decode workers take the cores; DuckDB writes with what is left (and at least one).
     engine_threads = max(1, (os.cpu_count() or 1) - workers)
     with (
         _engine_settings(conn, engine_threads),
-        _decode_pool(workers) as pool,
-        _spool(conn) as spool,
+        decode_pool(workers) as pool,
+        spool_folder(conn) as spool,
     ):
         writer = _Writer(conn, summary)
         done = False
         try:
             with ThreadPoolExecutor(max_workers=max(source.concurrency, 1)) as reader:
-                _pipeline(source, todo, workers, spool, pool, reader, writer, summary, progress)
+                pipeline = _Pipeline(source, spool, pool, reader, writer, summary, progress)
+                pipeline.run(todo, workers, stop)
             done = True
-        except SourceError:
-            done = True  # commit every file read before the one that could not be
+        except (SourceError, Interrupted):
+            done = True  # commit every file decoded before the stop
             raise
         finally:
             writer.close(flush=done)
@@ -512,118 +580,84 @@ def _engine_settings(conn: duckdb.DuckDBPyConnection, threads: int) -> Iterator[
         conn.execute("SET checkpoint_threshold = ?", [before[1]])
 
 
-@contextmanager
-def _spool(conn: duckdb.DuckDBPyConnection) -> Iterator[str]:
-    """A folder for decoded tables on their way from the workers to the writer.
+class _Pipeline:
+    """Keeps a few chunks being read and decoded while handing finished ones over in order."""
 
-    `<db>.spool/` beside the database, emptied first (a killed run may have left tables in it;
-    the single-writer lock means no other run uses it), or a temporary folder for a database in
-    memory.
-    """
-    ((path,),) = conn.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()
-    if not path:
-        with tempfile.TemporaryDirectory(prefix="rightsizer-spool-") as temporary:
-            yield temporary
-        return
-    folder = Path(f"{path}.spool")
-    shutil.rmtree(folder, ignore_errors=True)
-    try:
-        folder.mkdir()
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create {folder} for decoded logs on their way to the database ({exc}); "
-            "move what is there, or make the database's folder writable"
-        ) from exc
-    try:
-        yield str(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    def __init__(
+        self,
+        source: LogSource,
+        spool: str,
+        pool: ProcessPoolExecutor,
+        reader: ThreadPoolExecutor,
+        writer: _Writer,
+        summary: IngestSummary,
+        progress: IngestProgress,
+    ) -> None:
+        self.source = source
+        self.spool = spool
+        self.pool = pool
+        self.reader = reader
+        self.writer = writer
+        self.summary = summary
+        self.progress = progress
+        # Chunks leave these queues only once handed on, so a stop finds them all.
+        self.reads: deque[tuple[list[LogFile], list[Future[bytes]]]] = deque()
+        self.decodes: deque[tuple[list[LogFile], Future[ChunkResult]]] = deque()
 
+    def run(self, todo: list[LogFile], workers: int, stop: Stop) -> None:
+        """Read, decode and hand over every file of `todo`, unless `stop` is asked first."""
+        chunks = _chunks(todo)
+        reads, decodes = self.reads, self.decodes
+        # Bounded in-flight work keeps memory flat whatever the number of files.
+        max_decodes = workers * 2
+        max_reads = 2
+        more = True
+        try:
+            while more or reads or decodes:
+                stop.check()
+                while more and len(reads) < max_reads:
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        more = False
+                    else:
+                        reads.append(
+                            (chunk, [self.reader.submit(self.source.read, f) for f in chunk])
+                        )
+                if reads and len(decodes) < max_decodes:
+                    chunk, futures = reads[0]
+                    try:
+                        items = [
+                            (f.key, stop.wait(fut)) for f, fut in zip(chunk, futures, strict=True)
+                        ]
+                    except SourceError:
+                        while decodes:  # keep what was read before the file that could not be
+                            self._hand_over(*decodes.popleft())
+                        raise
+                    reads.popleft()
+                    decodes.append((chunk, self.pool.submit(decode_files, items, self.spool)))
+                    continue
+                stop.wait(decodes[0][1])
+                self._hand_over(*decodes.popleft())
+        except Interrupted:
+            self._keep_decoded()
+            raise
 
-def _exit_with_parent(parent: int) -> None:
-    """Make this worker exit once the ingest process is gone, even if it was killed.
+    def _keep_decoded(self) -> None:
+        """Hand over every chunk decoded by now, in order, up to the first one that is not."""
+        self.reader.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)  # lets the decodes under way end
+        for chunk, future in self.decodes:
+            if future.cancelled() or future.exception() is not None:
+                break  # never started, or its worker was ended by the same signal
+            self._hand_over(chunk, future)
 
-    A killed parent never tells its workers, and they would wait for tasks forever.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-@contextmanager
-def _decode_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """The worker processes that decode files."""
-    # fork starts workers in milliseconds and needs no `__main__` guard in callers' scripts;
-    # elsewhere fork is unsafe, so spawn.
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_exit_with_parent,
-        initargs=(os.getpid(),),
-    ) as pool:
-        # The first task forks every worker, before this run starts any thread of its own.
-        pool.submit(os.getpid).result()
-        yield pool
-
-
-def _pipeline(
-    source: LogSource,
-    todo: list[LogFile],
-    workers: int,
-    spool: str,
-    pool: ProcessPoolExecutor,
-    reader: ThreadPoolExecutor,
-    writer: _Writer,
-    summary: IngestSummary,
-    progress: IngestProgress,
-) -> None:
-    """Keep a few chunks being read and decoded while handing finished ones over in order."""
-    chunks = _chunks(todo)
-    reads: deque[tuple[list[LogFile], list[Future[bytes]]]] = deque()
-    decodes: deque[tuple[list[LogFile], Future[ChunkResult]]] = deque()
-    # Bounded in-flight work keeps memory flat whatever the number of files.
-    max_decodes = workers * 2
-    max_reads = 2
-    more = True
-    while more or reads or decodes:
-        while more and len(reads) < max_reads:
-            chunk = next(chunks, None)
-            if chunk is None:
-                more = False
-            else:
-                reads.append((chunk, [reader.submit(source.read, f) for f in chunk]))
-        if reads and len(decodes) < max_decodes:
-            chunk, futures = reads.popleft()
-            try:
-                items = [(f.key, fut.result()) for f, fut in zip(chunk, futures, strict=True)]
-            except SourceError:
-                while decodes:  # keep what was read before the file that could not be
-                    _hand_over(*decodes.popleft(), writer, summary, progress)
-                raise
-            decodes.append((chunk, pool.submit(decode_files, items, spool)))
-            continue
-        _hand_over(*decodes.popleft(), writer, summary, progress)
-
-
-def _hand_over(
-    chunk: list[LogFile],
-    future: Future[ChunkResult],
-    writer: _Writer,
-    summary: IngestSummary,
-    progress: IngestProgress,
-) -> None:
-    """Give a decoded chunk to the writer and count it."""
-    result = future.result()
-    records = sum(r.records for r in result.files)
-    summary.records += records
-    summary.bad_records += sum(r.bad_records for r in result.files)
-    summary.insight_records += sum(r.insight_records for r in result.files)
-    writer.add(chunk, result)
-    progress.advance(len(chunk), records)
+    def _hand_over(self, chunk: list[LogFile], future: Future[ChunkResult]) -> None:
+        """Give a decoded chunk to the writer and count it."""
+        result = future.result()
+        records = sum(r.records for r in result.files)
+        summary = self.summary
+        summary.records += records
+        summary.bad_records += sum(r.bad_records for r in result.files)
+        summary.insight_records += sum(r.insight_records for r in result.files)
+        self.writer.add(chunk, result)
+        self.progress.advance(len(chunk), records)

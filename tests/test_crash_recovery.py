@@ -29,10 +29,10 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def build(root: Path) -> None:
-    """120 files of 40 records, some eventIDs delivered twice, one broken file."""
+def build(root: Path, files: int = 120) -> None:
+    """`files` files of 40 records, some eventIDs delivered twice, one broken file."""
     rng = random.Random(5)
-    for index in range(120):
+    for index in range(files):
         delivered = dt.datetime(2026, 10, 1 + index % 3, index % 24, index % 60)
         records = [make_record(f"ev-{index}-{n}", delivered) for n in range(40)]
         records += [make_record(f"ev-{rng.randrange(index + 1)}-0", delivered)]

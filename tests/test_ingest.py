@@ -397,13 +397,29 @@ def test_cli_names_a_full_disk_in_one_line(
     def full_disk(*args: Any, **kwargs: Any) -> IngestSummary:
         raise OSError(errno.ENOSPC, "No space left on device", spooled)
 
-    monkeypatch.setattr(cli_module, "ingest", full_disk)
+    monkeypatch.setattr(cli_module, "ingest_into", full_disk)
     write_tree(tmp_path / "logs")
     args = ["ingest", "--source", str(tmp_path / "logs"), "--db", str(tmp_path / "store.duckdb")]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: [Errno 28] No space left on device")
     assert spooled in err[-1] and "Traceback" not in "\n".join(err)
+
+
+@pytest.mark.parametrize("source", ["missing", "without-logs", "s3://no-such-bucket/logs"])
+def test_a_first_run_whose_source_cannot_be_listed_leaves_no_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest, source: str
+) -> None:
+    if source.startswith("s3://"):
+        request.getfixturevalue("moto")  # a bucket that does not exist, over HTTP
+    else:
+        (tmp_path / "without-logs").mkdir()
+        source = str(tmp_path / source)
+    db = tmp_path / "store.duckdb"
+    args = ["ingest", "--source", source, "--db", str(db), "--until", "2026-10-04"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.splitlines()[-1].startswith("error: ")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(db.name)] == []
 
 
 def test_cli_without_source_names_the_settings(
