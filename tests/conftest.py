@@ -1,4 +1,5 @@
-"""Shared fixtures: a real moto_server on 127.0.0.1 and fake AWS credentials."""
+"""Shared fixtures: a real moto_server on 127.0.0.1, fake AWS credentials, and what a test needs
+from outside the checkout (skipped where missing, failed there under RIGHTSIZER_CI=1)."""
 
 from __future__ import annotations
 
