@@ -35,6 +35,7 @@ from rightsizer.records import (
     decode_files,
     decode_log,
     read_table,
+    timed_rows,
     to_table,
 )
 from rightsizer.sources import Listing, LogFile, LogSource
@@ -147,7 +148,7 @@ def load_records(
     left out, duplicates of stored eventIDs ignored). No manifest row is written.
     """
     decoded = decode_log(msgspec.json.encode({"Records": records}))
-    table = to_table(decoded.records, source_key)
+    table, _ = timed_rows(to_table(decoded.records, source_key))
     added, _ = _in_transaction(conn, lambda: insert_events(conn, table))
     return added
 

@@ -2,9 +2,9 @@
 
 Only the stored fields are decoded, with a typed msgspec decoder: that is most of the ingest
 cost, so nothing else is looked at. Decoding is lenient per record: a field of the wrong type
-becomes NULL, a record without an eventID is counted as bad, and neither costs the file's other
-records. Faults of the whole file (not gzip, truncated, invalid JSON, wrong shape, empty)
-raise `FileFault` with a one-line reason.
+becomes NULL, a record without an eventID or without an eventTime that parses is counted as
+bad, and neither costs the file's other records. Faults of the whole file (not gzip,
+truncated, invalid JSON, wrong shape, empty) raise `FileFault` with a one-line reason.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import re
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from itertools import accumulate, chain
 from operator import attrgetter
@@ -440,6 +441,20 @@ def to_table(records: list[Record], source_file: str | list[str]) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=EVENT_SCHEMA)
 
 
+def timed_rows(table: pa.Table) -> tuple[pa.Table, Counter[str]]:
+    """The rows of a `to_table` table whose eventTime parsed, and how many each file lost.
+
+    A record without a time is bad: no window holds it, so it would be stored and never used.
+    Found here, where times are parsed a thousand records at a time, not record by record.
+    """
+    times = table.column("event_time")
+    if times.null_count == 0:
+        return table, Counter()
+    timeless = pc.is_null(times)
+    lost = pc.value_counts(pc.filter(table.column("source_file"), timeless)).to_pylist()
+    return table.filter(pc.invert(timeless)), Counter({i["values"]: i["counts"] for i in lost})
+
+
 @dataclass
 class FileResult:
     """The outcome of decoding one log file: its counts, or the reason it was skipped."""
@@ -476,6 +491,7 @@ def decode_files(items: list[tuple[str, bytes]], spool: str) -> ChunkResult:
     tables: list[pa.Table] = []
     records: list[Record] = []
     sources: list[str] = []
+    lost: Counter[str] = Counter()  # records of each file without a time
     for key, data in items:
         try:
             decoded = read_log_file(data)
@@ -495,17 +511,27 @@ def decode_files(items: list[tuple[str, bytes]], spool: str) -> ChunkResult:
             )
         )
         if len(records) >= TABLE_ROWS:
-            tables.append(to_table(records, sources))
+            tables.append(_timed_table(records, sources, lost))
             records, sources = [], []
     if records:
-        tables.append(to_table(records, sources))
-    if not tables:
+        tables.append(_timed_table(records, sources, lost))
+    for result in results:
+        if result.key in lost:
+            result.rows -= lost[result.key]
+            result.bad_records += lost[result.key]
+    if not any(table.num_rows for table in tables):
         return ChunkResult(results, None)
     path = os.path.join(spool, f"{uuid.uuid4().hex}.arrow")
     with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, EVENT_SCHEMA) as writer:
         for table in tables:
             writer.write_table(table)
     return ChunkResult(results, path)
+
+
+def _timed_table(records: list[Record], sources: list[str], lost: Counter[str]) -> pa.Table:
+    table, timeless = timed_rows(to_table(records, sources))
+    lost.update(timeless)
+    return table
 
 
 def read_table(path: str) -> pa.Table:

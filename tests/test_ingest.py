@@ -270,6 +270,27 @@ def test_malformed_record_costs_only_itself(tmp_path: Path) -> None:
     assert query(db, "SELECT records, events_added, bad_records FROM files") == [(6, 3, 2)]
 
 
+def test_a_record_whose_event_time_does_not_parse_is_a_bad_record(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    when = dt.datetime(2026, 10, 2, 12)
+    records = [make_record(f"t-{n}", when) for n in range(3)]
+    records += [
+        make_record("no-time", when, eventTime="ThisIsAWrongEventTime"),
+        make_record("month-13", when, eventTime="2026-13-01T12:00:00Z"),
+        make_record("number", when, eventTime=1234),
+        {k: v for k, v in make_record("absent", when).items() if k != "eventTime"},
+    ]
+    write_log(root, log_key(when), records)
+    write_tree(root, files=2, per_file=3)  # a whole chunk of other files around it
+    db = tmp_path / "store.duckdb"
+    summary = run_ingest(root, db)
+    assert (summary.records, summary.bad_records, summary.events_added) == (13, 4, 9)
+    assert query(db, "SELECT count(*) FROM events WHERE event_time IS NULL") == [(0,)]
+    manifest = "SELECT records, events_added, bad_records FROM files WHERE source_key = ?"
+    assert query(db, manifest, [log_key(when)]) == [(7, 3, 4)]
+    assert run_ingest(root, db, strict=True).files_read == 0  # recorded, not read again
+
+
 def test_second_writer_gets_a_clear_message(tmp_path: Path) -> None:
     db = tmp_path / "store.duckdb"
     connect(db).close()
@@ -477,9 +498,8 @@ def test_reused_event_id_with_another_time_is_still_one_row(tmp_path: Path) -> N
         [make_record("x", later), make_record("n", later, eventTime="?"), make_record("y", later)],
     )
     summary = run_ingest(root, db)
-    assert (summary.events_added, summary.duplicates) == (1, 2)
+    assert (summary.events_added, summary.duplicates, summary.bad_records) == (1, 1, 1)
     assert query(db, "SELECT event_id, event_time FROM events ORDER BY 1") == [
-        ("n", None),
         ("x", when),
         ("y", later),
     ]
