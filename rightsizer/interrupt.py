@@ -4,7 +4,7 @@ Python's default turns SIGINT into KeyboardInterrupt wherever the main thread ha
 (and SIGTERM ends the process at once): an ingest lost its open transaction, and each decoding
 worker printed a traceback of its own. Here a signal only sets a flag; the ingest pipeline
 looks at it wherever it waits, commits every file decoded so far and stops. While there is
-nothing to keep yet (listing the source, opening the store), a signal stops the run at once.
+nothing to keep yet (listing the source), a signal stops the run at once.
 Either way the run ends with `Interrupted`.
 
 A module of its own: signal handlers are process-wide state with rules of their own (main

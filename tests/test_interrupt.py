@@ -8,11 +8,19 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_crash_recovery import build, check_consistent, snapshot, wait_until_gone
+from test_ingest import WINDOW, write_tree
+
+import rightsizer.ingest as ingest_module
+from rightsizer.ingest import ingest
+from rightsizer.interrupt import Interrupted
+from rightsizer.sources import open_source
+from rightsizer.store import connect
 
 # The real CLI in a child process. A progress line for every chunk handed to the writer tells
 # the test how far the run is; reading like a slow bucket makes the run last long enough to be
@@ -152,3 +160,49 @@ def test_interrupted_run_keeps_what_it_decoded_and_a_rerun_completes_it(
     _, err = rerun.communicate(timeout=180)
     assert rerun.returncode == 0, err
     assert snapshot(db) == expected
+
+
+class _SignalAfter:
+    """Progress that sends this process `signum` once `files` files were handed over."""
+
+    def __init__(self, files: int, signum: int) -> None:
+        self.files, self.signum, self.handed = files, signum, 0
+
+    def message(self, text: str) -> None:
+        """Nothing to show."""
+
+    def start(self, files: int) -> None:
+        """Nothing to show."""
+
+    def advance(self, files: int, records: int) -> None:
+        self.handed += files
+        if self.handed >= self.files and self.signum:
+            os.kill(os.getpid(), self.signum)
+            self.signum = 0
+
+    def finish(self) -> None:
+        """Nothing to show."""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_library_raises_interrupted_with_what_it_kept_and_restores_the_handlers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers can only be set in the main thread")
+    monkeypatch.setattr(ingest_module, "CHUNK_FILES", 2)
+    root = tmp_path / "logs"
+    write_tree(root, files=12, per_file=5)
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    progress = _SignalAfter(4, signum)
+    conn = connect(tmp_path / "store.duckdb")
+    with pytest.raises(Interrupted) as caught:
+        ingest(conn, open_source(str(root)), WINDOW, workers=2, progress=progress)
+    ((files,),) = conn.execute("SELECT count(*) FROM files").fetchall()
+    ((interrupted,),) = conn.execute("SELECT summary->>'interrupted' FROM ingest_runs").fetchall()
+    conn.close()
+    assert caught.value.files_kept == files >= progress.handed >= 4
+    assert str(caught.value) == f"interrupted: {files} files kept; run again to continue"
+    assert interrupted == "true"
+    assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == before
+    check_consistent(tmp_path / "store.duckdb")
