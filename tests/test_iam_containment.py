@@ -29,6 +29,15 @@ def test_escapes_and_versions() -> None:
     assert within(f"{B}/${{$}}{{x}}/k", f"{B}/${{x}}/*", variables=False)  # 2008 document
 
 
+def test_a_2008_grant_reads_star_and_mark_between_dollar_braces_as_wildcards() -> None:
+    # 2008-10-17 has no escapes: `${*}` is the text `${`, any run, then `}`.
+    assert within(f"{B}/${{$}}{{2026}}/k", f"{B}/${{*}}/*", variables=False)
+    assert within(f"{B}/${{$}}{{x}}", f"{B}/${{?}}", variables=False)
+    assert not within(f"{B}/${{$}}{{xy}}", f"{B}/${{?}}", variables=False)
+    assert not within(f"{B}/${{*}}", f"{B}/${{*}}", variables=False)  # the key `*` has no braces
+    assert within(f"{B}/${{$}}{{${{$}}{{x}}", f"{B}/${{${{*}}", variables=False)  # `${${` is text
+
+
 def test_overlap_with_an_exclusion() -> None:
     assert not may_overlap(f"{B}/2026", f"{B}/2026/*", True)
     assert may_overlap(f"{B}/2026/x", f"{B}/2026/*", True)

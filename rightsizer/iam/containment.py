@@ -15,6 +15,9 @@ from rightsizer.iam.matching import has_wildcard, resource_matches
 
 _ANY, _ONE = "\x00", "\x01"  # a pattern's wildcards, kept apart from literal * and ?
 _TOKEN = re.compile(r"\$\{([*?$])\}|(\$\{[^}]*\})|(\*)|(\?)|(.)", re.DOTALL)
+# A grant's wildcards over `_pattern_text`: `?` is one character or a `?` of the pattern, never
+# a `*` of it (one character never covers any run).
+_WILD = {"*": ".*", "?": f"[^{_ANY}]"}
 
 
 def _pattern_text(pattern: str) -> str:
@@ -28,19 +31,16 @@ def _pattern_text(pattern: str) -> str:
 @lru_cache(maxsize=4096)
 def _grant_regex(grant: str, variables: bool) -> re.Pattern[str] | None:
     """A grant pattern as a regex over `_pattern_text`; None when it holds a policy variable."""
+    if not variables:  # 2008-10-17: `*` and `?` are the only special characters, `${` is text
+        return re.compile("".join(_WILD.get(ch) or re.escape(ch) for ch in grant), re.DOTALL)
     out = []
     for escaped, variable, star, mark, char in _TOKEN.findall(grant):
-        if variables and escaped:
+        if escaped:
             out.append(re.escape(escaped))
-        elif variables and variable:
+        elif variable:
             return None  # resolved per request (${aws:username}): covers nothing for sure
-        elif star:
-            out.append(".*")
-        elif mark:
-            out.append(f"[^{_ANY}]")  # one character, or a `?` of the pattern; never a `*`
         else:
-            text = (f"${{{escaped}}}" if escaped else variable) or char
-            out.append(re.escape(text))
+            out.append(_WILD.get(star or mark) or re.escape(char))
     return re.compile("".join(out), re.DOTALL)
 
 
