@@ -472,6 +472,16 @@ def test_documents_without_version_stay_without_version() -> None:
         PolicyDocument(version="2020-01-01")
 
 
+def test_only_2012_documents_read_variables_and_escapes() -> None:
+    assert PolicyDocument(version="2012-10-17").reads_variables
+    assert not PolicyDocument(version="2008-10-17").reads_variables
+    assert not PolicyDocument(version=None).reads_variables  # IAM reads it as 2008-10-17
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::a/k${?}"}
+    doc = parse_policy({"Statement": [statement]})
+    assert is_allowed([doc], "s3:GetObject", "arn:aws:s3:::a/k${x}")  # `${` text, `?` wildcard
+    assert not is_allowed([doc], "s3:GetObject", "arn:aws:s3:::a/k?")
+
+
 # --- helpers for generation ------------------------------------------------------------------
 
 

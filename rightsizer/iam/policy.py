@@ -151,6 +151,12 @@ class PolicyDocument:
                 f'policy Version {self.version!r} is not "{VERSION_2012}" or "{VERSION_2008}"'
             )
 
+    @property
+    def reads_variables(self) -> bool:
+        """True when `${...}` in a Resource is a variable or an escape: only under Version
+        2012-10-17; without a Version IAM reads the document as 2008-10-17, `${` as text."""
+        return self.version == VERSION_2012
+
 
 class Grant(NamedTuple):
     """One (action pattern, resource pattern) pair of a statement, flattened.
@@ -386,7 +392,7 @@ class Evaluator:
         broad = conditional_deny == "apply"
         self._statements: list[tuple[Statement, _ResourceTest]] = []
         for doc in docs:
-            variables = doc.version == VERSION_2012
+            variables = doc.reads_variables
             for st in doc.statements:
                 if st.effect == "Deny" and not broad and st.has_condition:
                     continue
