@@ -30,7 +30,9 @@ from typing import IO, Any, NoReturn
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from test_generate import COVERED, ROLE_ARN, usage
 
+from rightsizer.generate import recommend
 from rightsizer.iam.containment import may_overlap, within
 from rightsizer.iam.policy import (
     VERSION_2012,
@@ -42,6 +44,7 @@ from rightsizer.iam.policy import (
     resource_matches,
     to_dict,
 )
+from rightsizer.iam.snapshot import Role
 
 # Read at import: conftest's autouse fixture removes RIGHTSIZER_* variables inside each test.
 REQUIRE_ALL = os.environ.get("RIGHTSIZER_CI") == "1"
@@ -199,7 +202,7 @@ def _excluded_colon_spanning(policies: Sequence[PolicyDocument], resource: str) 
     match beyond the colon boundaries" (IAM JSON policy elements: Resource). iam-simulate splits
     on colons first, so requests where that expansion decides a match are left out."""
     for doc in policies:
-        variables = doc.version == VERSION_2012
+        variables = doc.reads_variables
         for st_ in doc.statements:
             for pattern in (st_.resources or ()) + (st_.not_resources or ()):
                 ours = resource_matches(pattern, resource, variables=variables)
@@ -218,21 +221,54 @@ def _excluded_not_resource(pattern: str) -> bool:
     )
 
 
+def _excluded_segment_text(pattern: str) -> bool:
+    """Key text that lands in one of the first five segments (a short or merged pattern) and
+    holds a character other than letters, digits, `-`, `*` and `?`: iam-simulate makes those
+    segments regular expressions without escaping them, so `(` fails and `.`, `$` or `|` change
+    the meaning. IAM gives no character but `*` and `?` a special meaning (IAM JSON policy
+    elements: Resource)."""
+    parts = pattern.split(":", 5)
+    return any(re.search(r"[^\w*?-]", part) for part in parts[:5])
+
+
 # --- what is generated ---------------------------------------------------------------------------
 
 # Keys leave out `*` (a request ARN holding one is a pattern to iam-simulate), line breaks (its
 # `*` is a JavaScript `.*?`, which stops at them) and characters outside the BMP (its `?` matches
 # one UTF-16 unit). IAM: `*` is "any combination of characters", `?` "any single character".
-KEY_PARTS = ["a", "b", "A", "é", " ", ".", "/", ":", "?", "$", "{", "}", "${", "${?}"]
+KEY_PARTS = [
+    "a",
+    "b",
+    "A",
+    "é",
+    " ",
+    ".",
+    "/",
+    ":",
+    "?",
+    "$",
+    "{",
+    "}",
+    "${",
+    "${?}",
+    "+",
+    "(",
+    "[",
+    "\\",
+    "^",
+    "|",
+]
 names = st.text("ab", min_size=1, max_size=2)
 keys = st.lists(st.sampled_from(KEY_PARTS), min_size=1, max_size=6).map("".join)
 ACCESS_POINT = f"arn:aws:s3:{REGION}:{ACCOUNT}:accesspoint/"
 
 
 @st.composite
-def calls(draw: st.DrawFn) -> tuple[str, str]:
+def calls(
+    draw: st.DrawFn, kinds: Sequence[str] = ("object", "ap-object", "bucket", "ap", "all", "table")
+) -> tuple[str, str]:
     """A real action on a resource of a type it takes (iam-simulate checks both)."""
-    kind = draw(st.sampled_from(["object", "ap-object", "bucket", "ap", "all", "table"]))
+    kind = draw(st.sampled_from(kinds))
     if kind == "object":
         return draw(st.sampled_from(["s3:GetObject", "s3:PutObject"])), (
             f"arn:aws:s3:::{draw(names)}/{draw(keys)}"
@@ -284,11 +320,13 @@ def resource_patterns(draw: st.DrawFn, seeds: Sequence[str], escapes: bool) -> s
         resource_type, slash, rest = "", "", parts[5]
     # Without Version 2012-10-17 these are text: `${` and `}` literal, `*` and `?` wildcards.
     rest = _glob(draw, rest, escapes, ("*", "?", "${*}", "${?}", "${$}", "${aws:username}"))
-    segments = draw(st.sampled_from([f"{region}:{account}:"] * 5 + ["*:"]))  # `*:` spans two
-    pattern = f"{prefix}{segments}{resource_type}{slash}{rest}"
+    full = f"{prefix}{region}:{account}:{resource_type}{slash}{rest}"
+    pattern = full
+    if draw(st.integers(0, 5)) == 0:  # one `*` for region and account: it spans a colon
+        pattern = f"{prefix}*:{resource_type}{slash}{rest}"
     if draw(st.integers(0, 5)) == 0:  # cut short with a trailing `*`, never inside `arn:aws:s3:`
         pattern = pattern[: draw(st.integers(len(prefix), len(pattern)))] + "*"
-    return pattern
+    return full if _excluded_segment_text(pattern) else pattern
 
 
 @st.composite
@@ -306,9 +344,13 @@ def action_patterns(draw: st.DrawFn, seeds: Sequence[str]) -> str:
 
 
 @st.composite
-def documents(draw: st.DrawFn, seeds: Sequence[tuple[str, str]]) -> PolicyDocument:
-    """One to three unconditional statements about the seed calls, in any of the versions."""
-    version = draw(st.sampled_from([VERSION_2012, VERSION_2012, "2008-10-17", None]))
+def documents(
+    draw: st.DrawFn,
+    seeds: Sequence[tuple[str, str]],
+    versions: Sequence[str | None] = (VERSION_2012, VERSION_2012, "2008-10-17", None),
+) -> PolicyDocument:
+    """One to three unconditional statements about the seed calls, in one of `versions`."""
+    version = draw(st.sampled_from(versions))
     escapes = version == VERSION_2012
     actions = [a for a, _ in seeds]
     resources = [r for _, r in seeds]
@@ -447,6 +489,20 @@ def test_within_means_iam_allows_every_matching_object_under_the_grant(
 
 
 @EXAMPLES
+@given(fragments.map(lambda f: f.replace("$", "${*}")), st.booleans(), st.data())
+def test_within_is_exact_for_one_object(
+    iam_simulate: IamSimulate, grant: str, old_grant: bool, data: st.DataObject
+) -> None:
+    # Grants here may hold `${*}`, which a 2008-10-17 document reads as `${`, `*`, `}`.
+    key = data.draw(st.one_of(instances(grant), st.text("ab/:?${}", max_size=5)))
+    version = "2008-10-17" if old_grant else VERSION_2012
+    expected = _grants(iam_simulate, grant, key, version)
+    assert (
+        within(BUCKET + escape_resource(key), BUCKET + grant, variables=not old_grant) is expected
+    )
+
+
+@EXAMPLES
 @given(fragments, st.booleans(), st.data())
 def test_may_overlap_is_true_whenever_iam_matches_an_object_with_both(
     iam_simulate: IamSimulate, pattern: str, old: bool, data: st.DataObject
@@ -455,3 +511,56 @@ def test_may_overlap_is_true_whenever_iam_matches_an_object_with_both(
     key = data.draw(instances(pattern))
     if _grants(iam_simulate, excluded, key, "2008-10-17" if old else VERSION_2012):
         assert may_overlap(BUCKET + pattern, BUCKET + excluded, not old), key
+
+
+# --- end to end: a recommendation judged by the independent evaluator --------------------------
+
+
+# Calls on bucket and object ARNs, the resources recommendations are made of.
+bucket_calls = calls(("object", "bucket"))
+
+
+@settings(EXAMPLES, max_examples=150)
+@given(st.data())
+def test_a_recommendation_keeps_every_granted_call_and_grants_nothing_new(
+    iam_simulate: IamSimulate, data: st.DataObject
+) -> None:
+    used = data.draw(st.lists(bucket_calls, min_size=1, max_size=4))
+    # Version-less documents wait for the fix the next test names.
+    versions = (VERSION_2012, VERSION_2012, "2008-10-17")
+    policies = data.draw(st.lists(documents(used, versions), min_size=1, max_size=2))
+    probes = data.draw(st.lists(bucket_calls, max_size=3))
+    role = Role(
+        arn=ROLE_ARN,
+        name="fn-role",
+        inline_policies={f"policy-{i}": doc for i, doc in enumerate(policies)},
+    )
+    granularity = data.draw(st.sampled_from(["object", "prefix", "bucket"]))
+    recommended = recommend(role, usage(*used), COVERED, granularity=granularity).policy
+    both = [*policies, recommended]
+    for action, arn in [*used, *probes]:
+        if _excluded_colon_spanning(both, arn):
+            continue
+        today = iam_simulate.decide(policies, action, arn)
+        proposed = iam_simulate.decide([recommended], action, arn)
+        if (action, arn) in used and today is Decision.ALLOW:  # rule 1: a granted call stays
+            assert proposed is Decision.ALLOW, (action, arn)
+        if proposed is Decision.ALLOW:  # rule 2: nothing today's policies do not allow
+            assert today is Decision.ALLOW, (action, arn)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="generate.CurrentGrants reads `${` of a Version-less document as 2012-10-17 "
+    "(`doc.version != VERSION_2008`); IAM reads such a document as 2008-10-17 "
+    "(PolicyDocument.reads_variables), so a call it grants is left out of the recommendation",
+)
+def test_a_call_granted_by_a_version_less_document_stays_allowed() -> None:
+    # Found by the comparison above; it needs no node: rightsizer's own Evaluator agrees.
+    arn = "arn:aws:s3:::a/k${?}"
+    statement = Statement(effect="Allow", actions=("s3:GetObject",), resources=(arn,))
+    today = PolicyDocument(version=None, statements=(statement,))
+    role = Role(arn=ROLE_ARN, name="fn-role", inline_policies={"legacy": today})
+    assert Evaluator([today]).allows("s3:GetObject", arn)
+    recommended = recommend(role, usage(("s3:GetObject", arn)), COVERED).policy
+    assert Evaluator([recommended]).allows("s3:GetObject", arn)
