@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rightsizer.coverage import Coverage
+from rightsizer.findings import Code
 from rightsizer.iam.containment import as_2012, may_overlap, within
 from rightsizer.iam.matching import action_matches
 from rightsizer.iam.policy import (
@@ -208,14 +209,14 @@ def recommend(
     if not_granted:
         warnings.append(
             {
-                "code": "not-granted-by-identity-policy",
+                "code": Code.NOT_GRANTED_BY_IDENTITY_POLICY,
                 "message": f"{len(not_granted)} used permission(s) are not granted by the role's "
                 "identity policies (a bucket policy allowed them); they are reported, not added",
             }
         )
     warnings.extend(
         {
-            "code": "fragile-grant",
+            "code": Code.FRAGILE_GRANT,
             "message": f"today's policy grants only exact keys under {target} ({len(keys)} "
             "used in the window, kept as exact keys); the next new key will be denied, as it is "
             "today",
@@ -224,14 +225,14 @@ def recommend(
     )
     warnings.extend({"code": code, "message": why} for code, why in kept.codes())
     warnings.extend(
-        {"code": "s3-family-unknown", "message": why}
+        {"code": Code.S3_FAMILY_UNKNOWN, "message": why}
         for why in sorted({u["reason"] for u in family})
     )
     if role.permissions_boundary is not None:
         arn = getattr(role.permissions_boundary, "arn", role.permissions_boundary)
         warnings.append(
             {
-                "code": "permissions-boundary",
+                "code": Code.PERMISSIONS_BOUNDARY,
                 "message": f"the role has the permissions boundary {arn}; it still applies",
             }
         )
@@ -249,7 +250,7 @@ def recommend(
             )
             warnings.append(
                 {
-                    "code": "policy-too-large",
+                    "code": Code.POLICY_TOO_LARGE,
                     "message": f"the recommendation is {policy_size(policy)} characters, over "
                     f"IAM's {size_limit}, {how} split it across managed policies",
                 }
@@ -260,7 +261,7 @@ def recommend(
     if MANAGED_POLICY_LIMIT < policy_size(policy) <= size_limit:
         warnings.append(
             {
-                "code": "over-managed-policy-limit",
+                "code": Code.OVER_MANAGED_POLICY_LIMIT,
                 "message": f"the recommendation is {policy_size(policy)} characters, over the "
                 f"{MANAGED_POLICY_LIMIT} of a managed policy; apply it as an inline policy "
                 f"(up to {INLINE_POLICY_LIMIT} for all of a role's inline policies) or split it",
@@ -390,7 +391,7 @@ def _carry_over(role: Role) -> tuple[list[Statement], list[dict[str, Any]], list
                 other += broad
                 warnings.append(
                     {
-                        "code": "mixed-wildcard",
+                        "code": Code.MIXED_WILDCARD,
                         "message": f"{label}: {', '.join(broad)} grants S3 and other services; "
                         "kept unchanged, so S3 access through it is not reduced",
                     }

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from rightsizer.coverage import Coverage
+from rightsizer.findings import Code
 from rightsizer.iam.containment import as_2012, literal_prefix, may_overlap, within
 from rightsizer.iam.policy import Statement, expand_s3_actions
 from rightsizer.iam.s3 import S3Resource, could_be_s3
@@ -76,7 +77,7 @@ class Kept:
         index: int,
         allow: _Allow,
         actions: Sequence[str],
-        code: str,
+        code: Code,
         why: str,
         resource: str | None = None,
     ) -> None:
@@ -137,7 +138,7 @@ def keep_unobservable(
     gaps = coverage.gaps(account, regions)
     for gap in gaps:
         for index, allow in allows:
-            kept.keep(index, allow, _s3_part(allow), "evidence-gap", gap.reason)
+            kept.keep(index, allow, _s3_part(allow), Code.EVIDENCE_GAP, gap.reason)
     _keep_unlogged_data(kept, allows, coverage, account, regions or coverage.regions_of(account))
     for call in usage.unmodeled if usage else ():
         _keep_for_unmodeled(kept, allows, call)
@@ -174,7 +175,7 @@ def _keep_unlogged_data(
             for region in where:
                 verdict = coverage.check(account, region, bucket, prefix, access_of(action))
                 if verdict.status == "unknown":
-                    kept.keep(index, allow, [action], "coverage-unknown", verdict.reason)
+                    kept.keep(index, allow, [action], Code.COVERAGE_UNKNOWN, verdict.reason)
                     break
 
 
@@ -206,9 +207,9 @@ def _keep_for_unmodeled(kept: Kept, allows: list[tuple[int, _Allow]], call: Unmo
             mine = as_2012(grant.resource, allow.variables)
             if all(within(s, mine) for s in scope):
                 for s in scope:
-                    kept.keep(index, allow, chosen, "unmodeled-calls", reason, resource=s)
+                    kept.keep(index, allow, chosen, Code.UNMODELED_CALLS, reason, resource=s)
                 continue
-        kept.keep(index, allow, chosen, "unmodeled-calls", reason)
+        kept.keep(index, allow, chosen, Code.UNMODELED_CALLS, reason)
 
 
 def _s3_part(allow: _Allow) -> list[str]:

@@ -1,0 +1,109 @@
+"""The catalogue of warning codes: each code once, with its severity and what it means.
+
+Every warning an analysis carries names one of these codes (`{"code", "message"}` in the JSON;
+the message says what happened to this role). The severity is the code's, not the message's:
+
+- `error`: the role gets no recommendation (none could be made, or the replay refused it);
+- `warning`: the recommendation keeps more than the role used, or needs care before it is
+  applied;
+- `info`: context a reader should know; nothing to close.
+
+The README's table of warning codes is this catalogue (a test holds them equal).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+
+
+class Code(StrEnum):
+    """A warning code. A member is its code string, so it compares and serializes as one."""
+
+    severity: Severity
+    meaning: str
+
+    def __new__(cls, code: str, severity: Severity, meaning: str) -> Code:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.severity = severity
+        member.meaning = meaning
+        return member
+
+    COVERAGE_UNKNOWN = (
+        "coverage-unknown",
+        "warning",
+        "the trail does not log the data events that would show these grants' use; kept",
+    )
+    EVIDENCE_GAP = (
+        "evidence-gap",
+        "warning",
+        "a day without any event, an account without logs or a skipped log file; S3 grants kept",
+    )
+    UNMODELED_CALLS = (
+        "unmodeled-calls",
+        "warning",
+        "successful calls whose IAM requests cannot be derived; grants that could allow them kept",
+    )
+    S3_FAMILY_UNKNOWN = (
+        "s3-family-unknown",
+        "info",
+        "a grant of an S3 service beside s3: (s3-object-lambda, s3express, ...) carried over",
+    )
+    NOT_GRANTED_BY_IDENTITY_POLICY = (
+        "not-granted-by-identity-policy",
+        "info",
+        "used permissions a bucket policy allowed; reported, not added",
+    )
+    PERMISSIONS_BOUNDARY = (
+        "permissions-boundary",
+        "info",
+        "the role has a permissions boundary, which still applies",
+    )
+    MIXED_WILDCARD = (
+        "mixed-wildcard",
+        "warning",
+        "an action pattern grants S3 and other services; kept unchanged, S3 not reduced",
+    )
+    MISSING_POLICY = (
+        "missing-policy",
+        "warning",
+        "an attached policy is missing from the IAM snapshot; its grants were not considered",
+    )
+    POLICY_TOO_LARGE = (
+        "policy-too-large",
+        "warning",
+        "the recommendation is over IAM's size limit even at its coarsest; split it",
+    )
+    OVER_MANAGED_POLICY_LIMIT = (
+        "over-managed-policy-limit",
+        "info",
+        "the recommendation fits only as an inline policy (over a managed policy's limit)",
+    )
+    FRAGILE_GRANT = (
+        "fragile-grant",
+        "warning",
+        "today's policy grants only exact keys in a folder the code keeps writing new keys to",
+    )
+    ROLE_NOT_IN_SNAPSHOT = (
+        "role-not-in-snapshot",
+        "error",
+        "the logs show Lambda code using a role the IAM snapshot does not hold; no recommendation",
+    )
+    VERIFICATION_FAILED = (
+        "verification-failed",
+        "error",
+        "the recommendation would deny a call of the window; refused",
+    )
+
+
+CATALOGUE: dict[str, Code] = {member.value: member for member in Code}
+
+
+def severity_of(code: str) -> Severity:
+    """The severity of a code; a code this version does not know (a newer analysis) warns."""
+    known = CATALOGUE.get(code)
+    return known.severity if known is not None else "warning"
