@@ -1,16 +1,15 @@
 """The main job: usage → recommendation → replay → diff, for every Lambda role.
 
-`analyze` returns the analysis in the documented JSON shape (README, "The analysis JSON").
-Only Lambda roles appear, and every Lambda role of the IAM snapshot appears, idle ones too.
+`analyze` returns the typed analysis (rightsizer.model); its `to_json()` is the documented
+JSON (README, "The analysis JSON"). Only Lambda roles appear, and every Lambda role of the IAM
+snapshot appears, idle ones too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -19,39 +18,48 @@ import duckdb
 from rightsizer import aws, sql
 from rightsizer.diff import counts, diff, merged
 from rightsizer.errors import ConfigError
-from rightsizer.generate import recommend
+from rightsizer.findings import Code
+from rightsizer.generate import Recommendation, recommend
 from rightsizer.iam.policy import PolicyDocument, canonical_json, policy_size, to_dict
 from rightsizer.iam.snapshot import (
     AccountSnapshot,
+    ManagedPolicy,
     Role,
     attach_functions,
     load_lambda_functions_file,
     load_live,
     load_snapshot_file,
 )
+from rightsizer.model import (
+    ActivityDay,
+    Analysis,
+    Coarsening,
+    Counts,
+    CoverageRow,
+    CurrentPolicy,
+    DeniedRow,
+    Finding,
+    GrantRow,
+    IngestRun,
+    KmsKeyRow,
+    NotGrantedRow,
+    OutOfScope,
+    PolicyCounts,
+    PolicyDiff,
+    RemovedGrant,
+    Replay,
+    RoleAnalysis,
+    StoreTotals,
+    UnknownItem,
+    UnmappedRow,
+    UsedRow,
+)
 from rightsizer.selectors import EventSelectors, fetch_event_selectors, load_event_selectors
 from rightsizer.usage import RoleUsage, UsageReport, compute_usage, discover_lambda_roles
 from rightsizer.verify import replay
 from rightsizer.window import Window
 
-# 2: ingest.non_log_objects counts only "other" (digest and insight folders are never listed).
-SCHEMA_VERSION = 2
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """The analysis document and the roles whose recommendation failed the replay."""
-
-    data: dict[str, Any]
-    refused: tuple[str, ...]
-
-    @property
-    def exit_code(self) -> int:
-        return 3 if self.refused else 0
+__all__ = ["Analysis", "analyze", "load_selectors", "load_snapshot", "policy_text", "store_totals"]
 
 
 def analyze(
@@ -69,53 +77,29 @@ def analyze(
     if role_filter:
         scope = _filter(scope, role_filter)
     usage = compute_usage(conn, window, lambda_roles=scope, selectors=selectors, with_calls=False)
-    roles: list[dict[str, Any]] = []
-    refused: list[str] = []
-    for role_arn in sorted(scope):
-        role = snapshot.roles.get(role_arn)
-        role_usage = usage.roles.get(role_arn)
-        entry = _role_entry(
+    roles = tuple(
+        _role_analysis(
             role_arn,
-            role,
-            role_usage,
+            snapshot.roles.get(role_arn),
+            usage.roles.get(role_arn),
             usage,
             granularity,
             partial(_example_call, conn, window, role_arn, scope[role_arn], selectors),
         )
-        if entry["recommended_policy"] is None and any(
-            w["code"] == "verification-failed" for w in entry["warnings"]
-        ):
-            refused.append(role_arn)
-        roles.append(entry)
-    data = {
-        "schema_version": SCHEMA_VERSION,
-        "window": window.as_dict(),
-        "granularity": granularity,
-        "ingest": dict(ingest_summary) if ingest_summary is not None else None,
-        "store": store_totals(conn),
-        "coverage": _coverage(usage),
-        "skipped_log_files": [
-            {
-                "key": log.key,
-                "reason": log.reason,
-                "account": log.account,
-                "region": log.region,
-                "delivered_at": iso(log.delivered_at),
-            }
-            for log in usage.coverage.skipped
-        ],
-        "unmapped_events": [
-            {
-                "event_source": u.event_source,
-                "event_name": u.event_name,
-                "reason": u.reason,
-                "count": u.count,
-            }
-            for u in usage.unmapped
-        ],
-        "roles": roles,
-    }
-    return Analysis(data, tuple(refused))
+        for role_arn in sorted(scope)
+    )
+    return Analysis(
+        window=window,
+        granularity=granularity,
+        ingest=IngestRun.from_json(ingest_summary) if ingest_summary is not None else None,
+        store=StoreTotals(**store_totals(conn)),
+        coverage=_coverage(usage),
+        skipped_log_files=tuple(usage.coverage.skipped),
+        unmapped_events=tuple(
+            UnmappedRow(u.event_source, u.event_name, u.reason, u.count) for u in usage.unmapped
+        ),
+        roles=roles,
+    )
 
 
 def _lambda_roles(
@@ -142,95 +126,148 @@ def _filter(scope: dict[str, tuple[str, ...]], wanted: Sequence[str]) -> dict[st
     return out
 
 
-def _role_entry(
+def _role_analysis(
     role_arn: str,
     role: Role | None,
     role_usage: RoleUsage | None,
     usage: UsageReport,
     granularity: str,
     example_call: Callable[[str, str], str],
-) -> dict[str, Any]:
+) -> RoleAnalysis:
+    """What the logs show of one role, then (when the snapshot holds it) the recommendation."""
     functions = sorted(
         set(role_usage.functions if role_usage else ()) | set(role.functions if role else ())
     )
-    entry: dict[str, Any] = {
-        "role_arn": role_arn,
-        "role_name": role_arn.rsplit("/", 1)[-1],
-        "account": role_arn.split(":")[4] if role_arn.count(":") >= 5 else "",
-        "functions": functions,
-        "lambda_role_source": "snapshot" if role is not None else "user_agent",
-        "denied": _denied(role_usage),
-        "kms_keys": _kms(role_usage),
-        "activity": [
-            {"day": a.day.isoformat(), "calls": a.calls, "denied": a.denied}
-            for a in (role_usage.daily if role_usage else ())
-        ],
-    }
+    observed = RoleAnalysis(
+        role_arn=role_arn,
+        role_name=role_arn.rsplit("/", 1)[-1],
+        account=role_arn.split(":")[4] if role_arn.count(":") >= 5 else "",
+        functions=tuple(functions),
+        lambda_role_source="snapshot" if role is not None else "user_agent",
+        denied=_denied(role_usage),
+        kms_keys=_kms(role_usage),
+        activity=tuple(
+            ActivityDay(a.day, a.calls, a.denied) for a in (role_usage.daily if role_usage else ())
+        ),
+        used=tuple(
+            UsedRow(u.action, u.resource, u.count, u.first_seen, u.last_seen)
+            for u in (role_usage.used if role_usage else ())
+        ),
+        unknown=(),
+        not_granted_by_identity_policy=(),
+        current_policies=(),
+        permissions_boundary=None,
+        current_policy=None,
+        recommended_policy=None,
+        recommended_policy_size=None,
+        diff=PolicyDiff(removed=(), kept=(), unknown=(), unified=""),
+        counts=None,
+        out_of_scope=(),
+        precision_given_up=(),
+        replay=None,
+        warnings=(),
+    )
     if role is None:
-        return entry | _no_recommendation(
-            "role-not-in-snapshot",
-            "the logs show Lambda code using this role, but the IAM snapshot does not hold it; "
-            "refresh the snapshot (aws iam get-account-authorization-details)",
-            role_usage,
+        return dataclasses.replace(
+            observed,
+            warnings=(
+                Finding(
+                    Code.ROLE_NOT_IN_SNAPSHOT,
+                    "the logs show Lambda code using this role, but the IAM snapshot does not "
+                    "hold it; refresh the snapshot (aws iam get-account-authorization-details)",
+                ),
+            ),
         )
     rec = recommend(role, role_usage, usage.coverage, granularity=granularity)
+    warnings = [Finding(**w) for w in rec.warnings]
     if role.missing_policies:
-        rec.warnings.append(
-            {
-                "code": "missing-policy",
-                "message": "attached policies missing from the snapshot: "
+        warnings.append(
+            Finding(
+                Code.MISSING_POLICY,
+                "attached policies missing from the snapshot: "
                 + ", ".join(role.missing_policies)
                 + "; their grants could not be considered",
-            }
+            )
         )
-    current_docs = role.policies
-    check = replay(rec.policy, current_docs, role_usage.used if role_usage else ())
-    current = merged(current_docs)
-    entry |= {
-        "used": [_iso_row(row) for row in rec.used],
-        "unknown": rec.unknown,
-        "not_granted_by_identity_policy": rec.not_granted,
-        "current_policies": [
-            {
-                "name": label.rsplit("/", 1)[-1],
-                "kind": "managed" if label.startswith("arn:") else "inline",
-                "arn": label if label.startswith("arn:") else None,
-                "document": to_dict(doc),
-            }
+    check = replay(rec.policy, role.policies, role_usage.used if role_usage else ())
+    current = merged(role.policies)
+    analysis = dataclasses.replace(
+        observed,
+        **_recommendation_rows(rec),
+        current_policies=tuple(
+            CurrentPolicy(
+                name=label.rsplit("/", 1)[-1],
+                kind="managed" if label.startswith("arn:") else "inline",
+                arn=label if label.startswith("arn:") else None,
+                document=to_dict(doc),
+            )
             for label, doc in role.policy_sources
-        ],
-        "permissions_boundary": getattr(
-            role.permissions_boundary, "arn", role.permissions_boundary
         ),
-        "current_policy": to_dict(current),
-        "recommended_policy": to_dict(rec.policy),
-        "recommended_policy_size": policy_size(rec.policy),
-        "diff": diff(current_docs, rec.policy, rec.unknown_grants),
-        "counts": {"before": counts(current), "after": counts(rec.policy)},
-        "out_of_scope": rec.out_of_scope,
-        "precision_given_up": rec.precision_given_up,
-        "replay": {
-            "calls": role_usage.call_count if role_usage else 0,
-            "permissions": check.permissions,
-            "not_granted_today": check.not_granted_today,
-            "incomplete": role_usage.incomplete_calls if role_usage else 0,
-        },
-        "warnings": rec.warnings,
+        permissions_boundary=_boundary_arn(role),
+        current_policy=to_dict(current),
+        recommended_policy=to_dict(rec.policy),
+        recommended_policy_size=policy_size(rec.policy),
+        diff=_policy_diff(diff(role.policies, rec.policy, rec.unknown_grants)),
+        counts=Counts(PolicyCounts(**counts(current)), PolicyCounts(**counts(rec.policy))),
+        replay=Replay(
+            calls=role_usage.call_count if role_usage else 0,
+            permissions=check.permissions,
+            not_granted_today=check.not_granted_today,
+            incomplete=role_usage.incomplete_calls if role_usage else 0,
+        ),
+        warnings=tuple(warnings),
+    )
+    if check.ok:
+        return analysis
+    first = dataclasses.replace(
+        check.failures[0],
+        call=example_call(check.failures[0].action, check.failures[0].resource),
+    )
+    more = f" and {len(check.failures) - 1} more" if len(check.failures) > 1 else ""
+    refusal = Finding(
+        Code.VERIFICATION_FAILED,
+        f"refused: the recommendation would deny {first.describe()}{more}",
+    )
+    return dataclasses.replace(
+        analysis, recommended_policy=None, warnings=(*warnings, refusal), refused=True
+    )
+
+
+def _boundary_arn(role: Role) -> str | None:
+    boundary = role.permissions_boundary
+    return boundary.arn if isinstance(boundary, ManagedPolicy) else boundary
+
+
+def _recommendation_rows(rec: Recommendation) -> dict[str, Any]:
+    """The rows of a recommendation as model values (generate hands back JSON-shaped dicts)."""
+    return {
+        "used": tuple(UsedRow(**row) for row in rec.used),
+        "unknown": tuple(UnknownItem(**item) for item in rec.unknown),
+        "not_granted_by_identity_policy": tuple(NotGrantedRow(**row) for row in rec.not_granted),
+        "out_of_scope": tuple(
+            OutOfScope(**{**row, "actions": tuple(row["actions"])}) for row in rec.out_of_scope
+        ),
+        "precision_given_up": tuple(
+            Coarsening(from_=row["from"], to=row["to"]) for row in rec.precision_given_up
+        ),
     }
-    if not check.ok:
-        first = dataclasses.replace(
-            check.failures[0],
-            call=example_call(check.failures[0].action, check.failures[0].resource),
-        )
-        entry["recommended_policy"] = None
-        entry["warnings"].append(
-            {
-                "code": "verification-failed",
-                "message": f"refused: the recommendation would deny {first.describe()}"
-                + (f" and {len(check.failures) - 1} more" if len(check.failures) > 1 else ""),
-            }
-        )
-    return entry
+
+
+def _policy_diff(found: Mapping[str, Any]) -> PolicyDiff:
+    """diff.diff's result as model values."""
+    return PolicyDiff(
+        removed=tuple(
+            RemovedGrant(
+                action=row["action"],
+                resource=row["resource"],
+                narrowed_to=tuple(GrantRow(**n) for n in row["narrowed_to"]),
+            )
+            for row in found["removed"]
+        ),
+        kept=tuple(GrantRow(**row) for row in found["kept"]),
+        unknown=tuple(GrantRow(**row) for row in found["unknown"]),
+        unified=found["unified"],
+    )
 
 
 def _example_call(
@@ -251,66 +288,35 @@ def _example_call(
     return ""
 
 
-def _no_recommendation(code: str, message: str, role_usage: RoleUsage | None) -> dict[str, Any]:
-    used = [
-        {
-            "action": u.action,
-            "resource": u.resource,
-            "count": u.count,
-            "first_seen": iso(u.first_seen),
-            "last_seen": iso(u.last_seen),
-        }
-        for u in (role_usage.used if role_usage else ())
-    ]
-    return {
-        "used": used,
-        "unknown": [],
-        "not_granted_by_identity_policy": [],
-        "current_policies": [],
-        "permissions_boundary": None,
-        "current_policy": None,
-        "recommended_policy": None,
-        "recommended_policy_size": None,
-        "diff": {"removed": [], "kept": [], "unknown": [], "unified": ""},
-        "counts": None,
-        "out_of_scope": [],
-        "precision_given_up": [],
-        "replay": None,
-        "warnings": [{"code": code, "message": message}],
-    }
-
-
-def _iso_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {**row, "first_seen": iso(row["first_seen"]), "last_seen": iso(row["last_seen"])}
-
-
-def _denied(role_usage: RoleUsage | None) -> list[dict[str, Any]]:
-    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+def _denied(role_usage: RoleUsage | None) -> tuple[DeniedRow, ...]:
+    rows: dict[tuple[str, str, str], DeniedRow] = {}
     for call in role_usage.denied if role_usage else ():
         action = call.denied_action or (call.needs[0][0] if call.needs else call.event_name)
         resource = call.denied_resource or (call.needs[0][1] if call.needs else "")
-        row = rows.setdefault(
-            (action, resource, call.error_code),
-            {
-                "action": action,
-                "resource": resource,
-                "error_code": call.error_code,
-                "event_name": call.event_name,
-                "functions": set(),
-                "count": 0,
-                "last_seen": None,
-            },
-        )
-        row["count"] += call.count
-        row["functions"].add(call.function or "")
-        row["last_seen"] = max(filter(None, [row["last_seen"], call.last_seen]))
-    return [
-        {**row, "functions": sorted(row["functions"] - {""}), "last_seen": iso(row["last_seen"])}
-        for _, row in sorted(rows.items())
-    ]
+        key = (action, resource, call.error_code)
+        seen = rows.get(key)
+        functions = {call.function} if call.function else set()
+        if seen is None:
+            rows[key] = DeniedRow(
+                action=action,
+                resource=resource,
+                error_code=call.error_code,
+                event_name=call.event_name,
+                functions=tuple(sorted(functions)),
+                count=call.count,
+                last_seen=call.last_seen,
+            )
+        else:
+            rows[key] = dataclasses.replace(
+                seen,
+                functions=tuple(sorted(set(seen.functions) | functions)),
+                count=seen.count + call.count,
+                last_seen=max(seen.last_seen, call.last_seen),
+            )
+    return tuple(row for _, row in sorted(rows.items()))
 
 
-def _kms(role_usage: RoleUsage | None) -> list[dict[str, Any]]:
+def _kms(role_usage: RoleUsage | None) -> tuple[KmsKeyRow, ...]:
     keys: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"operations": set(), "buckets": set(), "count": 0, "last_seen": None}
     )
@@ -321,34 +327,32 @@ def _kms(role_usage: RoleUsage | None) -> list[dict[str, Any]]:
             key["buckets"].add(use.bucket_arn.split(":::", 1)[-1].split("/", 1)[0])
         key["count"] += use.count
         key["last_seen"] = max(filter(None, [key["last_seen"], use.last_seen]))
-    return [
-        {
-            "key_arn": arn,
-            "operations": sorted(k["operations"]),
-            "buckets": sorted(k["buckets"]),
-            "count": k["count"],
-            "last_seen": iso(k["last_seen"]),
-        }
-        for arn, k in sorted(keys.items())
-    ]
-
-
-def _coverage(usage: UsageReport) -> list[dict[str, Any]]:
-    source = usage.coverage.source
-    rows = []
-    for seen in usage.coverage.observed:
-        rows.append(
-            {
-                "account": seen.account,
-                "region": seen.region,
-                "read": usage.coverage.check(seen.account, seen.region, "*", "", "read").status,
-                "write": usage.coverage.check(seen.account, seen.region, "*", "", "write").status,
-                "read_events": seen.read_events,
-                "write_events": seen.write_events,
-                "source": source,
-            }
+    return tuple(
+        KmsKeyRow(
+            key_arn=arn,
+            operations=tuple(sorted(k["operations"])),
+            buckets=tuple(sorted(k["buckets"])),
+            count=k["count"],
+            last_seen=k["last_seen"],
         )
-    return rows
+        for arn, k in sorted(keys.items())
+    )
+
+
+def _coverage(usage: UsageReport) -> tuple[CoverageRow, ...]:
+    check = usage.coverage.check
+    return tuple(
+        CoverageRow(
+            account=seen.account,
+            region=seen.region,
+            read=check(seen.account, seen.region, "*", "", "read").status,
+            write=check(seen.account, seen.region, "*", "", "write").status,
+            read_events=seen.read_events,
+            write_events=seen.write_events,
+            source=usage.coverage.source,
+        )
+        for seen in usage.coverage.observed
+    )
 
 
 def store_totals(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

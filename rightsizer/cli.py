@@ -9,23 +9,16 @@ from typing import Annotated, Any
 
 import duckdb
 import typer
-from rich.console import Console
 
 from rightsizer import __version__, aws, synth
-from rightsizer.analyze import Analysis, analyze, load_selectors, load_snapshot
+from rightsizer.analyze import analyze, load_selectors, load_snapshot
 from rightsizer.config import Settings, load_settings
 from rightsizer.errors import ConfigError, RightsizerError
 from rightsizer.ingest import IngestSummary, ingest_into
 from rightsizer.interrupt import Interrupted
+from rightsizer.model import Analysis
 from rightsizer.progress import IngestProgress, terminal_progress
-from rightsizer.render import (
-    FORMATS,
-    check_out_dir,
-    render_markdown,
-    render_table,
-    to_json,
-    write_outputs,
-)
+from rightsizer.render import check_out_dir, format_help, format_named, write_outputs
 from rightsizer.report import SmtpSettings, check_report_options, run_report
 from rightsizer.sources import open_source
 from rightsizer.store import connect
@@ -178,14 +171,12 @@ def ingest_command(
     return summary.exit_code
 
 
-_FORMAT_HELP = "table (default on a terminal), json (default otherwise) or markdown."
+_FORMAT_HELP = format_help()
 
 
 def _output_format(value: str | None) -> str:
     chosen = value or ("table" if sys.stdout.isatty() else "json")
-    if chosen not in FORMATS:
-        raise ConfigError(f"--format {chosen!r} is not one of {', '.join(FORMATS)}")
-    return chosen
+    return format_named(chosen).name
 
 
 def _run_ingest(settings: Settings, window: Window, *, quiet: bool) -> dict[str, Any] | None:
@@ -222,15 +213,10 @@ def _ingest(
         log_source.close()
 
 
-def _emit(analysis: Analysis, output_format: str, out: Path | None) -> int:
-    if output_format == "json":
-        sys.stdout.write(to_json(analysis.data))
-    elif output_format == "markdown":
-        sys.stdout.write(render_markdown(analysis.data))
-    else:
-        render_table(analysis.data, Console())
+def _emit(analysis: Analysis, chosen: str, out: Path | None) -> int:
+    format_named(chosen).write(analysis, sys.stdout)
     if out is not None:
-        written = write_outputs(analysis.data, out)
+        written = write_outputs(analysis, out)
         typer.echo(f"wrote {len(written)} files to {out}", err=True)
     for role in analysis.refused:
         typer.echo(f"error: refused to emit a policy for {role} (see its warnings)", err=True)
@@ -422,7 +408,7 @@ def report_command(
     conn = connect(settings.db, read_only=preview)  # a preview stores nothing
     try:
         result = run_report(
-            analysis.data,
+            analysis,
             conn,
             out=out,
             to=settings.report_to,

@@ -1,13 +1,18 @@
-"""Render an analysis for people (table, Markdown) and programs (JSON), and write `--out`."""
+"""Render an analysis for people (table, Markdown) and programs (JSON), and write `--out`.
+
+`FORMATS` is the one registry of output formats: `--format`, its help text and
+`write_analysis` all come from it.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -15,136 +20,148 @@ from rich.table import Table
 
 from rightsizer.errors import ConfigError
 from rightsizer.files import write_atomically
-from rightsizer.report.render import md
+from rightsizer.model import Analysis, RoleAnalysis, as_analysis
+from rightsizer.report.render import render_template
 
-FORMATS = ("table", "json", "markdown")
-# Column title → key of the analysis `counts` (before → after).
-_COUNT_COLUMNS = {
+# Column title → field of the role's `counts` (before → after).
+COUNT_COLUMNS = {
     "S3 actions allowed": "s3_actions",
     "buckets": "buckets",
     "wildcard grants": "wildcard_grants",
 }
+# How the terminal shows each severity of the warning catalogue.
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9+=,.@_-]")
 # In each --out folder: the files rightsizer wrote there, removed when a later run does not.
 OUT_MANIFEST = ".rightsizer-files"
 
-
-def to_json(analysis: Mapping[str, Any]) -> str:
-    """The documented JSON contract, keys in a stable order."""
-    return json.dumps(analysis, indent=2, ensure_ascii=False) + "\n"
+AnalysisLike = Analysis | Mapping[str, Any]
 
 
-def _change(role: Mapping[str, Any], key: str) -> str:
-    counts = role.get("counts")
-    if not counts:
+def to_json(analysis: AnalysisLike) -> str:
+    """The documented JSON contract, keys in a stable order (a document is written as given)."""
+    document = analysis.data if isinstance(analysis, Analysis) else analysis
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def change(role: RoleAnalysis, key: str) -> str:
+    """`before → after` of one of the role's counts; `-` without a recommendation."""
+    if role.counts is None:
         return "-"
-    return f"{counts['before'][key]} → {counts['after'][key]}"
+    return f"{getattr(role.counts.before, key)} → {getattr(role.counts.after, key)}"
 
 
-def _reduction(role: Mapping[str, Any]) -> str:
-    counts = role.get("counts")
-    if not counts or not counts["before"]["s3_actions"]:
+def reduction(role: RoleAnalysis) -> str:
+    """How many of today's S3 actions the recommendation removes, in percent."""
+    if role.counts is None or not role.counts.before.s3_actions:
         return "-"
-    before, after = counts["before"]["s3_actions"], counts["after"]["s3_actions"]
+    before, after = role.counts.before.s3_actions, role.counts.after.s3_actions
     return f"{100 * (before - after) / before:.0f}%"
 
 
-def _used_actions(role: Mapping[str, Any]) -> list[str]:
-    return sorted({row["action"] for row in role["used"]})
+def used_actions(role: RoleAnalysis) -> list[str]:
+    return sorted({row.action for row in role.used})
 
 
-def render_table(analysis: Mapping[str, Any], console: Console) -> None:
-    """A terminal table, one row per role, then the warnings."""
-    window = analysis["window"]
+def render_table(analysis: AnalysisLike, console: Console) -> None:
+    """A terminal table, one row per role, then the warnings labelled with their severity."""
+    analysis = as_analysis(analysis)
+    window = analysis.window.as_dict()
     table = Table(
         title=f"S3 right-sizing, {window['start']} to {window['end']} ({window['days']} days)",
         show_lines=True,
     )
-    for column in ("role", "functions", "S3 actions used", *_COUNT_COLUMNS, "reduction"):
+    for column in ("role", "functions", "S3 actions used", *COUNT_COLUMNS, "reduction"):
         table.add_column(column, overflow="fold")
-    for role in analysis["roles"]:
+    for role in analysis.roles:
         table.add_row(
-            escape(role["role_name"]),
-            escape("\n".join(role["functions"])) or "-",
-            escape("\n".join(_used_actions(role))) or "(none)",
-            *(_change(role, key) for key in _COUNT_COLUMNS.values()),
-            _reduction(role),
+            escape(role.role_name),
+            escape("\n".join(role.functions)) or "-",
+            escape("\n".join(used_actions(role))) or "(none)",
+            *(change(role, key) for key in COUNT_COLUMNS.values()),
+            reduction(role),
         )
     console.print(table)
-    for role in analysis["roles"]:
-        for warning in role["warnings"]:
+    for role in analysis.roles:
+        for warning in role.warnings:
+            style = _SEVERITY_STYLE[warning.severity]
             console.print(
-                f"[yellow]warning[/] {escape(role['role_name'])}: {escape(warning['message'])}",
+                f"[{style}]{warning.severity}[/] {escape(role.role_name)}: "
+                f"{escape(warning.message)}",
                 markup=True,
                 highlight=False,
             )
-    for log in analysis.get("skipped_log_files", ()):
+    for log in analysis.skipped_log_files:
         console.print(
-            f"[red]skipped[/] {escape(log['key'])}: {escape(log['reason'])} (its calls are "
+            f"[red]skipped[/] {escape(log.key)}: {escape(log.reason)} (its calls are "
             "missing from this analysis; the roles it concerns keep today's S3 grants)",
             markup=True,
             highlight=False,
         )
-    for event in analysis["unmapped_events"]:
+    for event in analysis.unmapped_events:
         console.print(
-            f"[yellow]unmapped[/] {escape(event['event_source'])} {escape(event['event_name'])} "
-            f"({event['count']} calls): {escape(event['reason'])}",
+            f"[yellow]unmapped[/] {escape(event.event_source)} {escape(event.event_name)} "
+            f"({event.count} calls): {escape(event.reason)}",
             markup=True,
             highlight=False,
         )
 
 
-def render_markdown(analysis: Mapping[str, Any]) -> str:
+def render_markdown(analysis: AnalysisLike) -> str:
     """A Markdown summary with each role's recommended policy and diff."""
-    window = analysis["window"]
-    lines = [
-        "# S3 right-sizing of Lambda execution roles",
-        "",
-        f"Window: {window['start']} to {window['end']} ({window['days']} days), "
-        f"granularity {analysis['granularity']}.",
-        "",
-        "| role | functions | S3 actions used | " + " | ".join(_COUNT_COLUMNS) + " | reduction |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for role in analysis["roles"]:
-        lines.append(
-            f"| {md(role['role_name'])} | {md(', '.join(role['functions']) or '-')} | "
-            f"{md(', '.join(_used_actions(role)) or '(none)')} | "
-            + "".join(f"{_change(role, key)} | " for key in _COUNT_COLUMNS.values())
-            + f"{_reduction(role)} |"
-        )
-    skipped = analysis.get("skipped_log_files") or []
-    if skipped:
-        lines += [
-            "",
-            "Log files skipped as unreadable (their calls are missing; the roles they "
-            "concern keep today's S3 grants):",
-            "",
-        ]
-        # Log file keys match CloudTrail's layout (no backticks): safe in a code span.
-        lines += [f"- `{log['key']}`: {md(log['reason'])}" for log in skipped]
-    for role in analysis["roles"]:
-        lines += ["", f"## {md(role['role_name'])}", "", f"`{md(role['role_arn'])}`", ""]
-        lines += [f"- **warning**: {md(w['message'])}" for w in role["warnings"]]
-        if role["recommended_policy"] is not None:
-            lines += [
-                "",
-                "Recommended policy:",
-                "",
-                "```json",
-                json.dumps(role["recommended_policy"], indent=2),
-                "```",
-            ]
-        if role["diff"]["unified"]:
-            lines += [
-                "",
-                "Diff against today:",
-                "",
-                "```diff",
-                role["diff"]["unified"].rstrip(),
-                "```",
-            ]
-    return "\n".join(lines) + "\n"
+    return render_template(
+        "analysis.md.j2",
+        a=as_analysis(analysis),
+        columns=COUNT_COLUMNS,
+        change=change,
+        reduction=reduction,
+        used_actions=used_actions,
+        policy_json=lambda document: json.dumps(document, indent=2),
+    )
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One way `analyze` and `demo` print an analysis on stdout."""
+
+    name: str
+    note: str  # shown in the --format help, e.g. "default on a terminal"
+    write: Callable[[Analysis, TextIO], None]
+
+
+def _write_table(analysis: Analysis, out: TextIO) -> None:
+    render_table(analysis, Console(file=out))
+
+
+def _write_json(analysis: Analysis, out: TextIO) -> None:
+    out.write(to_json(analysis))
+
+
+def _write_markdown(analysis: Analysis, out: TextIO) -> None:
+    out.write(render_markdown(analysis))
+
+
+FORMATS: dict[str, OutputFormat] = {
+    f.name: f
+    for f in (
+        OutputFormat("table", "default on a terminal", _write_table),
+        OutputFormat("json", "default otherwise", _write_json),
+        OutputFormat("markdown", "", _write_markdown),
+    )
+}
+
+
+def format_help() -> str:
+    """`table (default on a terminal), json (default otherwise) or markdown.`"""
+    names = [f"{f.name} ({f.note})" if f.note else f.name for f in FORMATS.values()]
+    return f"{', '.join(names[:-1])} or {names[-1]}."
+
+
+def format_named(name: str) -> OutputFormat:
+    """The registered format called `name`; ConfigError naming the choices if none is."""
+    if name not in FORMATS:
+        raise ConfigError(f"--format {name!r} is not one of {', '.join(FORMATS)}")
+    return FORMATS[name]
 
 
 def safe_name(role_name: str) -> str:
@@ -170,20 +187,21 @@ def check_out_dir(out_dir: Path) -> None:
         ) from None
 
 
-def _output_files(analysis: Mapping[str, Any]) -> dict[str, str]:
+def _output_files(analysis: AnalysisLike) -> dict[str, str]:
     """File name → text of every output: per role its policy (unless refused) and diff, then
     `summary.json`."""
     files = {}
     taken = {"summary"}  # compared ignoring case, for case-insensitive file systems
-    for role in analysis["roles"]:
-        base = safe_name(role["role_name"])
-        candidates = [base, f"{base}-{role.get('account', '')}"]
-        candidates += (f"{base}-{n}" for n in range(2, 2 + len(analysis["roles"])))
+    roles = as_analysis(analysis).roles
+    for role in roles:
+        base = safe_name(role.role_name)
+        candidates = [base, f"{base}-{role.account}"]
+        candidates += (f"{base}-{n}" for n in range(2, 2 + len(roles)))
         base = next(name for name in candidates if name.lower() not in taken)
         taken.add(base.lower())
-        if role["recommended_policy"] is not None:
-            files[f"{base}.policy.json"] = json.dumps(role["recommended_policy"], indent=2) + "\n"
-        files[f"{base}.diff"] = role["diff"]["unified"]
+        if role.recommended_policy is not None:
+            files[f"{base}.policy.json"] = json.dumps(role.recommended_policy, indent=2) + "\n"
+        files[f"{base}.diff"] = role.diff.unified
     files["summary.json"] = to_json(analysis)
     return files
 
@@ -203,7 +221,7 @@ def _write_manifest(out_dir: Path, names: Iterable[str]) -> None:
     write_atomically(out_dir / OUT_MANIFEST, note + "".join(f"{name}\n" for name in sorted(names)))
 
 
-def write_outputs(analysis: Mapping[str, Any], out_dir: Path) -> list[Path]:
+def write_outputs(analysis: AnalysisLike, out_dir: Path) -> list[Path]:
     """Write `<role>.policy.json`, `<role>.diff` per role and `summary.json` into out_dir.
 
     Afterwards the folder holds this run's outputs and none of an earlier run's (a role no longer

@@ -1,4 +1,4 @@
-"""The report model: the analysis (the README) reduced to what a reader needs.
+"""The report model: the typed analysis (rightsizer.model) reduced to what a reader needs.
 
 `build_report` is pure: the same analysis and previous figures give an equal Report.
 """
@@ -13,10 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rightsizer.model import (
+    SCHEMA_VERSION,
+    Analysis,
+    Finding,
+    GrantRow,
+    RemovedGrant,
+    RoleAnalysis,
+    UsedRow,
+)
+from rightsizer.model_json import iso
 from rightsizer.report import grants as g
 from rightsizer.report.errors import ReportError
 
-SUPPORTED_SCHEMA = 2
 # How many example keys the report shows per reason a file was skipped.
 SKIPPED_EXAMPLES = 5
 
@@ -73,12 +82,6 @@ class UnknownUse:
     action: str
     resource: str
     reason: str
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -279,32 +282,27 @@ def _anchor(index: int, role_name: str) -> str:
     return f"role-{index + 1}-{slug}" if slug else f"role-{index + 1}"
 
 
-def _grants(items: Any, *, with_risk: bool = False) -> tuple[Grant, ...]:
-    out = []
-    for item in items or []:
-        action, resource = str(item["action"]), str(item["resource"])
-        out.append(
-            Grant(
-                action=action,
-                resource=resource,
-                high_risk=with_risk and g.is_high_risk(action, resource),
-                narrowed_to=tuple(
-                    f"{n['action']} on {n['resource']}" for n in item.get("narrowed_to") or ()
-                ),
-            )
+def _grants(
+    items: tuple[GrantRow, ...] | tuple[RemovedGrant, ...], *, with_risk: bool = False
+) -> tuple[Grant, ...]:
+    out = [
+        Grant(
+            action=item.action,
+            resource=item.resource,
+            high_risk=with_risk and g.is_high_risk(item.action, item.resource),
+            narrowed_to=tuple(
+                f"{n.action} on {n.resource}" for n in getattr(item, "narrowed_to", ())
+            ),
         )
+        for item in items
+    ]
     return tuple(sorted(out, key=lambda x: (x.action, x.resource)))
 
 
-def _buckets(used: Any) -> tuple[BucketUsage, ...]:
+def _buckets(used: tuple[UsedRow, ...]) -> tuple[BucketUsage, ...]:
     by_bucket: dict[str, list[UsedAction]] = defaultdict(list)
-    for item in used or []:
-        row = UsedAction(
-            action=str(item["action"]),
-            resource=str(item["resource"]),
-            count=int(item.get("count") or 0),
-            last_seen=str(item.get("last_seen") or ""),
-        )
+    for item in used:
+        row = UsedAction(item.action, item.resource, item.count, iso(item.last_seen) or "")
         by_bucket[bucket_of(row.resource)].append(row)
     return tuple(
         BucketUsage(
@@ -317,121 +315,85 @@ def _buckets(used: Any) -> tuple[BucketUsage, ...]:
     )
 
 
-def _role(index: int, role: Mapping[str, Any]) -> RoleSection:
-    diff = role.get("diff") or {}
-    counts = role.get("counts") or {}
-    used = role.get("used") or []
-    removed = _grants(diff.get("removed"), with_risk=True)
-    kept = _grants(diff.get("kept"))
-    unknown_grants = _grants(diff.get("unknown"))
-    recommended = role.get("recommended_policy") or {}
-    current = role.get("current_policy") or {}
+def _role(index: int, role: RoleAnalysis) -> RoleSection:
+    removed = _grants(role.diff.removed, with_risk=True)
+    kept = _grants(role.diff.kept)
+    unknown_grants = _grants(role.diff.unknown)
+    recommended = role.recommended_policy or {}
+    counts = role.counts
     return RoleSection(
-        role_name=str(role["role_name"]),
-        role_arn=str(role["role_arn"]),
-        account=str(role.get("account") or ""),
-        anchor=_anchor(index, str(role["role_name"])),
-        functions=tuple(sorted(str(f) for f in role.get("functions") or ())),
-        lambda_role_source=str(role.get("lambda_role_source") or ""),
-        buckets=_buckets(used),
-        calls=sum(int(u.get("count") or 0) for u in used),
+        role_name=role.role_name,
+        role_arn=role.role_arn,
+        account=role.account,
+        anchor=_anchor(index, role.role_name),
+        functions=tuple(sorted(role.functions)),
+        lambda_role_source=role.lambda_role_source,
+        buckets=_buckets(role.used),
+        calls=sum(u.count for u in role.used),
         kms_keys=tuple(
-            KmsKeyUse(
-                key_arn=str(k.get("key_arn") or ""),
-                operations=tuple(str(o) for o in k.get("operations") or ()),
-                count=int(k.get("count") or 0),
-                buckets=tuple(str(b) for b in k.get("buckets") or ()),
-            )
-            for k in role.get("kms_keys") or ()
+            KmsKeyUse(k.key_arn, k.operations, k.count, k.buckets) for k in role.kms_keys
         ),
         denied=tuple(
-            DeniedCall(
-                action=str(d["action"]),
-                resource=str(d["resource"]),
-                error_code=str(d.get("error_code") or ""),
-                count=int(d.get("count") or 0),
-                last_seen=str(d.get("last_seen") or ""),
-            )
-            for d in role.get("denied") or ()
+            DeniedCall(d.action, d.resource, d.error_code, d.count, iso(d.last_seen) or "")
+            for d in role.denied
         ),
-        unknown=tuple(
-            UnknownUse(str(u["action"]), str(u["resource"]), str(u.get("reason") or ""))
-            for u in role.get("unknown") or ()
-        ),
+        unknown=tuple(UnknownUse(u.action, u.resource, u.reason) for u in role.unknown),
         not_granted=tuple(
-            UsedAction(str(n["action"]), str(n["resource"]), int(n.get("count") or 0), "")
-            for n in role.get("not_granted_by_identity_policy") or ()
+            UsedAction(n.action, n.resource, n.count, "")
+            for n in role.not_granted_by_identity_policy
         ),
         removed=removed,
         kept=kept,
         unknown_grants=unknown_grants,
-        unified_diff=str(diff.get("unified") or ""),
-        current_policies=tuple(
-            f"{p.get('name')} ({p.get('kind')})" for p in role.get("current_policies") or ()
-        ),
-        permissions_boundary=role.get("permissions_boundary"),
+        unified_diff=role.diff.unified,
+        current_policies=tuple(f"{p.name} ({p.kind})" for p in role.current_policies),
+        permissions_boundary=role.permissions_boundary,
         recommended_policy=recommended,
         recommended_policy_json=json.dumps(recommended, indent=2, ensure_ascii=False),
-        recommended_policy_size=int(role.get("recommended_policy_size") or 0),
+        recommended_policy_size=role.recommended_policy_size or 0,
         grants_before=len(removed) + len(kept) + len(unknown_grants),
         grants_after=len(g.policy_s3_grants(recommended)),
-        actions_held=len(g.policy_s3_actions(current)),
+        actions_held=len(g.policy_s3_actions(role.current_policy or {})),
         actions_recommended=len(g.policy_s3_actions(recommended)),
-        actions_used=len({str(u["action"]).lower() for u in used}),
-        wildcards_before=int((counts.get("before") or {}).get("wildcard_grants") or 0),
-        wildcards_after=int((counts.get("after") or {}).get("wildcard_grants") or 0),
-        warnings=tuple(
-            Finding(str(w.get("code") or ""), str(w.get("message") or ""))
-            for w in role.get("warnings") or ()
-        ),
-        out_of_scope=tuple(
-            OutOfScope(
-                policy=str(o.get("policy") or ""),
-                sid=None if o.get("sid") is None else str(o["sid"]),
-                actions=tuple(str(a) for a in o.get("actions") or ()),
-            )
-            for o in role.get("out_of_scope") or ()
-        ),
-        precision_given_up=tuple(
-            f"{p['from']} → {p['to']}" for p in role.get("precision_given_up") or ()
-        ),
-        activity=tuple(
-            DayActivity(str(a["day"]), int(a.get("calls") or 0), int(a.get("denied") or 0))
-            for a in role.get("activity") or ()
-        ),
+        actions_used=len({u.action.lower() for u in role.used}),
+        wildcards_before=counts.before.wildcard_grants if counts else 0,
+        wildcards_after=counts.after.wildcard_grants if counts else 0,
+        warnings=role.warnings,
+        out_of_scope=tuple(OutOfScope(o.policy, o.sid, o.actions) for o in role.out_of_scope),
+        precision_given_up=tuple(f"{p.from_} → {p.to}" for p in role.precision_given_up),
+        activity=tuple(DayActivity(a.day.isoformat(), a.calls, a.denied) for a in role.activity),
     )
 
 
-def _ingest(analysis: Mapping[str, Any]) -> IngestHealth:
-    ingest = analysis.get("ingest") or {}
-    store = analysis.get("store") or {}
+def _ingest(analysis: Analysis) -> IngestHealth:
+    ingest = analysis.ingest
     by_reason: dict[str, list[str]] = defaultdict(list)
-    for item in ingest.get("skipped_files") or ():
-        by_reason[str(item.get("reason") or "unknown reason")].append(str(item.get("key") or ""))
+    for item in ingest.skipped_files if ingest else ():
+        by_reason[item.reason or "unknown reason"].append(item.key)
     return IngestHealth(
-        ran=bool(ingest),
-        files_read=int(ingest.get("files_read") or 0),
-        records_added=int(ingest.get("events_added") or 0),
-        duplicates=int(ingest.get("duplicates") or 0),
-        non_log_objects=sum((ingest.get("non_log_objects") or {}).values()),
+        ran=ingest is not None,
+        files_read=ingest.files_read if ingest else 0,
+        records_added=ingest.events_added if ingest else 0,
+        duplicates=ingest.duplicates if ingest else 0,
+        non_log_objects=sum(ingest.non_log_objects.values()) if ingest else 0,
         skipped=tuple(
             SkippedGroup(reason, len(keys), tuple(sorted(keys)[:SKIPPED_EXAMPLES]))
             for reason, keys in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         ),
         skipped_total=sum(len(keys) for keys in by_reason.values()),
-        store_files=int(store.get("files") or 0),
-        store_events=int(store.get("events") or 0),
-        store_skipped_files=int(store.get("skipped_files") or 0),
+        store_files=analysis.store.files,
+        store_events=analysis.store.events,
+        store_skipped_files=analysis.store.skipped_files,
     )
 
 
-def _summary(analysis: Mapping[str, Any], roles: tuple[RoleSection, ...]) -> Summary:
-    window = analysis["window"]
+def _summary(analysis: Analysis, roles: tuple[RoleSection, ...]) -> Summary:
+    window = analysis.window.as_dict()
     return Summary(
         window_start=str(window["start"]),
         window_end=str(window["end"]),
-        days=int(window["days"]),
-        granularity=str(analysis.get("granularity") or ""),
+        days=analysis.window.days,
+        granularity=analysis.granularity,
         roles_analysed=len(roles),
         idle_roles=sum(1 for r in roles if r.idle),
         grants_before=sum(r.grants_before for r in roles),
@@ -455,32 +417,30 @@ def _summary(analysis: Mapping[str, Any], roles: tuple[RoleSection, ...]) -> Sum
     )
 
 
-def build_report(analysis: Mapping[str, Any], *, previous: Mapping[str, Any] | None) -> Report:
-    """Build the report of an analysis; `previous` is the figures of the last report, if any."""
-    version = analysis.get("schema_version")
-    if version != SUPPORTED_SCHEMA:
-        raise ReportError(
-            f"analysis has schema_version {version!r}; this report understands "
-            f"{SUPPORTED_SCHEMA}: upgrade rightsizer or re-run `rightsizer analyze`"
-        )
-    ordered = sorted(analysis["roles"], key=lambda r: (str(r["role_name"]), str(r["role_arn"])))
+def build_report(
+    analysis: Analysis | Mapping[str, Any], *, previous: Mapping[str, Any] | None
+) -> Report:
+    """Build the report of an analysis (typed, or a saved analysis document); `previous` is
+    the figures of the last report, if any."""
+    if not isinstance(analysis, Analysis):
+        version = analysis.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ReportError(
+                f"analysis has schema_version {version!r}; this report understands "
+                f"{SCHEMA_VERSION}: upgrade rightsizer or re-run `rightsizer analyze`"
+            )
+        analysis = Analysis.from_json(analysis)
+    ordered = sorted(analysis.roles, key=lambda r: (r.role_name, r.role_arn))
     roles = tuple(_role(i, role) for i, role in enumerate(ordered))
     report = Report(
         summary=_summary(analysis, roles),
         ingest=_ingest(analysis),
         coverage=tuple(
-            Coverage(
-                str(c.get("account") or ""),
-                str(c.get("region") or ""),
-                str(c.get("read") or ""),
-                str(c.get("write") or ""),
-                str(c.get("source") or ""),
-            )
-            for c in analysis.get("coverage") or ()
+            Coverage(c.account or "", c.region or "", c.read, c.write, c.source)
+            for c in analysis.coverage
         ),
         unmapped_events=tuple(
-            UnmappedEvent(str(u["event_source"]), str(u["event_name"]), int(u.get("count") or 0))
-            for u in analysis.get("unmapped_events") or ()
+            UnmappedEvent(u.event_source, u.event_name, u.count) for u in analysis.unmapped_events
         ),
         roles=roles,
         changes=None,

@@ -180,11 +180,19 @@ def render_html(
     )
 
 
+def render_template(name: str, **values: Any) -> str:
+    """A Markdown or text template of this package, with the filters above (no autoescape).
+
+    Every Markdown rightsizer writes comes from here: the report's and `analyze`'s.
+    """
+    return _plain_env().get_template(name).render(**values)
+
+
 def render_markdown(report: Report) -> str:
     """The report as GitHub-flavoured Markdown (no images)."""
-    return _plain_env().get_template("report.md.j2").render(r=report)
+    return render_template("report.md.j2", r=report)
 
 
 def render_text(report: Report) -> str:
     """The report as plain text for a terminal or the text part of the email."""
-    return _plain_env().get_template("report.txt.j2").render(r=report)
+    return render_template("report.txt.j2", r=report)

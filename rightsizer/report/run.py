@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 
 from rightsizer.files import write_atomically
+from rightsizer.model import Analysis
 from rightsizer.report.charts import render_charts
 from rightsizer.report.delivery import SmtpSettings, send_ses, send_smtp
 from rightsizer.report.errors import DeliveryError, ReportError
@@ -81,7 +82,7 @@ def check_report_options(
 
 
 def run_report(
-    analysis: Mapping[str, Any],
+    analysis: Analysis | Mapping[str, Any],
     conn: duckdb.DuckDBPyConnection | None,
     *,
     out: Path | None = None,

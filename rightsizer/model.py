@@ -1,0 +1,333 @@
+"""The analysis as typed values: what `analyze` computes and every output reads.
+
+Fields are declared in the order of the documented JSON (README, "The analysis JSON"), so
+`Analysis.to_json()` is that document, key for key. Times stay `datetime` (naive UTC) and
+dates `date` until `to_json()` writes them as text. `Analysis.from_json` reads a document
+back (a saved `summary.json`); fields it lacks read as empty, since the contract only ever
+adds fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from rightsizer.coverage import SkippedLog
+from rightsizer.errors import ConfigError
+from rightsizer.findings import Severity, severity_of
+from rightsizer.model_json import NOT_IN_JSON, json_value, read
+from rightsizer.window import Window
+
+# 2: ingest.non_log_objects counts only "other" (digest and insight folders are never listed).
+SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A warning on a role: a catalogue code (rightsizer.findings) and what happened."""
+
+    code: str
+    message: str
+
+    @property
+    def severity(self) -> Severity:
+        return severity_of(self.code)
+
+
+@dataclass(frozen=True)
+class UsedRow:
+    """Permissions the role's successful calls needed, at the recommendation's granularity."""
+
+    action: str
+    resource: str
+    count: int
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+
+
+@dataclass(frozen=True)
+class DeniedRow:
+    action: str
+    resource: str
+    error_code: str
+    event_name: str
+    functions: tuple[str, ...]
+    count: int
+    last_seen: dt.datetime
+
+
+@dataclass(frozen=True)
+class UnknownItem:
+    """A grant of today kept because the logs cannot show whether it is used."""
+
+    action: str
+    resource: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class NotGrantedRow:
+    """Used, but allowed by a bucket policy rather than the role's identity policies."""
+
+    action: str
+    resource: str
+    count: int
+
+
+@dataclass(frozen=True)
+class KmsKeyRow:
+    """A KMS key S3 used on the role's behalf (SSE-KMS objects)."""
+
+    key_arn: str
+    operations: tuple[str, ...]
+    buckets: tuple[str, ...]
+    count: int
+    last_seen: dt.datetime
+
+
+@dataclass(frozen=True)
+class ActivityDay:
+    """The role's S3 calls on one UTC day."""
+
+    day: dt.date
+    calls: int
+    denied: int
+
+
+@dataclass(frozen=True)
+class CurrentPolicy:
+    name: str
+    kind: str  # managed | inline
+    arn: str | None
+    document: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class GrantRow:
+    """One S3 grant: an action pattern on a resource pattern."""
+
+    action: str
+    resource: str
+
+
+@dataclass(frozen=True)
+class RemovedGrant:
+    """A grant of today the recommendation drops, and what it keeps of it."""
+
+    action: str
+    resource: str
+    narrowed_to: tuple[GrantRow, ...]
+
+
+@dataclass(frozen=True)
+class PolicyDiff:
+    removed: tuple[RemovedGrant, ...]
+    kept: tuple[GrantRow, ...]
+    unknown: tuple[GrantRow, ...]
+    unified: str
+
+
+@dataclass(frozen=True)
+class PolicyCounts:
+    s3_actions: int
+    buckets: int
+    wildcard_grants: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    before: PolicyCounts
+    after: PolicyCounts
+
+
+@dataclass(frozen=True)
+class OutOfScope:
+    """A statement carried over unchanged (not S3, a Deny, a NotAction)."""
+
+    policy: str
+    sid: str | None
+    effect: str
+    actions: tuple[str, ...]
+    note: str
+
+
+@dataclass(frozen=True)
+class Coarsening:
+    """A resource the size limit made coarser: `from` → `to`."""
+
+    from_: str = field(metadata={"json": "from"})
+    to: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The window replayed against the recommendation (README: what each figure counts)."""
+
+    calls: int
+    permissions: int
+    not_granted_today: int
+    incomplete: int
+
+
+@dataclass(frozen=True)
+class RoleAnalysis:
+    """One Lambda role: its use, today's policies, the recommendation and its checks.
+
+    `recommended_policy` is None when there is none: `refused` (the replay found a call it
+    would deny) or no recommendation could be made (`replay` is None then).
+    """
+
+    role_arn: str
+    role_name: str
+    account: str
+    functions: tuple[str, ...]
+    lambda_role_source: str  # snapshot (trust policy) | user_agent (logs only)
+    denied: tuple[DeniedRow, ...]
+    kms_keys: tuple[KmsKeyRow, ...]
+    activity: tuple[ActivityDay, ...]
+    used: tuple[UsedRow, ...]
+    unknown: tuple[UnknownItem, ...]
+    not_granted_by_identity_policy: tuple[NotGrantedRow, ...]
+    current_policies: tuple[CurrentPolicy, ...]
+    permissions_boundary: str | None
+    current_policy: Mapping[str, Any] | None
+    recommended_policy: Mapping[str, Any] | None
+    recommended_policy_size: int | None
+    diff: PolicyDiff
+    counts: Counts | None
+    out_of_scope: tuple[OutOfScope, ...]
+    precision_given_up: tuple[Coarsening, ...]
+    replay: Replay | None
+    warnings: tuple[Finding, ...]
+    refused: bool = field(default=False, metadata=NOT_IN_JSON)
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    """Whether data events of an account and region are logged (covered | unknown)."""
+
+    account: str | None
+    region: str | None
+    read: str
+    write: str
+    read_events: int
+    write_events: int
+    source: str  # inferred | selectors
+
+
+@dataclass(frozen=True)
+class UnmappedRow:
+    """S3 calls the mapping table cannot turn into IAM actions."""
+
+    event_source: str
+    event_name: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    """The ingest run before the analysis, as the ingest stage reports it
+    (`IngestSummary.as_dict()`, also what `rightsizer ingest --format json` prints). A field
+    added there is added here too: the README example's round trip (tests/test_model.py)
+    fails until it is."""
+
+    run_id: str
+    source: str
+    window: Window
+    files_listed: int
+    files_already_ingested: int
+    files_skipped_before: int
+    files_read: int
+    records: int
+    events_added: int
+    duplicates: int
+    bad_records: int
+    insight_records: int
+    skipped_files: tuple[SkippedFile, ...]
+    non_log_objects: Mapping[str, int]
+    unexpected_folders: tuple[str, ...]
+    seconds: float
+    records_per_second: int
+    strict: bool
+    exit_code: int
+    interrupted: bool
+
+    @classmethod
+    def from_json(cls, summary: Mapping[str, Any]) -> IngestRun:
+        result: IngestRun = read(cls, summary, "ingest")
+        return result
+
+
+@dataclass(frozen=True)
+class StoreTotals:
+    files: int
+    events: int
+    skipped_files: int
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The analysis of a window: every Lambda role, and how far the logs can be trusted.
+
+    `ingest` is None when the analysis ingested nothing first.
+    """
+
+    window: Window
+    granularity: str
+    ingest: IngestRun | None
+    store: StoreTotals
+    coverage: tuple[CoverageRow, ...]
+    skipped_log_files: tuple[SkippedLog, ...]
+    unmapped_events: tuple[UnmappedRow, ...]
+    roles: tuple[RoleAnalysis, ...]
+
+    @property
+    def refused(self) -> tuple[str, ...]:
+        """ARNs of the roles whose recommendation failed its replay."""
+        return tuple(role.role_arn for role in self.roles if role.refused)
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.refused else 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON document, as Python values (json.dumps writes it)."""
+        return {"schema_version": SCHEMA_VERSION, **json_value(self)}
+
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        """`to_json()`, computed once: what the notebook and scripts read."""
+        return self.to_json()
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Analysis:
+        """Read an analysis document; ConfigError names what does not fit the model."""
+        version = document.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise ConfigError(
+                f"analysis has schema_version {version!r}; this rightsizer reads "
+                f"{SCHEMA_VERSION}: re-run `rightsizer analyze`"
+            )
+        analysis: Analysis = read(cls, document, "analysis")
+        # A document marks a refusal as no policy after a replay that ran.
+        roles = tuple(
+            dataclasses.replace(r, refused=r.recommended_policy is None and r.replay is not None)
+            for r in analysis.roles
+        )
+        return dataclasses.replace(analysis, roles=roles)
+
+
+def as_analysis(value: Analysis | Mapping[str, Any]) -> Analysis:
+    """The typed analysis, reading an analysis document when given one."""
+    return value if isinstance(value, Analysis) else Analysis.from_json(value)
