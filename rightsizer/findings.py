@@ -76,7 +76,7 @@ class Code(StrEnum):
     POLICY_TOO_LARGE = (
         "policy-too-large",
         "warning",
-        "the recommendation is over IAM's size limit even at its coarsest; split it",
+        "the recommendation is over IAM's limit for a role's inline policies; split it",
     )
     OVER_MANAGED_POLICY_LIMIT = (
         "over-managed-policy-limit",

@@ -420,3 +420,92 @@ def test_the_manifest_never_removes_a_file_outside_the_folder_or_not_an_output(
     (out / OUT_MANIFEST).write_text(f"../victim.diff\n{outside}\n.profile\n\n")
     write_outputs(data, out)
     assert outside.read_text() == "keep\n" and (out / ".profile").read_text() == "keep\n"
+
+
+def test_the_json_reads_back_into_the_same_document(analysis: dict[str, Any]) -> None:
+    from rightsizer.model import Analysis
+
+    data = {key: value for key, value in analysis.items() if not key.startswith("_")}
+    typed = Analysis.from_json(data)
+    # Key order included: the model declares its fields in the order the JSON writes them.
+    assert json.dumps(typed.to_json()) == json.dumps(data)
+
+
+def test_a_refused_role_is_flagged_in_the_typed_analysis(
+    dataset: synth.SynthDataset, analysis: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from rightsizer.analyze import analyze, load_snapshot
+    from rightsizer.store import connect
+    from rightsizer.window import Window
+
+    break_thumbnailer_recommendation(monkeypatch)
+    snapshot = load_snapshot(str(dataset.iam_details), str(dataset.lambda_functions))
+    conn = connect(analysis["_db"], read_only=True)
+    try:
+        result = analyze(conn, Window.ending(dataset.until, dataset.days), snapshot)
+    finally:
+        conn.close()
+    roles = {role.role_arn: role for role in result.roles}
+    assert result.refused == (THUMBNAILER_ROLE.arn,) and result.exit_code == 3
+    thumbs = roles[THUMBNAILER_ROLE.arn]
+    assert thumbs.refused and thumbs.recommended_policy is None
+    assert [w.severity for w in thumbs.warnings if w.code == "verification-failed"] == ["error"]
+    assert not roles[CONFIG_READER_ROLE.arn].refused
+    assert all(isinstance(row.last_seen, dt.datetime) for row in thumbs.used)
+
+
+def test_every_registered_format_is_offered_and_prints(
+    dataset: synth.SynthDataset, analysis: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rightsizer.render import FORMATS
+
+    assert main(["analyze", "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert all(f"{name}" in shown for name in FORMATS)
+    for name in FORMATS:
+        args = analyze_args(dataset, Path(analysis["_db"]))
+        args[args.index("json")] = name
+        assert main(args) == 0
+        assert "thumbnailer-role-x1y2z3" in capsys.readouterr().out
+    args = analyze_args(dataset, Path(analysis["_db"]))
+    args[args.index("json")] = "yaml"
+    assert main(args) == 2
+    assert f"is not one of {', '.join(FORMATS)}" in capsys.readouterr().err
+
+
+def test_a_format_is_one_registry_entry(
+    dataset: synth.SynthDataset,
+    analysis: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rightsizer.render import FORMATS, OutputFormat
+
+    def names(typed: Any, out: Any) -> None:
+        out.write("".join(f"{role.role_name}\n" for role in typed.roles))
+
+    monkeypatch.setitem(FORMATS, "names", OutputFormat("names", "", names))
+    args = analyze_args(dataset, Path(analysis["_db"]))
+    args[args.index("json")] = "names"
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines() == [r["role_name"] for r in analysis["roles"]]
+
+
+def test_the_table_labels_each_warning_with_its_severity(
+    dataset: synth.SynthDataset,
+    analysis: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    break_thumbnailer_recommendation(monkeypatch)
+    args = analyze_args(dataset, Path(analysis["_db"]))
+    args[args.index("json")] = "table"
+    assert main(args) == 3
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("error thumbnailer-role-x1y2z3: refused:") for line in lines)
+    assert any(
+        line.startswith("info exporter-role: the role has the permissions") for line in lines
+    )
