@@ -78,3 +78,17 @@ def test_a_document_is_written_as_given_and_not_changed_by_reading() -> None:
     as_analysis(document)
     assert document == before
     assert json.loads(to_json(document)) == before
+
+
+def test_the_ingest_block_is_the_ingest_summary_field_for_field() -> None:
+    import dataclasses
+
+    from rightsizer.ingest import IngestSummary
+    from rightsizer.model import IngestRun
+
+    window = Window(dt.datetime(2026, 11, 1), dt.datetime(2026, 11, 8))
+    summary = IngestSummary(run_id="r", source="s", window=window, seconds=1.0).as_dict()
+    assert [f.name for f in dataclasses.fields(IngestRun)] == list(summary)
+    assert json.dumps(as_analysis({**documented_example(), "ingest": summary}).data["ingest"]) == (
+        json.dumps(summary)
+    )
