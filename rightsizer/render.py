@@ -1,7 +1,8 @@
 """Render an analysis for people (table, Markdown) and programs (JSON), and write `--out`.
 
-`FORMATS` is the one registry of output formats: `--format`, its help text and
-`write_analysis` all come from it.
+`FORMATS` is the one registry of output formats: the choices and help text of `--format`,
+and what the CLI prints for each, come from it. Every function here takes the typed analysis
+or a saved analysis document (read with `Analysis.from_json`).
 """
 
 from __future__ import annotations
