@@ -6,8 +6,11 @@ evaluated by rightsizer and by iam-simulate, which is asked as a role of the acc
 the resource, with no resource policy, no SCP and no context keys: its answer is then the
 identity-policy answer. Statements carry no Condition; rightsizer does not evaluate conditions.
 
+The same evaluator then judges `within` and `may_overlap` (containment) and whole
+recommendations against the rules "a granted call stays allowed" and "nothing new is granted".
+
 Where iam-simulate departs from the IAM documentation, that shape alone is left out of the
-comparison (see the `_excluded_*` helpers, each with the passage it rests on).
+comparison (see the `_excluded_*` helpers and the key alphabet, each with the passage it rests on).
 
 The package is installed with `npm ci` from tests/iam_simulate/ into the pytest cache once and
 one node process answers every request. Without node/npm the tests skip; RIGHTSIZER_CI=1 makes
@@ -18,16 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any
 
 import pytest
+from conftest import skip_or_fail
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_generate import COVERED, ROLE_ARN, usage
@@ -46,8 +49,6 @@ from rightsizer.iam.policy import (
 )
 from rightsizer.iam.snapshot import Role
 
-# Read at import: conftest's autouse fixture removes RIGHTSIZER_* variables inside each test.
-REQUIRE_ALL = os.environ.get("RIGHTSIZER_CI") == "1"
 PACKAGE_DIR = Path(__file__).with_name("iam_simulate")
 PACKAGE_FILES = ("package.json", "package-lock.json", "driver.mjs")
 ACCOUNT, REGION = "111122223333", "us-east-1"
@@ -57,13 +58,6 @@ RESULTS = {
     "ImplicitlyDenied": Decision.IMPLICIT_DENY,
 }
 EXAMPLES = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _skip_or_fail(reason: str) -> NoReturn:
-    """Skip for `reason`, or fail when RIGHTSIZER_CI=1 (CI must run the comparison)."""
-    if REQUIRE_ALL:
-        pytest.fail(f"{reason} (RIGHTSIZER_CI=1 requires it)", pytrace=False)
-    pytest.skip(reason)
 
 
 class IamSimulate:
@@ -128,8 +122,8 @@ def _install(cache_root: Path) -> Path:
     done = subprocess.run(npm, cwd=work, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         shutil.rmtree(work, ignore_errors=True)
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        _skip_or_fail(f"npm ci of tests/iam_simulate failed: {last}")
+        first = (done.stderr.strip().splitlines() or ["no output"])[0]  # e.g. the error code
+        skip_or_fail(f"npm ci of tests/iam_simulate failed ({first}); it needs the npm registry")
     try:
         work.rename(target)
     except OSError:  # another worker installed it first
@@ -143,7 +137,7 @@ def iam_simulate(
 ) -> Iterator[IamSimulate]:
     """The independent evaluator, installed once into the pytest cache and started once."""
     if shutil.which("node") is None or shutil.which("npm") is None:
-        _skip_or_fail("node and npm are needed to run iam-simulate")
+        skip_or_fail("node and npm are needed to run iam-simulate")
     cache = getattr(request.config, "cache", None)
     root = cache.mkdir("iam-simulate") if cache is not None else tmp_path_factory.mktemp("npm")
     directory = _install(Path(root))
