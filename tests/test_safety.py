@@ -221,10 +221,14 @@ def test_the_smtp_password_reaches_no_output_file_or_database(
 
 SQL_METHODS = {"execute", "executemany", "sql", "query"}
 # The only SQL texts built from parts: both insert identifiers, never values.
-#  - sql.materialize: `CREATE TEMP TABLE {name} AS <queries/name.sql>`, name checked by
+#  - DuckDBEngine.materialize: `CREATE TEMP TABLE {name} AS <queries/name.sql>`, name checked by
 #    load_query against ^[a-z][a-z0-9_]*$;
-#  - mapping.load_mapping_tables: column names from the constant _MAPPING_COLUMNS.
-BUILT_SQL = {("rightsizer/sql.py", "materialize"), ("rightsizer/mapping.py", "load_mapping_tables")}
+#  - DuckDBEngine.load_table: `CREATE TEMP TABLE {name} AS SELECT * FROM {name}_rows`, name
+#    checked by engine.base.identifier against the same pattern (the rows come as Arrow).
+BUILT_SQL = {
+    ("rightsizer/engine/duckdb.py", "materialize"),
+    ("rightsizer/engine/duckdb.py", "load_table"),
+}
 
 
 def _is_text(node: ast.AST) -> bool:

@@ -1,0 +1,242 @@
+"""The engine interface: named queries run, bound, streamed and materialized the same way on any
+engine, with parameters rewritten per dialect.
+
+A new engine joins the `engine` fixture (one more entry in ENGINES: a function that puts the
+records into that engine's `events` and returns an Engine on it); every contract test below
+then runs on it too.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import sqlglot
+from usage_events import (
+    ACCOUNT,
+    FUNCTION,
+    ROLE,
+    WINDOW,
+    kms_event,
+    object_resources,
+    s3_event,
+)
+
+from rightsizer.engine import DuckDBEngine, Engine, columns_table, prepare
+from rightsizer.errors import ConfigError
+from rightsizer.ingest import load_records
+from rightsizer.mapping import load_mapping_tables
+from rightsizer.store import connect
+from rightsizer.usage import compute_usage, stage_s3_calls, window_params
+
+PARAMS = window_params(WINDOW)
+MakeEngine = Callable[[Path, list[dict[str, Any]]], Engine]
+
+
+def _duckdb(tmp_path: Path, records: list[dict[str, Any]]) -> Engine:
+    conn = connect(tmp_path / "t.duckdb")
+    load_records(conn, records)
+    return DuckDBEngine(conn, owned=True)
+
+
+ENGINES: dict[str, MakeEngine] = {"duckdb": _duckdb}
+
+
+@pytest.fixture(params=sorted(ENGINES))
+def make_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeEngine]:
+    made: list[Engine] = []
+
+    def make(records: list[dict[str, Any]]) -> Engine:
+        engine = ENGINES[request.param](tmp_path, records)
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.close()
+
+
+def _put(key: str, when: str = "2026-10-10T12:00:00Z", **kwargs: Any) -> dict[str, Any]:
+    return s3_event(
+        "PutObject",
+        {"bucketName": "photos", "key": key},
+        resources=object_resources("photos", key),
+        read_only=False,
+        when=when,
+        **kwargs,
+    )
+
+
+def _records() -> list[dict[str, Any]]:
+    return [
+        _put("in/a.jpg"),
+        _put("in/b.jpg", when="2026-10-31T23:59:59Z"),
+        _put("in/early.jpg", when="2026-09-30T23:59:59Z"),  # before the window
+        _put("in/late.jpg", when="2026-11-01T00:00:00Z"),  # the window is half-open
+        _put("in/denied.jpg", error_code="AccessDenied", error_message="not authorized"),
+        kms_event("GenerateDataKey", "arn:aws:s3:::photos/in/a.jpg"),
+    ]
+
+
+# --- the contract, on every engine ----------------------------------------------------------
+
+
+def test_rows_bind_the_window_parameters(make_engine: MakeEngine) -> None:
+    engine = make_engine(_records())
+    assert engine.rows("coverage", PARAMS) == [(ACCOUNT, "eu-west-1", 0, 3)]
+    # Parameters the query does not use are left out, not refused by the engine.
+    assert engine.rows("coverage", {**PARAMS, "unused": 1}) == [(ACCOUNT, "eu-west-1", 0, 3)]
+    with pytest.raises(ValueError, match=r"needs parameters \['window_end'\]"):
+        engine.rows("coverage", {"window_start": WINDOW.start})
+
+
+def test_materialize_stages_a_table_the_session_alone_sees(make_engine: MakeEngine) -> None:
+    engine = make_engine(_records())
+    with engine.session() as session:
+        stage_s3_calls(session, WINDOW, [ROLE])
+        keys = {row[2] for row in session.rows("usage")}
+        assert keys == {"arn:aws:s3:::photos/in/a.jpg", "arn:aws:s3:::photos/in/b.jpg"}
+        with pytest.raises(Exception, match=r"queries/usage\.sql"):
+            engine.rows("usage")  # staged in the session, not on the engine
+
+
+def test_batches_stream_a_result_in_bounded_pieces(make_engine: MakeEngine) -> None:
+    records = [_put(f"in/{i:04d}.jpg") for i in range(2_500)]
+    engine = make_engine(records)
+    with engine.session() as session:
+        stage_s3_calls(session, WINDOW, [ROLE])
+        reader = session.batches("usage", rows_per_batch=1_000)
+        sizes = [batch.num_rows for batch in reader]
+    assert sum(sizes) == 2_500
+    assert len(sizes) >= 3 and max(sizes) <= 1_000
+    assert reader.schema.names[:3] == ["role_arn", "action", "resource_arn"]
+
+
+def test_arrow_returns_the_same_rows_as_rows(make_engine: MakeEngine) -> None:
+    engine = make_engine(_records())
+    table = engine.arrow("lambda_sessions", PARAMS)
+    assert table.column_names[:2] == ["role_arn", "function_name"]
+    assert [tuple(row.values()) for row in table.to_pylist()] == engine.rows(
+        "lambda_sessions", PARAMS
+    )
+    assert table.column("function_name").to_pylist() == [FUNCTION]
+
+
+def test_load_table_feeds_the_queries_and_replaces_what_was_there(make_engine: MakeEngine) -> None:
+    engine = make_engine(_records())
+    other = f"arn:aws:iam::{ACCOUNT}:role/it's-a-role"  # a quote travels as a value
+    scope = {**PARAMS, "all_principals": False}
+    with engine.session() as session:
+        load_mapping_tables(session)
+        session.load_table("scope_roles", columns_table({"role_arn": [other, ROLE]}))
+        session.materialize("s3_calls", scope)
+        assert {row[0] for row in session.rows("usage")} == {ROLE}
+        session.load_table("scope_roles", columns_table({"role_arn": [other]}))
+        session.materialize("s3_calls", scope)
+        assert session.rows("usage") == []
+    with pytest.raises(ValueError, match="lower_snake_case"):
+        engine.load_table("scope_roles; DROP TABLE events", columns_table({"a": []}))
+
+
+def test_a_failing_query_names_its_file(make_engine: MakeEngine) -> None:
+    engine = make_engine(_records())
+    # s3_calls is not staged: the query cannot run.
+    with pytest.raises(Exception, match=r"^queries/usage\.sql: ") as raised:
+        engine.rows("usage")
+    with pytest.raises(Exception, match=r"^queries/calls\.sql: "):
+        engine.batches("calls")
+    with pytest.raises(Exception, match=r"^queries/kms_keys\.sql: "):
+        engine.materialize("kms_keys", PARAMS)
+    assert type(raised.value) is type(raised.value.__cause__), "the engine's error type is kept"
+
+
+def test_compute_usage_takes_an_engine_or_a_connection(make_engine: MakeEngine) -> None:
+    engine = make_engine(_records())
+    through_engine = compute_usage(engine, WINDOW, lambda_roles={ROLE: [FUNCTION]})
+    assert [p.resource for p in through_engine.roles[ROLE].used] == [
+        "arn:aws:s3:::photos/in/a.jpg",
+        "arn:aws:s3:::photos/in/b.jpg",
+    ]
+    if isinstance(engine, DuckDBEngine):
+        through_conn = compute_usage(engine.conn, WINDOW, lambda_roles={ROLE: [FUNCTION]})
+        assert through_conn == through_engine
+
+
+# --- parameters per dialect -----------------------------------------------------------------
+
+
+def test_duckdb_keeps_the_file_and_binds_by_name() -> None:
+    prepared = prepare("coverage", {**PARAMS, "unused": 1}, "duckdb")
+    assert "$window_start" in prepared.text and "$window_end" in prepared.text
+    assert prepared.args == PARAMS
+
+
+def test_spark_binds_by_name_with_colon_markers() -> None:
+    prepared = prepare("lambda_sessions", PARAMS, "spark")
+    assert ":window_start" in prepared.text and "$" not in prepared.text.replace("'$", "")
+    assert prepared.args == PARAMS
+    assert len(sqlglot.parse(prepared.text, read="spark")) == 1
+
+
+def test_trino_binds_by_position_in_the_order_the_markers_appear() -> None:
+    params = {**PARAMS, "all_principals": True}
+    prepared = prepare("s3_calls", params, "trino")
+    assert ":window" not in prepared.text and "$window" not in prepared.text
+    # Five markers: the window twice (the calls, and the sessions that made them) and the flag.
+    assert prepared.args == [WINDOW.start, WINDOW.end, WINDOW.start, WINDOW.end, True]
+    assert len(sqlglot.parse(prepared.text, read="trino")) == 1
+
+
+def test_trino_statements_return_the_native_rows_with_positional_values(
+    tmp_path: Path,
+) -> None:
+    """The Trino text, read back into DuckDB and run with its `?` values, agrees with the file:
+    each value went to the marker that stood where its parameter stood."""
+    conn = connect(tmp_path / "t.duckdb")
+    load_records(conn, _records())
+    engine = DuckDBEngine(conn)
+    stage_s3_calls(engine, WINDOW, [ROLE])
+    native = {name: engine.rows(name) for name in ("calls", "denied")}
+    # The window keeps two puts and the denied one; the early and the late put fall outside.
+    assert (len(native["calls"]), len(native["denied"])) == (2, 1)
+    for name in ("coverage", "lambda_sessions", "kms_keys"):
+        prepared = prepare(name, PARAMS, "trino")
+        back = sqlglot.transpile(prepared.text, read="trino", write="duckdb")[0]
+        rows = conn.execute(back, prepared.args).fetchall()
+        assert rows and rows == engine.rows(name, PARAMS), name
+    prepared = prepare("s3_calls", {**PARAMS, "all_principals": False}, "trino")
+    back = sqlglot.transpile(prepared.text, read="trino", write="duckdb")[0]
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE s3_calls AS {back}", prepared.args)
+    assert {name: engine.rows(name) for name in native} == native
+    conn.close()
+
+
+def test_an_unknown_dialect_is_refused() -> None:
+    with pytest.raises(ConfigError, match="'oracle' has no parameter style"):
+        prepare("coverage", PARAMS, "oracle")
+
+
+def test_other_dialects_without_sqlglot_say_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "sqlglot", None)  # as if it were not installed
+    assert prepare("coverage", PARAMS, "duckdb").args == PARAMS  # DuckDB does not need it
+    with pytest.raises(ConfigError, match="needs sqlglot; `pip install sqlglot`"):
+        prepare("log_days", PARAMS, "athena")
+
+
+def test_the_engine_keeps_a_connection_it_was_given_open(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "t.duckdb")
+    with DuckDBEngine(conn) as engine, engine.session() as session:
+        session.load_table("scope_roles", columns_table({"role_arn": [ROLE]}))
+    assert conn.execute("SELECT 1").fetchall() == [(1,)]
+    with pytest.raises(duckdb.ConnectionException):
+        session.rows("coverage", PARAMS)  # a session's cursor is closed with it
+    # Nothing a session loaded is left on the connection.
+    with pytest.raises(duckdb.CatalogException):
+        conn.execute("SELECT * FROM scope_roles")
+    conn.close()
