@@ -2,7 +2,7 @@
 
 Each file holds one statement in DuckDB's dialect; parameters are named (`$window_start`),
 always bound, never formatted into the text. They run through an engine (rightsizer.engine);
-`run` and friends below are shorthands for a DuckDB connection. The folder is looked up, in
+`run` and `run_arrow` are shorthands for a DuckDB connection. The folder is looked up, in
 order:
 
 1. `rightsizer/queries/` inside the installed package (a wheel that ships the files there);
@@ -92,21 +92,6 @@ def run(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -
 def run_arrow(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> pa.Table:
     """Run queries/NAME.sql and return its rows as an Arrow table."""
     return _engine(conn).arrow(name, params)
-
-
-def run_batches(
-    conn: duckdb.DuckDBPyConnection,
-    name: str,
-    params: Mapping[str, Any],
-    rows_per_batch: int = 100_000,
-) -> pa.RecordBatchReader:
-    """Run queries/NAME.sql and stream its rows as Arrow batches (memory stays flat)."""
-    return _engine(conn).batches(name, params, rows_per_batch=rows_per_batch)
-
-
-def materialize(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> None:
-    """Store the result of queries/NAME.sql in a temp table called NAME (a staging step)."""
-    _engine(conn).materialize(name, params)
 
 
 def _engine(conn: duckdb.DuckDBPyConnection) -> Engine:
