@@ -20,7 +20,6 @@ from rightsizer.findings import Code
 from rightsizer.iam.containment import as_2012, may_overlap, within
 from rightsizer.iam.matching import action_matches
 from rightsizer.iam.policy import (
-    VERSION_2008,
     Evaluator,
     Grant,
     PolicyDocument,
@@ -108,7 +107,7 @@ class CurrentGrants:
         self.today = Evaluator(role.policies, conditional_deny="ignore")
         self.allows: list[_Allow] = []
         for _, doc in role.policy_sources:
-            variables = doc.version != VERSION_2008
+            variables = doc.reads_variables
             for grant in grants(doc):
                 if grant.effect == "Allow":
                     self.allows.append(

@@ -543,12 +543,6 @@ def test_a_recommendation_keeps_every_granted_call_and_grants_nothing_new(
             assert today is Decision.ALLOW, (action, arn)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generate.CurrentGrants reads `${` of a Version-less document as 2012-10-17 "
-    "(`doc.version != VERSION_2008`); IAM reads such a document as 2008-10-17 "
-    "(PolicyDocument.reads_variables), so a call it grants is left out of the recommendation",
-)
 def test_a_call_granted_by_a_version_less_document_stays_allowed() -> None:
     # Found by the comparison above; it needs no node: rightsizer's own Evaluator agrees.
     arn = "arn:aws:s3:::a/k${?}"
