@@ -50,8 +50,8 @@ class Code(StrEnum):
     )
     S3_FAMILY_UNKNOWN = (
         "s3-family-unknown",
-        "info",
-        "a grant of an S3 service beside s3: (s3-object-lambda, s3express, ...) carried over",
+        "warning",
+        "a grant of an S3 service beside s3: (s3-object-lambda, s3express, ...) kept unreduced",
     )
     NOT_GRANTED_BY_IDENTITY_POLICY = (
         "not-granted-by-identity-policy",
