@@ -13,7 +13,7 @@ from rightsizer import synth
 from rightsizer.cli import main
 from rightsizer.iam.policy import is_allowed, parse_policy
 from rightsizer.render import OUT_MANIFEST, write_outputs
-from rightsizer.synth_scenario import (
+from rightsizer.synth.scenario import (
     CONFIG_READER_ROLE,
     DENIED_OBJECT_ARN,
     EU_INGEST_ROLE,

@@ -29,7 +29,7 @@ from rightsizer.analyze import analyze, load_selectors, load_snapshot, policy_te
 from rightsizer.ingest import ingest
 from rightsizer.sources import open_source
 from rightsizer.store import connect
-from rightsizer.synth_scenario import LAMBDA_ROLES, LEGACY_CLEANUP_ROLE, THUMBNAILER_ROLE
+from rightsizer.synth.scenario import LAMBDA_ROLES, LEGACY_CLEANUP_ROLE, THUMBNAILER_ROLE
 from rightsizer.usage import compute_usage
 from rightsizer.window import Window, parse_until
 

@@ -19,7 +19,7 @@ from test_report_delivery import (
 
 from rightsizer import synth
 from rightsizer.cli import main
-from rightsizer.synth_scenario import LAMBDA_ROLES
+from rightsizer.synth.scenario import LAMBDA_ROLES
 
 
 @pytest.fixture

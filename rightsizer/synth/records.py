@@ -14,7 +14,7 @@ from collections.abc import Callable
 from random import Random
 from typing import Any
 
-from rightsizer import synth_scenario as sc
+from rightsizer.synth import scenario as sc
 
 Record = dict[str, Any]
 Emit = Callable[[int, Record], None]
@@ -349,9 +349,6 @@ class Recorder:
                 "eventCategory": "Management",
             },
         )
-
-
-_KEY_MATERIAL = "b2f1c0d3e4a5968778695a4b3c2d1e0f1a2b3c4d5e6f708192a3b4c5d6e7f809"
 
 
 def object_resource(bucket: str, key: str) -> Record:
