@@ -21,9 +21,3 @@ class StoreError(RightsizerError):
 
 class PolicyError(RightsizerError):
     """A policy document or IAM snapshot cannot be understood."""
-
-
-class VerificationError(RightsizerError):
-    """A recommended policy would deny a call the role made in the window (a bug: refuse it)."""
-
-    exit_code = 3

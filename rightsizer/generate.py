@@ -18,7 +18,7 @@ from typing import Any
 from rightsizer.coverage import Coverage
 from rightsizer.findings import Code
 from rightsizer.iam.containment import as_2012, may_overlap, within
-from rightsizer.iam.matching import action_matches
+from rightsizer.iam.matching import action_matches, escape_resource
 from rightsizer.iam.policy import (
     Evaluator,
     Grant,
@@ -29,7 +29,7 @@ from rightsizer.iam.policy import (
 )
 from rightsizer.iam.s3 import S3Resource, could_be_s3, is_s3_action, s3_family_service
 from rightsizer.iam.snapshot import Role
-from rightsizer.prefixes import coarsen, escape_key, folders_below, fragile_keys, generalize
+from rightsizer.prefixes import coarsen, folders_below, fragile_keys, generalize
 from rightsizer.unknown import keep_unobservable
 from rightsizer.usage import RoleUsage
 
@@ -337,7 +337,7 @@ def _exact_arn(arn: str) -> str:
     parsed = S3Resource.parse(arn)
     if parsed is None or parsed.key is None or parsed.key == "*":
         return arn
-    return parsed.arn(escape_key(parsed.key))
+    return parsed.arn(escape_resource(parsed.key))
 
 
 def _s3_family_kept(role: Role) -> list[dict[str, str]]:

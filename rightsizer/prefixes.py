@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from rightsizer.iam.matching import escape_resource
+
 GRANULARITIES = ("object", "prefix", "bucket")
 # More children than this under one folder means the names are data, not structure.
 MAX_CHILDREN = 6
@@ -26,11 +28,6 @@ _GENERATED = re.compile(
     re.VERBOSE,
 )
 _NUMBERED_FILE = re.compile(r"\d{3,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}")
-
-
-def escape_key(key: str) -> str:
-    """Write a key so IAM reads its `*`, `?` and `$` literally (policy version 2012-10-17)."""
-    return key.replace("$", "${$}").replace("*", "${*}").replace("?", "${?}")
 
 
 def looks_generated(segment: str) -> bool:
@@ -54,7 +51,7 @@ def generalize(keys: Iterable[str], granularity: str = "prefix") -> dict[str, st
     """Map each key to the (escaped) resource suffix that grants it: a key or `prefix/*`."""
     keys = sorted(set(keys))
     if granularity == "object":
-        return {key: escape_key(key) for key in keys}
+        return {key: escape_resource(key) for key in keys}
     if granularity == "bucket":
         return dict.fromkeys(keys, "*")
     if granularity != "prefix":
@@ -81,7 +78,7 @@ def _walk(keys: list[str]) -> tuple[dict[str, str], set[str]]:
         children: dict[str, list[tuple[str, str | None]]] = {}
         for key, rest in entries:
             if rest is None:  # the folder name itself was also used as a key ("a", "a/b")
-                result[key] = escape_key(key)
+                result[key] = escape_resource(key)
                 continue
             head, slash, tail = rest.partition("/")
             children.setdefault(head, []).append((key, tail if slash else None))
@@ -89,7 +86,7 @@ def _walk(keys: list[str]) -> tuple[dict[str, str], set[str]]:
             continue
         reason = _collapse_here(children, len(path))
         if reason is not None:
-            prefix = "".join(escape_key(part) + "/" for part in path)
+            prefix = "".join(escape_resource(part) + "/" for part in path)
             for child_entries in children.values():
                 for key, _ in child_entries:
                     result[key] = prefix + "*"
@@ -99,7 +96,7 @@ def _walk(keys: list[str]) -> tuple[dict[str, str], set[str]]:
         for name, child_entries in children.items():
             if all(rest is None for _, rest in child_entries):
                 for key, _ in child_entries:
-                    result[key] = escape_key(key)
+                    result[key] = escape_resource(key)
             else:
                 stack.append((child_entries, [*path, name]))
     return result, fragile

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from rightsizer.coverage import Coverage, ObservedRegion, SkippedLog
 from rightsizer.engine import Engine, EngineOrConnection, as_engine, columns_table
+from rightsizer.iam.arn import parse_arn, role_name
 from rightsizer.mapping import load_mapping_tables
 from rightsizer.selectors import EventSelectors
 from rightsizer.window import Window
@@ -262,10 +263,11 @@ def _build_report(
     roles = {}
     for role in sorted(functions):
         call_count, incomplete, regions = activity.get(role, (0, 0, []))
+        arn = parse_arn(role)
         roles[role] = RoleUsage(
             role_arn=role,
-            role_name=role.rsplit("/", 1)[-1],
-            account=role.split(":")[4] if role.count(":") >= 5 else "",
+            role_name=role_name(role),
+            account=arn.account if arn is not None else "",
             functions=functions[role],
             calls=calls.get(role, ()),
             used=used.get(role, ()),

@@ -17,6 +17,7 @@ import pytest
 from aws_guard import setup_client
 
 from rightsizer.errors import PolicyError, SourceError
+from rightsizer.iam.arn import names_role
 from rightsizer.iam.policy import Decision, evaluate, is_allowed, parse_policy
 from rightsizer.iam.snapshot import (
     AccountSnapshot,
@@ -313,6 +314,15 @@ def test_find_role_by_arn_or_name(snapshot_file: Path) -> None:
     assert snapshot.find_role("Ingest-Role").arn == INGEST_ROLE
     with pytest.raises(PolicyError, match="'billing' is not in the IAM snapshot"):
         snapshot.find_role("billing")
+
+
+def test_a_role_is_named_by_its_arn_or_its_name_in_any_case() -> None:
+    arn = "arn:aws:iam::111122223333:role/service-role/Thumbnailer-Role"
+    assert names_role(arn, arn)
+    assert names_role("thumbnailer-role", arn) and names_role("THUMBNAILER-ROLE", arn)
+    assert not names_role("role", arn)  # a suffix of the name is another role
+    assert not names_role("service-role/Thumbnailer-Role", arn)  # the path is not the name
+    assert not names_role(arn.replace("111122223333", "444455556666"), arn)
 
 
 def test_missing_file_says_how_to_make_it(tmp_path: Path) -> None:

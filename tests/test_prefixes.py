@@ -6,10 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rightsizer.iam.containment import within
+from rightsizer.iam.matching import escape_resource
 from rightsizer.iam.policy import resource_matches
 from rightsizer.prefixes import (
     coarsen,
-    escape_key,
     folders_below,
     fragile_keys,
     generalize,
@@ -48,7 +48,6 @@ def test_granularity_object_and_bucket() -> None:
 
 
 def test_wildcard_characters_in_keys_are_escaped() -> None:
-    assert escape_key("we?ird$*") == "we${?}ird${$}${*}"
     assert generalize(["we*rd/x.txt"]) == {"we*rd/x.txt": "we${*}rd/*"}
 
 
@@ -111,7 +110,7 @@ def test_every_key_is_covered_by_its_pattern(keys: list[str], granularity: str) 
 def test_folders_below_lie_between_the_prefix_and_the_key(keys: list[str]) -> None:
     for key, suffix in generalize(keys).items():
         arn = f"arn:aws:s3:::bucket/{key}"
-        for folder in folders_below(suffix, escape_key(key)):
+        for folder in folders_below(suffix, escape_resource(key)):
             pattern = f"arn:aws:s3:::bucket/{folder}"
             assert resource_matches(pattern, arn) and within(
                 pattern, f"arn:aws:s3:::bucket/{suffix}"

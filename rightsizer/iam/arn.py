@@ -1,4 +1,4 @@
-"""ARN pieces: split an ARN, name a role from its ARN, build S3 bucket and object ARNs."""
+"""ARN pieces: split an ARN and name a role from its ARN (S3 ARNs: `rightsizer.iam.s3`)."""
 
 from __future__ import annotations
 
@@ -30,11 +30,6 @@ def role_name(role_arn: str) -> str:
     return resource.rsplit("/", 1)[-1]
 
 
-def s3_bucket_arn(bucket: str, partition: str = "aws") -> str:
-    """`arn:P:s3:::bucket`, the resource of bucket-level actions such as s3:ListBucket."""
-    return f"arn:{partition}:s3:::{bucket}"
-
-
-def s3_object_arn(bucket: str, key: str, partition: str = "aws") -> str:
-    """`arn:P:s3:::bucket/key` (the raw key; escape it before using it as a pattern)."""
-    return f"arn:{partition}:s3:::{bucket}/{key}"
+def names_role(name_or_arn: str, role_arn: str) -> bool:
+    """True when `name_or_arn` is the role's ARN or its name (IAM role names ignore case)."""
+    return name_or_arn == role_arn or name_or_arn.lower() == role_name(role_arn).lower()

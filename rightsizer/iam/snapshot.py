@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rightsizer.errors import PolicyError, SourceError
-from rightsizer.iam.arn import parse_arn, role_name
+from rightsizer.iam.arn import names_role, parse_arn, role_name
 from rightsizer.iam.policy import PolicyDocument, action_matches, parse_policy
 
 if TYPE_CHECKING:
@@ -100,9 +100,8 @@ class AccountSnapshot:
         """A role by ARN or by name (IAM role names are unique per account, ignoring case)."""
         if name_or_arn in self.roles:
             return self.roles[name_or_arn]
-        wanted = name_or_arn.lower()
         for arn in sorted(self.roles):
-            if self.roles[arn].name.lower() == wanted:
+            if names_role(name_or_arn, arn):
                 return self.roles[arn]
         raise PolicyError(
             f"role {name_or_arn!r} is not in the IAM snapshot ({self.source}); check the name "

