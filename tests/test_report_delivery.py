@@ -34,6 +34,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from test_report_samples import EVIL_NAME, evil_analysis, sample_analysis
 
 from rightsizer import store
+from rightsizer.errors import ConfigError
 from rightsizer.report import (
     DeliveryError,
     SmtpSettings,
@@ -619,6 +620,40 @@ def test_report_by_ses(moto: str, tmp_path: Path) -> None:
     assert names[-2:] == ["report-writer.policy.json", "thumbnailer-role.policy.json"]
     assert "findings.csv" in names
     assert conn.execute("SELECT count(*) FROM report_runs").fetchone() == (1,)
+
+
+def test_ses_uses_the_named_aws_profile(
+    moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The profile alone names the region: only eu-west-1 knows the sender.
+    config = tmp_path / "aws-config"
+    config.write_text(
+        "[profile mail]\nregion = eu-west-1\n"
+        "aws_access_key_id = testing\naws_secret_access_key = testing\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    ses = setup_client(boto3.client("ses", region_name="eu-west-1"))
+    ses.verify_email_identity(EmailAddress="rightsizer@example.com")
+    result = run_report(
+        sample_analysis(),
+        None,
+        to=["security@example.com"],
+        sender=SENDER,
+        ses=True,
+        ses_profile="mail",
+    )
+    assert [m["id"] for m in _ses_messages(moto)] == [result.message_id]
+    with pytest.raises(ConfigError, match="AWS profile 'nobody' is not configured"):
+        run_report(
+            sample_analysis(),
+            None,
+            to=["security@example.com"],
+            sender=SENDER,
+            ses=True,
+            ses_profile="nobody",
+        )
 
 
 def test_ses_refuses_an_unverified_sender(moto: str) -> None:

@@ -14,7 +14,7 @@ from test_ingest import write_file
 from test_sources import WINDOW, build_tree
 
 from rightsizer.cli import main
-from rightsizer.errors import SourceError
+from rightsizer.errors import ConfigError, SourceError
 from rightsizer.ingest import ingest
 from rightsizer.sources import open_source
 from rightsizer.store import connect
@@ -131,8 +131,8 @@ def test_missing_credentials_are_a_source_error(
     assert "no AWS credentials found" in capsys.readouterr().err
 
 
-def test_unknown_profile_is_a_source_error() -> None:
-    with pytest.raises(SourceError, match="AWS profile 'nobody' is not configured"):
+def test_unknown_profile_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="AWS profile 'nobody' is not configured"):
         open_source("s3://bucket", profile="nobody")
 
 

@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import Any, Literal
 
+from rightsizer import aws
 from rightsizer.report.errors import DeliveryError
 
 # SES refuses raw messages over 10 MB (after encoding); say so before it does.
@@ -167,12 +168,14 @@ def send_ses(
     *,
     client: Any = None,
     session: Any = None,
+    profile: str | None = None,
     region: str | None = None,
 ) -> str:
     """Send with Amazon SES `SendRawEmail`; returns the SES message id.
 
-    Without a `client`, one is made from `session` (default: a new boto3 Session, so the
-    standard credential chain and AWS_ENDPOINT_URL apply) in `region`.
+    Without a `client`, one is made from `session` (default: `rightsizer.aws.session` with
+    `profile` and `region`, so the standard credential chain and AWS_ENDPOINT_URL apply) in
+    `region`, else the session's region.
     """
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -185,9 +188,7 @@ def send_ses(
         )
     try:
         if client is None:
-            import boto3
-
-            session = session or boto3.Session()
+            session = session or aws.session(profile, region)
             name = region or session.region_name
             if not name:
                 raise DeliveryError("no AWS region for Amazon SES; give --ses-region")

@@ -93,13 +93,15 @@ def run_report(
     ses: bool = False,
     ses_region: str | None = None,
     ses_session: Any = None,
+    ses_profile: str | None = None,
     ses_client: Any = None,
     store: bool = True,
 ) -> ReportResult:
     """Build the report of an analysis, write it to `out`, send it to `to`, store its figures.
 
     `conn` is a writable store connection (None: no comparison, nothing stored). Sending
-    uses SES when `ses` is true, otherwise SMTP with `smtp`. Figures are stored only after
+    uses SES when `ses` is true (with `ses_session`, else a session of the AWS profile
+    `ses_profile`), otherwise SMTP with `smtp`. Figures are stored only after
     everything asked for succeeded, so a failed run does not become "the previous report".
     """
     check_report_options(
@@ -130,7 +132,11 @@ def run_report(
         if ses:
             transport = "ses"
             message_id = send_ses(
-                message, client=ses_client, session=ses_session, region=ses_region
+                message,
+                client=ses_client,
+                session=ses_session,
+                profile=ses_profile,
+                region=ses_region,
             )
         else:
             assert smtp is not None  # checked by check_report_options

@@ -1,8 +1,9 @@
 """A CloudTrail tree in S3: `s3://bucket[/prefix]`, read-only.
 
-boto3's standard credential chain and `--profile` apply, and so does `AWS_ENDPOINT_URL`
-(boto3 reads it itself; nothing here sets an endpoint). Folder listings and downloads run in a
-bounded thread pool; botocore retries throttling and transient errors with backoff.
+The session comes from `rightsizer.aws`: boto3's standard credential chain and `--profile`
+apply, and so does `AWS_ENDPOINT_URL` (boto3 reads it itself; nothing here sets an endpoint).
+Folder listings and downloads run in a bounded thread pool; botocore retries throttling and
+transient errors with backoff.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import random
 import time
 from typing import Any
 
-import boto3
 import botocore.exceptions as bce
 from botocore.config import Config
 
+from rightsizer import aws
 from rightsizer.errors import SourceError
 from rightsizer.sources import LOGS_FOLDER, Folder, LogFile, LogSource
 
@@ -53,13 +54,7 @@ class S3Source(LogSource):
     def __init__(self, spec: str, *, profile: str | None = None, region: str | None = None) -> None:
         super().__init__(spec)
         self.bucket, self.prefix = parse_s3_spec(spec)
-        try:
-            session = boto3.session.Session(profile_name=profile, region_name=region)
-        except bce.ProfileNotFound:
-            raise SourceError(
-                f"AWS profile {profile!r} is not configured; run `aws configure --profile "
-                f"{profile}` or pass another --profile"
-            ) from None
+        session = aws.session(profile, region)  # an unknown profile: ConfigError
         config = Config(
             retries={"mode": "adaptive", "max_attempts": 10},
             max_pool_connections=self.concurrency * 2,
