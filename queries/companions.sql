@@ -1,7 +1,7 @@
 -- companions: permissions no logged call needed but that a role relying on these calls may
 -- still need on a rare path (s3:AbortMultipartUpload after a failed multipart upload,
 -- s3:ListBucket for 404-instead-of-403 on a missing key, ...; the mapping rows with condition
--- 'companion', facts §1.3). Keep them when the role holds them today; never add them.
+-- 'companion', docs/s3-event-actions.md). Keep them when the role holds them today; never add them.
 --
 -- Parameters: none.
 -- Reads: the staging table s3_calls (queries/s3_calls.sql, materialized first) and the temp

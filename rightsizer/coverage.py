@@ -1,10 +1,10 @@
 """What the logs can show at all: data-event coverage and holes in the evidence.
 
 Object-level calls (and ListObjects/HeadBucket) are data events, logged only where the trail's
-selectors say so (facts §2). With the selectors known, coverage is exact per bucket/prefix
-and read/write type. Without them it is inferred per trail account and region from the window:
-reads count as logged there if any S3 read data event appears, writes likewise. Guessing per
-bucket from observed events would call every quiet bucket "unknown".
+selectors say so (docs/s3-event-actions.md). With the selectors known, coverage is exact per
+bucket/prefix and read/write type. Without them it is inferred per trail account and region
+from the window: reads count as logged there if any S3 read data event appears, writes
+likewise. Guessing per bucket from observed events would call every quiet bucket "unknown".
 
 Management events are logged by default, but only where and while a trail runs and its files
 were read. `gaps` finds the holes per account, region and UTC day (no event at all that day)
@@ -25,7 +25,7 @@ Status = Literal["covered", "unknown"]
 
 _SELECTOR_TYPE = {"read": "ReadOnly", "write": "WriteOnly"}
 # A day whose part inside the window is shorter than this needs no events of its own: the
-# last minutes before `--until` may not be delivered yet (facts §4: about 5 to 15 minutes).
+# last minutes before `--until` may not be delivered yet (CloudTrail User Guide: 5 to 15 minutes).
 MIN_EVIDENCE_SPAN = dt.timedelta(hours=1)
 
 AccountRegion = tuple[str | None, str | None]

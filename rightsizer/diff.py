@@ -12,7 +12,8 @@ from rightsizer.iam.matching import action_matches, has_wildcard
 from rightsizer.iam.policy import Grant, PolicyDocument, canonical_json, expand_s3_actions, grants
 from rightsizer.iam.s3 import S3Resource, could_be_s3, is_s3_action, s3_family_service
 
-# S3 actions with no resource type (facts §1.8): `*` is their only Resource, not a wildcard.
+# S3 actions with no resource type (docs/s3-event-actions.md): `*` is their only Resource, not
+# a wildcard.
 ACCOUNT_ACTIONS = frozenset(
     {
         "s3:ListAllMyBuckets",

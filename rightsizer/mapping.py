@@ -126,7 +126,7 @@ def _row_problem(row: MappingRow) -> str | None:
 
 
 def read_auth_error_codes() -> tuple[str, ...]:
-    """Error codes that mean the call was not authorized (never usage; facts §1.4)."""
+    """Error codes that mean the call was not authorized (docs/s3-event-actions.md)."""
     rows = _read_csv(AUTH_ERRORS_FILE, _AUTH_COLUMNS, _data_text(AUTH_ERRORS_FILE))
     return tuple(row["error_code"].strip() for row in rows)
 

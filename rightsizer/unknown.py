@@ -31,7 +31,7 @@ from rightsizer.usage import RoleUsage, UnmodeledCall
 if TYPE_CHECKING:
     from rightsizer.generate import CurrentGrants, _Allow
 
-# Bucket-level actions that only data events show (ListObjects, HeadBucket, ...; facts §2).
+# Bucket-level actions that only data events show (docs/s3-event-actions.md).
 DATA_BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
 Access = Literal["read", "write"]
 Wanted = dict[tuple[str, str | None], set[str]]  # (resource, condition JSON) → actions

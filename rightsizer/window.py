@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rightsizer.errors import ConfigError
 
-# CloudTrail folders are delivery dates; records arrive up to a day late (facts §4).
+# CloudTrail folders are delivery dates; records arrive up to a day late (CloudTrail User Guide).
 DELIVERY_MARGIN = dt.timedelta(days=1)
 # The longest window, ten years: a typo such as --days 100000 would otherwise list and read
 # every day since the 18th century.

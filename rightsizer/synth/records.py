@@ -1,8 +1,8 @@
 """CloudTrail record builders for the synthetic data: S3, KMS, STS, DynamoDB and Lambda calls.
 
 A `Recorder` draws every id from the seeded RNG and hands each finished record to the emit
-callback as `(event_time, record)`. Shapes follow real trail records (facts §3); identities are
-passed in, built once per session by the caller.
+callback as `(event_time, record)`. Shapes follow real trail records (CloudTrail User Guide,
+record contents); identities are passed in, built once per session by the caller.
 """
 
 from __future__ import annotations

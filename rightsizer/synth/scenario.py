@@ -168,8 +168,9 @@ CONFIG_KEYS = (
     "app/tenants/hooli.json",
 )
 
-# The IAM actions each Lambda role's successful in-window S3 calls need (facts §1), when the
-# trail logs S3 data events. Without data events only the management ones can be seen.
+# The IAM actions each Lambda role's successful in-window S3 calls need
+# (docs/s3-event-actions.md), when the trail logs S3 data events. Without data events only the
+# management ones can be seen.
 EXPECTED_S3_ACTIONS: dict[str, frozenset[str]] = {
     THUMBNAILER_ROLE.arn: frozenset(
         {"s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:PutObjectAcl"}
