@@ -216,10 +216,10 @@ def test_demo_runs_twice_without_aws(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_output_is_the_documented_contract(analysis: dict[str, Any]) -> None:
-    from test_report_samples import _keys, documented_example
+    from report_samples import documented_example, field_paths
 
-    documented = _keys(documented_example())
-    actual = _keys({k: v for k, v in analysis.items() if not k.startswith("_")})
+    documented = field_paths(documented_example())
+    actual = field_paths({k: v for k, v in analysis.items() if not k.startswith("_")})
     assert actual - documented == set(), "fields missing from the README's analysis JSON"
     role_fields = {k for k in documented if re.fullmatch(r"\.roles\[\]\.\w+", k)}
     assert role_fields - actual == set(), "documented role fields missing from the output"

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 from conftest import CORPUS_DIR
-from test_ingest import log_key, write_file
+from trail_logs import log_key, write_file
 
 from rightsizer.ingest import ingest
 from rightsizer.records import read_log_file

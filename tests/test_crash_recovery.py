@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from test_ingest import log_key, make_record, write_file, write_log
+from trail_logs import log_key, make_record, write_file, write_log
 
 # The real CLI in a child process, with small transactions so a kill lands between commits.
 RUN_CLI = """

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_ingest import log_key, make_record, query, run_ingest, write_file, write_log, write_tree
+from trail_logs import log_key, make_record, query, run_ingest, write_file, write_log, write_tree
 
 from rightsizer.analyze import analyze
 from rightsizer.iam.policy import is_allowed, parse_policy

@@ -14,6 +14,17 @@ from typing import Any
 
 import duckdb
 import pytest
+from trail_logs import (
+    ACCOUNT,
+    WINDOW,
+    log_key,
+    make_record,
+    query,
+    run_ingest,
+    write_file,
+    write_log,
+    write_tree,
+)
 
 from rightsizer.cli import main
 from rightsizer.errors import StoreError
@@ -21,93 +32,6 @@ from rightsizer.ingest import IngestSummary, ingest
 from rightsizer.progress import PlainProgress, terminal_progress
 from rightsizer.sources import open_source
 from rightsizer.store import connect, migrate
-from rightsizer.window import Window
-
-ACCOUNT = "111122223333"
-WINDOW = Window(dt.datetime(2026, 10, 1), dt.datetime(2026, 10, 4))
-
-
-def make_record(event_id: str, when: dt.datetime, **fields: Any) -> dict[str, Any]:
-    """A Lambda-role S3 data event."""
-    record: dict[str, Any] = {
-        "eventVersion": "1.10",
-        "eventID": event_id,
-        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": "s3.amazonaws.com",
-        "eventName": "GetObject",
-        "eventType": "AwsApiCall",
-        "eventCategory": "Data",
-        "readOnly": True,
-        "awsRegion": "us-east-1",
-        "recipientAccountId": ACCOUNT,
-        "userIdentity": {
-            "type": "AssumedRole",
-            "principalId": "AROAEXAMPLE:resize",
-            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/resize-role/resize",
-            "sessionContext": {
-                "sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{ACCOUNT}:role/resize-role"}
-            },
-        },
-        "requestParameters": {"bucketName": "photos", "key": f"in/{event_id}.jpg"},
-        "resources": [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::photos/in/{event_id}"}],
-    }
-    record.update(fields)
-    return record
-
-
-def log_key(
-    delivered: dt.datetime,
-    *,
-    account: str = ACCOUNT,
-    region: str = "us-east-1",
-    unique: str = "AbCdEf0123456789",
-    org: str | None = None,
-) -> str:
-    """The key CloudTrail gives a log file, relative to the trail's prefix."""
-    org_part = f"{org}/" if org else ""
-    return (
-        f"AWSLogs/{org_part}{account}/CloudTrail/{region}/{delivered:%Y/%m/%d}/"
-        f"{account}_CloudTrail_{region}_{delivered:%Y%m%dT%H%MZ}_{unique}.json.gz"
-    )
-
-
-def write_file(root: Path, key: str, data: bytes) -> Path:
-    path = root / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
-def write_log(root: Path, key: str, records: list[Any]) -> Path:
-    return write_file(root, key, gzip.compress(json.dumps({"Records": records}).encode()))
-
-
-def write_tree(root: Path, files: int = 6, per_file: int = 20, seed: str = "e") -> list[str]:
-    """`files` log files over two regions and three days; returns every eventID written."""
-    ids: list[str] = []
-    for index in range(files):
-        region = ("us-east-1", "eu-west-1")[index % 2]
-        delivered = dt.datetime(2026, 10, 1 + index % 3, 10, index)
-        records = []
-        for n in range(per_file):
-            event_id = f"{seed}-{index}-{n}"
-            ids.append(event_id)
-            records.append(make_record(event_id, delivered - dt.timedelta(minutes=3)))
-        write_log(root, log_key(delivered, region=region, unique=f"u{index:015d}"), records)
-    return ids
-
-
-def run_ingest(root: Path, db: Path, *, strict: bool = False) -> IngestSummary:
-    conn = connect(db)
-    try:
-        return ingest(conn, open_source(str(root)), WINDOW, workers=2, strict=strict)
-    finally:
-        conn.close()
-
-
-def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(db), read_only=True) as conn:
-        return conn.execute(sql, params or []).fetchall()
 
 
 def test_tree_is_ingested_with_its_manifest(tmp_path: Path) -> None:

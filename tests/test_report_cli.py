@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_report_delivery import (
+from mail_server import (
     PASSWORD,
     USER,
     Inbox,
-    _authenticator,
-    _serve,
+    authenticator,
     make_pki,
+    serve,
     serve_starttls,
 )
 
@@ -33,8 +33,8 @@ def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Inb
 @pytest.fixture
 def plain_inbox() -> Iterator[tuple[Inbox, int]]:
     """An SMTP server without TLS that still offers a login."""
-    yield from _serve(
-        Inbox(), authenticator=_authenticator, auth_required=True, auth_require_tls=False
+    yield from serve(
+        Inbox(), authenticator=authenticator, auth_required=True, auth_require_tls=False
     )
 
 

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import base64
 import csv
-import datetime as dt
 import io
-import ipaddress
 import json
 import logging
 import select
 import socket
-import ssl
 import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,14 +20,19 @@ from typing import Any
 
 import boto3
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from aws_guard import setup_client
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from test_report_samples import EVIL_NAME, evil_analysis, sample_analysis
+from mail_server import (
+    PASSWORD,
+    USER,
+    Inbox,
+    Pki,
+    authenticator,
+    free_port,
+    make_pki,
+    serve,
+    serve_starttls,
+)
+from report_samples import EVIL_NAME, evil_analysis, sample_analysis
 
 from rightsizer import store
 from rightsizer.errors import ConfigError
@@ -46,153 +47,6 @@ from rightsizer.report import (
 
 SENDER = "Rightsizer <rightsizer@example.com>"
 RECIPIENTS = ["security@example.com", "Ops Team <ops@example.com>"]
-USER, PASSWORD = "reporter", "s3cret-Pa55word"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Inbox:  # aiosmtpd calls the handle_* hooks by name
-    """What the SMTP server received: (mail from, recipients, message bytes) per message."""
-
-    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-    encrypted: list[bool] = field(default_factory=list)  # per message: did it come over TLS
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 no such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        self.encrypted.append(server.transport.get_extra_info("ssl_object") is not None)
-        return "250 Message accepted"
-
-    def message(self, index: int = -1) -> EmailMessage:
-        parsed = message_from_bytes(self.received[index][2], policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        return parsed
-
-
-def _authenticator(
-    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-        USER.encode(),
-        PASSWORD.encode(),
-    )
-    return AuthResult(success=ok, handled=False)
-
-
-def _serve(inbox: Inbox, **kwargs: Any) -> Iterator[tuple[Inbox, int]]:
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, **kwargs)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-# --- certificates made for the test ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pki:
-    """A CA made for the test and a server certificate it signed, as PEM files."""
-
-    ca: Path
-    cert: Path
-    key: Path
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.cert, self.key)
-        return context
-
-
-def _pem(folder: Path, name: str, data: bytes) -> Path:
-    path = folder / name
-    path.write_bytes(data)
-    return path
-
-
-def make_pki(folder: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Pki:
-    """A CA and a server certificate for `hosts` (IP addresses or DNS names), valid a day."""
-    folder.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"test CA {folder.name}")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return Pki(
-        ca=_pem(folder, "ca.pem", ca.public_bytes(serialization.Encoding.PEM)),
-        cert=_pem(folder, "server.pem", cert.public_bytes(serialization.Encoding.PEM)),
-        key=_pem(
-            folder,
-            "server.key",
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ),
-        ),
-    )
 
 
 @pytest.fixture(scope="session")
@@ -205,17 +59,6 @@ def trusted_pki(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Pki:
     """The test CA, trusted by the client as a private CA is: through SSL_CERT_FILE."""
     monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
     return pki
-
-
-def serve_starttls(inbox: Inbox, pki: Pki, **kwargs: Any) -> Iterator[tuple[Inbox, int]]:
-    """A server that offers STARTTLS, takes no mail before it and AUTH only after it."""
-    yield from _serve(
-        inbox,
-        tls_context=pki.server_context(),
-        require_starttls=True,
-        authenticator=_authenticator,
-        **kwargs,
-    )
 
 
 @pytest.fixture
@@ -233,14 +76,14 @@ def smtp_auth_server(trusted_pki: Pki) -> Iterator[tuple[Inbox, int]]:
 @pytest.fixture
 def plain_server() -> Iterator[tuple[Inbox, int]]:
     """No TLS at all: what --smtp-insecure is for."""
-    yield from _serve(Inbox())
+    yield from serve(Inbox())
 
 
 @pytest.fixture
 def plain_auth_server() -> Iterator[tuple[Inbox, int]]:
     """No TLS, yet it offers AUTH: a client that logs in here sends its password in clear."""
-    yield from _serve(
-        Inbox(), authenticator=_authenticator, auth_required=True, auth_require_tls=False
+    yield from serve(
+        Inbox(), authenticator=authenticator, auth_required=True, auth_require_tls=False
     )
 
 
@@ -445,7 +288,7 @@ def test_smtp_failures_are_one_line(smtp_server: tuple[Inbox, int]) -> None:
     message = build_message(report, sender=SENDER, recipients=["a@example.com", "b@example.com"])
     server = SmtpSettings(host="127.0.0.1", port=port)
 
-    closed = _free_port()
+    closed = free_port()
     with pytest.raises(DeliveryError, match=rf"cannot reach SMTP server 127.0.0.1:{closed} "):
         send_smtp(message, SmtpSettings(host="127.0.0.1", port=closed, timeout=5))
     with pytest.raises(
@@ -550,10 +393,10 @@ def test_implicit_tls(trusted_pki: Pki) -> None:
     report = build_report(sample_analysis(), previous=None)
     message = build_message(report, sender=SENDER, recipients=["security@example.com"])
     # aiosmtpd counts only STARTTLS as TLS for AUTH; this connection is TLS from its first byte.
-    server = contextmanager(_serve)(
+    server = contextmanager(serve)(
         Inbox(),
         ssl_context=trusted_pki.server_context(),
-        authenticator=_authenticator,
+        authenticator=authenticator,
         auth_required=True,
         auth_require_tls=False,
     )
@@ -582,7 +425,7 @@ def test_failed_delivery_is_not_remembered(tmp_path: Path) -> None:
             conn,
             out=out,
             to=["a@example.com"],
-            smtp=SmtpSettings(host="127.0.0.1", port=_free_port(), timeout=5),
+            smtp=SmtpSettings(host="127.0.0.1", port=free_port(), timeout=5),
         )
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert conn.execute("SELECT count(*) FROM report_runs").fetchone() == (0,)

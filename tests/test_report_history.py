@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from test_report_samples import later_analysis, sample_analysis
+from report_samples import later_analysis, sample_analysis
 
 from rightsizer import store
 from rightsizer.report import (

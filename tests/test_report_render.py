@@ -8,7 +8,7 @@ import struct
 from html.parser import HTMLParser
 
 import pytest
-from test_report_samples import evil_analysis, sample_analysis
+from report_samples import evil_analysis, sample_analysis
 
 from rightsizer.report import build_report, render_charts, render_html, render_markdown, render_text
 from rightsizer.report.charts import chart_roles

@@ -13,8 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 from fault_proxy import LIST_REQUEST, LOG_FILE_REQUEST, Fault, fault_proxy
-from test_sources import WINDOW, build_tree
-from test_sources_s3 import upload
+from trail_logs import WINDOW, build_tree, upload
 
 import rightsizer.ingest as ingest_module
 from rightsizer.cli import main

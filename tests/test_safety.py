@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from mail_server import Inbox, serve
 from rich.console import Console
-from test_report_delivery import Inbox, _serve
 
 from rightsizer import synth
 from rightsizer.cli import main
@@ -162,7 +162,7 @@ def _authenticator(
 
 @pytest.fixture
 def auth_inbox() -> Iterator[tuple[Inbox, int]]:
-    yield from _serve(
+    yield from serve(
         Inbox(), authenticator=_authenticator, auth_required=True, auth_require_tls=False
     )
 

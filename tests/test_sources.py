@@ -7,16 +7,16 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from test_ingest import ACCOUNT, log_key, make_record, write_file, write_log
+from trail_logs import (
+    OTHER_ACCOUNT,
+    WINDOW,
+    build_tree,
+)
 
 from rightsizer.errors import SourceError
 from rightsizer.sources import LogKey, open_source, parse_log_key
 from rightsizer.sources.local import LocalSource
 from rightsizer.window import Window
-
-ORG = "o-a1b2c3d4e5"
-OTHER_ACCOUNT = "444455556666"
-WINDOW = Window(dt.datetime(2026, 10, 1), dt.datetime(2026, 10, 4))
 
 
 @pytest.mark.parametrize(
@@ -59,36 +59,6 @@ def test_log_keys_are_parsed(key: str, expected: LogKey) -> None:
 )
 def test_other_keys_are_not_log_files(key: str) -> None:
     assert parse_log_key(key) is None
-
-
-def build_tree(root: Path) -> set[str]:
-    """An account trail and an organization trail with noise around; returns in-window keys."""
-    wanted = set()
-    for delivered, account, region, org in [
-        (dt.datetime(2026, 10, 1, 0, 5), ACCOUNT, "us-east-1", None),
-        (dt.datetime(2026, 10, 3, 23, 55), ACCOUNT, "eu-west-1", None),
-        # Records of the window's last hours arrive the next day.
-        (dt.datetime(2026, 10, 4, 0, 10), ACCOUNT, "us-east-1", None),
-        (dt.datetime(2026, 10, 2, 12, 0), OTHER_ACCOUNT, "ap-southeast-2", ORG),
-        (dt.datetime(2026, 10, 5, 0, 10), ACCOUNT, "us-east-1", ORG),
-    ]:
-        key = log_key(delivered, account=account, region=region, org=org)
-        write_log(root, key, [make_record(f"{account}-{delivered:%d%H%M}", delivered)])
-        wanted.add(key)
-    # Outside the delivery days: before the window, and two days after its end.
-    for delivered in (dt.datetime(2026, 9, 30, 23, 55), dt.datetime(2026, 10, 6, 0, 5)):
-        write_log(root, log_key(delivered), [make_record("outside", delivered)])
-    day = "2026/10/02"
-    for kind, name in [
-        ("CloudTrail-Digest", "x_CloudTrail-Digest_us-east-1_t_us-east-1_20261002T010000Z.json.gz"),
-        ("CloudTrail-Digest", "x_CloudTrail-Digest_us-east-1_t_us-east-1_20261002T020000Z.json.gz"),
-        ("CloudTrail-Insight", "x_CloudTrail-Insight_us-east-1_20261002T0100Z_abc.json.gz"),
-    ]:
-        write_file(root, f"AWSLogs/{ACCOUNT}/{kind}/us-east-1/{day}/{name}", b"{}")
-    write_file(root, f"AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{day}/README.txt", b"hi")
-    write_file(root, "AWSLogs/stray.json", b"{}")
-    write_file(root, f"AWSLogs/{ACCOUNT}/Config/us-east-1/{day}/config.json.gz", b"{}")
-    return wanted
 
 
 def test_listing_finds_accounts_orgs_and_regions_in_the_window(tmp_path: Path) -> None:

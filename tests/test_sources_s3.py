@@ -10,8 +10,7 @@ import boto3
 import duckdb
 import pytest
 from aws_guard import setup_client
-from test_ingest import write_file
-from test_sources import WINDOW, build_tree
+from trail_logs import WINDOW, build_tree, upload, write_file
 
 from rightsizer.cli import main
 from rightsizer.errors import ConfigError, SourceError
@@ -21,16 +20,6 @@ from rightsizer.store import connect
 from rightsizer.window import Window
 
 BUCKET = "trail-bucket"
-
-
-def upload(tree: Path, bucket: str, prefix: str = "") -> dict[str, str]:
-    """Copy a local tree into a new bucket under `prefix`; returns key -> ETag."""
-    s3 = setup_client(boto3.client("s3", region_name="us-east-1"))
-    s3.create_bucket(Bucket=bucket)
-    for path in sorted(p for p in tree.rglob("*") if p.is_file()):
-        key = prefix + path.relative_to(tree).as_posix()
-        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-    return {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
 
 
 def table(db: Path, sql: str) -> list[tuple[Any, ...]]:
