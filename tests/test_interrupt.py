@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_crash_recovery import build, check_consistent, snapshot, wait_until_gone
-from test_ingest import WINDOW, write_tree
+from ingest_runs import build, check_consistent, snapshot, wait_until_gone
+from trail_logs import WINDOW, write_tree
 
 import rightsizer.ingest as ingest_module
 from rightsizer.ingest import ingest
