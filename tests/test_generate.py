@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from role_usage import COVERED, NO_DATA_EVENTS, T0, role, usage
 from usage_events import FUNCTION, WINDOW, object_resources, s3_event
 from usage_events import ROLE as EVENTS_ROLE
 
 from rightsizer.analyze import analyze
-from rightsizer.coverage import Coverage, ObservedRegion
+from rightsizer.coverage import Coverage
 from rightsizer.diff import diff
 from rightsizer.generate import MANAGED_POLICY_LIMIT, recommend
 from rightsizer.iam.containment import within
@@ -21,30 +21,8 @@ from rightsizer.iam.policy import PolicyDocument, is_allowed, parse_policy, poli
 from rightsizer.iam.snapshot import AccountSnapshot, Role
 from rightsizer.ingest import load_records
 from rightsizer.store import connect
-from rightsizer.usage import Companion, RoleUsage, S3Call, UsedPermission
+from rightsizer.usage import Companion
 from rightsizer.verify import replay
-
-ACCOUNT = "111122223333"
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/service-role/fn-role"
-T0 = dt.datetime(2026, 11, 1, 12, 0, 0)
-COVERED = Coverage(observed=(ObservedRegion(ACCOUNT, "us-east-1", 10, 10),))
-NO_DATA_EVENTS = Coverage(observed=())
-
-
-def role(*statements: dict[str, Any], name: str = "inline") -> Role:
-    doc = parse_policy({"Version": "2012-10-17", "Statement": list(statements)}, name=name)
-    return Role(arn=ROLE_ARN, name="fn-role", path="/service-role/", inline_policies={name: doc})
-
-
-def usage(*pairs: tuple[str, str], companions: tuple[Companion, ...] = ()) -> RoleUsage:
-    used = tuple(UsedPermission(a, r, 1, T0, T0) for a, r in pairs)
-    calls = tuple(
-        S3Call("fn", "us-east-1", a.split(":")[1], "success", ((a, r),), True, 1, T0, T0, f"e{i}")
-        for i, (a, r) in enumerate(pairs)
-    )
-    return RoleUsage(
-        ROLE_ARN, "fn-role", ACCOUNT, ("fn",), calls, used, (), (), companions, ("us-east-1",)
-    )
 
 
 def s3_statements(policy: PolicyDocument) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:

@@ -33,7 +33,7 @@ import pytest
 from conftest import skip_or_fail
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_generate import COVERED, ROLE_ARN, usage
+from role_usage import COVERED, ROLE_ARN, usage
 
 from rightsizer.generate import recommend
 from rightsizer.iam.containment import may_overlap, within

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 import pytest
-from test_report_samples import documented_example, sample_analysis
+from report_samples import documented_example, sample_analysis
 
 from rightsizer.errors import ConfigError
 from rightsizer.model import Analysis, as_analysis
