@@ -20,6 +20,7 @@ from rightsizer.diff import counts, diff, merged
 from rightsizer.errors import ConfigError
 from rightsizer.findings import Code
 from rightsizer.generate import Recommendation, recommend
+from rightsizer.iam.arn import names_role, parse_arn, role_name
 from rightsizer.iam.policy import PolicyDocument, canonical_json, policy_size, to_dict
 from rightsizer.iam.snapshot import (
     AccountSnapshot,
@@ -116,7 +117,7 @@ def _lambda_roles(
 def _filter(scope: dict[str, tuple[str, ...]], wanted: Sequence[str]) -> dict[str, tuple[str, ...]]:
     out = {}
     for name in wanted:
-        matches = [arn for arn in scope if name in (arn, arn.rsplit("/", 1)[-1])]
+        matches = [arn for arn in scope if names_role(name, arn)]
         if not matches:
             raise ConfigError(
                 f"--role {name!r} is not a Lambda role of the snapshot or the logs; "
@@ -140,8 +141,8 @@ def _role_analysis(
     )
     observed = RoleAnalysis(
         role_arn=role_arn,
-        role_name=role_arn.rsplit("/", 1)[-1],
-        account=role_arn.split(":")[4] if role_arn.count(":") >= 5 else "",
+        role_name=role_name(role_arn),
+        account=arn.account if (arn := parse_arn(role_arn)) else "",
         functions=tuple(functions),
         lambda_role_source="snapshot" if role is not None else "user_agent",
         denied=_denied(role_usage),

@@ -181,6 +181,11 @@ def test_role_filter_and_unknown_role(
         capsys, *analyze_args(dataset, Path(analysis["_db"]), "--role", "config-reader-role")
     )
     assert code == 0 and [r["role_name"] for r in data["roles"]] == ["config-reader-role"]
+    # IAM role names are unique ignoring case, so --role is too.
+    code, data = run_json(
+        capsys, *analyze_args(dataset, Path(analysis["_db"]), "--role", "Config-Reader-Role")
+    )
+    assert code == 0 and [r["role_name"] for r in data["roles"]] == ["config-reader-role"]
     code = main(analyze_args(dataset, Path(analysis["_db"]), "--role", "nope"))
     assert code == 2
     assert "--role 'nope'" in capsys.readouterr().err
