@@ -14,7 +14,8 @@ from usage_events import ROLE as EVENTS_ROLE
 from rightsizer.analyze import analyze
 from rightsizer.coverage import Coverage
 from rightsizer.diff import diff
-from rightsizer.generate import MANAGED_POLICY_LIMIT, recommend
+from rightsizer.fitting import MANAGED_POLICY_LIMIT
+from rightsizer.generate import recommend
 from rightsizer.iam.containment import within
 from rightsizer.iam.matching import action_matches
 from rightsizer.iam.policy import PolicyDocument, is_allowed, parse_policy, policy_size
