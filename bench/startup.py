@@ -6,7 +6,7 @@ Each run is a fresh interpreter (a subprocess), as a user's shell starts one. Pr
 and the fastest wall time of `rightsizer --help`, `rightsizer config` and
 `python -c "import rightsizer.cli"`, a bare `python -c pass` for the interpreter's own share,
 then the ten modules with the largest cumulative import time (`python -X importtime`).
-The checkout measured is the one this script imports `rightsizer` from.
+The checkout measured is the one this script is in (first on PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import rightsizer
-
-CHECKOUT = Path(rightsizer.__file__).resolve().parent.parent
+CHECKOUT = Path(__file__).resolve().parent.parent
 # What the `rightsizer` console script runs.
 CLI = "import sys; from rightsizer.cli import main; sys.exit(main())"
 CASES: dict[str, list[str]] = {
