@@ -12,7 +12,7 @@ import typer
 
 from rightsizer import __version__, aws, synth
 from rightsizer.analyze import analyze, load_selectors, load_snapshot
-from rightsizer.config import Settings, load_settings
+from rightsizer.config import Flags, Settings, load_settings
 from rightsizer.errors import ConfigError, RightsizerError
 from rightsizer.ingest import IngestSummary, ingest_into
 from rightsizer.interrupt import Interrupted
@@ -153,7 +153,7 @@ def ingest_command(
     """Read new CloudTrail log files of the window into the database (incremental)."""
     if output_format not in ("text", "json"):
         raise ConfigError(f"--format {output_format!r} is not one of text, json")
-    settings = load_settings({"source": source, "db": db, "days": days, "profile": profile})
+    settings = load_settings(Flags(source=source, db=db, days=days, profile=profile))
     if not settings.source:
         raise ConfigError(
             "no log source; pass --source (a folder or s3://bucket/prefix), set "
@@ -283,16 +283,16 @@ def analyze_command(
     """
     chosen = _output_format(output_format)
     settings = load_settings(
-        {
-            "days": days,
-            "source": source,
-            "db": db,
-            "iam_details": iam_details,
-            "lambda_functions": lambda_functions,
-            "event_selectors": event_selectors,
-            "granularity": granularity,
-            "profile": profile,
-        }
+        Flags(
+            days=days,
+            source=source,
+            db=db,
+            iam_details=iam_details,
+            lambda_functions=lambda_functions,
+            event_selectors=event_selectors,
+            granularity=granularity,
+            profile=profile,
+        )
     )
     if out is not None:
         check_out_dir(out)  # a bad --out fails now, not after the ingest and analysis
@@ -360,26 +360,26 @@ def report_command(
     made).
     """
     settings = load_settings(
-        {
-            "days": days,
-            "source": source,
-            "db": db,
-            "iam_details": iam_details,
-            "lambda_functions": lambda_functions,
-            "event_selectors": event_selectors,
-            "granularity": granularity,
-            "profile": profile,
-            "report_to": to,
-            "report_from": sender,
-            "report_subject": subject,
-            "smtp_host": smtp_host,
-            "smtp_port": smtp_port,
-            "smtp_starttls": smtp_starttls,
-            "smtp_ssl": smtp_ssl,
-            "smtp_insecure": smtp_insecure,
-            "ses": ses,
-            "ses_region": ses_region,
-        }
+        Flags(
+            days=days,
+            source=source,
+            db=db,
+            iam_details=iam_details,
+            lambda_functions=lambda_functions,
+            event_selectors=event_selectors,
+            granularity=granularity,
+            profile=profile,
+            report_to=to,
+            report_from=sender,
+            report_subject=subject,
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            smtp_starttls=smtp_starttls,
+            smtp_ssl=smtp_ssl,
+            smtp_insecure=smtp_insecure,
+            ses=ses,
+            ses_region=ses_region,
+        )
     )
     smtp = None
     if settings.smtp_host:
@@ -445,11 +445,11 @@ def demo_command(
     chosen = _output_format(output_format)
     dataset = synth.demo_dataset(directory)
     settings = load_settings(
-        {
-            "source": str(dataset.source_dir),
-            "db": str(directory / "rightsizer.duckdb"),
-            "days": dataset.days,
-        }
+        Flags(
+            source=str(dataset.source_dir),
+            db=str(directory / "rightsizer.duckdb"),
+            days=dataset.days,
+        )
     )
     window = Window.ending(dataset.until, dataset.days)
     summary = _run_ingest(settings, window, quiet=chosen == "json")

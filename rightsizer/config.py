@@ -10,92 +10,116 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import NoneType, UnionType
+from typing import Any, get_args, get_origin, get_type_hints
 
 from rightsizer.errors import ConfigError
 
 CONFIG_FILE = "rightsizer.toml"
 
 
-@dataclass(frozen=True)
-class Option:
-    name: str
-    kind: type
-    default: Any
-    help: str
-    secret: bool = False
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option("source", str, None, "log source: a local CloudTrail tree or s3://bucket[/prefix]"),
-    Option("db", str, "rightsizer.duckdb", "DuckDB database file"),
-    Option("days", int, 90, "window length in days, ending at --until"),
-    Option("iam_details", str, None, "aws iam get-account-authorization-details JSON file"),
-    Option("lambda_functions", str, None, "aws lambda list-functions JSON file"),
-    Option("event_selectors", str, None, "get-event-selectors JSON file, or `live`"),
-    Option("granularity", str, "prefix", "object | prefix | bucket"),
-    Option("profile", str, None, "AWS profile for boto3"),
-    Option("region", str, None, "AWS region for API calls (IAM, SES, CloudTrail)"),
-    Option("workers", int, 0, "ingest worker processes (0 = one per core)"),
-    Option("smtp_host", str, None, "SMTP server for the report"),
-    Option("smtp_port", int, 587, "SMTP port"),
-    Option("smtp_starttls", bool, False, "force STARTTLS (the default on every port but 465)"),
-    Option("smtp_ssl", bool, False, "force TLS from the start (the default on port 465)"),
-    Option(
-        "smtp_insecure",
-        bool,
-        False,
-        "DANGEROUS: plain SMTP, report and password unencrypted (trusted relays only)",
-    ),
-    Option("smtp_user", str, None, "SMTP user (environment only)", secret=True),
-    Option("smtp_password", str, None, "SMTP password (environment only)", secret=True),
-    Option("report_to", list, [], "report recipients"),
-    Option("report_from", str, "rightsizer@localhost", "report sender"),
-    Option("report_subject", str, None, "report subject line"),
-    Option("ses", bool, False, "send the report with Amazon SES instead of SMTP"),
-    Option("ses_region", str, None, "SES region"),
-)
-_BY_NAME = {option.name: option for option in OPTIONS}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+def _setting(default: Any, about: str, *, secret: bool = False) -> Any:
+    """A field of Settings: its default, what it is, and whether its value must not be shown."""
+    return field(default=default, metadata={"about": about, "secret": secret}, repr=not secret)
 
 
 @dataclass(frozen=True)
 class Settings:
     """Effective settings; `origin[name]` says where each value came from."""
 
-    values: Mapping[str, Any]
-    origin: Mapping[str, str]
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    source: str | None = _setting(
+        None, "log source: a local CloudTrail tree or s3://bucket[/prefix]"
+    )
+    db: str = _setting("rightsizer.duckdb", "DuckDB database file")
+    days: int = _setting(90, "window length in days, ending at --until")
+    iam_details: str | None = _setting(None, "aws iam get-account-authorization-details JSON file")
+    lambda_functions: str | None = _setting(None, "aws lambda list-functions JSON file")
+    event_selectors: str | None = _setting(None, "get-event-selectors JSON file, or `live`")
+    granularity: str = _setting("prefix", "object | prefix | bucket")
+    profile: str | None = _setting(None, "AWS profile for boto3")
+    region: str | None = _setting(None, "AWS region for API calls (IAM, SES, CloudTrail)")
+    workers: int = _setting(0, "ingest worker processes (0 = one per core)")
+    smtp_host: str | None = _setting(None, "SMTP server for the report")
+    smtp_port: int = _setting(587, "SMTP port")
+    smtp_starttls: bool = _setting(False, "force STARTTLS (the default on every port but 465)")
+    smtp_ssl: bool = _setting(False, "force TLS from the start (the default on port 465)")
+    smtp_insecure: bool = _setting(
+        False, "DANGEROUS: plain SMTP, report and password unencrypted (trusted relays only)"
+    )
+    smtp_user: str | None = _setting(None, "SMTP user (environment only)", secret=True)
+    smtp_password: str | None = _setting(None, "SMTP password (environment only)", secret=True)
+    report_to: tuple[str, ...] = _setting((), "report recipients")
+    report_from: str = _setting("rightsizer@localhost", "report sender")
+    report_subject: str | None = _setting(None, "report subject line")
+    ses: bool = _setting(False, "send the report with Amazon SES instead of SMTP")
+    ses_region: str | None = _setting(None, "SES region")
+    origin: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(name, shown value, origin) for every setting; secrets are masked."""
         rows = []
-        for option in OPTIONS:
-            value = self.values[option.name]
-            shown = "***" if option.secret and value else _show(value)
-            rows.append((option.name, shown, self.origin[option.name]))
+        for name in _KINDS:
+            value = getattr(self, name)
+            shown = "***" if name in _SECRETS and value else _show(value)
+            rows.append((name, shown, self.origin[name]))
         return rows
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The settings a command line gives; None (or an empty list) means not given."""
+
+    source: str | None = None
+    db: str | None = None
+    days: int | None = None
+    iam_details: str | None = None
+    lambda_functions: str | None = None
+    event_selectors: str | None = None
+    granularity: str | None = None
+    profile: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_starttls: bool | None = None
+    smtp_ssl: bool | None = None
+    smtp_insecure: bool | None = None
+    report_to: list[str] | None = None
+    report_from: str | None = None
+    report_subject: str | None = None
+    ses: bool | None = None
+    ses_region: str | None = None
+
+
+def _kind(hint: Any) -> type:
+    """The type a setting is read as: `int` → int, `str | None` → str, `tuple[str, ...]` → tuple."""
+    (kind,) = (
+        [a for a in get_args(hint) if a is not NoneType] if type(hint) is UnionType else [hint]
+    )
+    return get_origin(kind) or kind
+
+
+_HINTS = get_type_hints(Settings)
+# Every setting's name → the type its value is read as, in the order `rightsizer config` shows.
+_KINDS: dict[str, type] = {f.name: _kind(_HINTS[f.name]) for f in fields(Settings) if f.metadata}
+_SECRETS = frozenset(f.name for f in fields(Settings) if f.metadata.get("secret"))
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings) if f.metadata}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
 
 
 def _show(value: Any) -> str:
     if value is None:
         return "-"
-    if isinstance(value, list):
+    if isinstance(value, tuple):
         return ", ".join(map(str, value)) or "-"
     return str(value)
 
 
-def _coerce(option: Option, raw: Any, where: str) -> Any:
+def _coerce(name: str, raw: Any, where: str) -> Any:
+    kind = _KINDS[name]
     try:
-        if option.kind is bool:
+        if kind is bool:
             if isinstance(raw, bool):
                 return raw
             text = str(raw).strip().lower()
@@ -104,19 +128,17 @@ def _coerce(option: Option, raw: Any, where: str) -> Any:
             if text in _FALSE:
                 return False
             raise ValueError(raw)
-        if option.kind is int:
+        if kind is int:
             if isinstance(raw, bool):
                 raise ValueError(raw)
             return int(raw)
-        if option.kind is list:
-            if isinstance(raw, list):
-                return [str(item) for item in raw]
-            return [part.strip() for part in str(raw).split(",") if part.strip()]
+        if kind is tuple:
+            if isinstance(raw, list | tuple):
+                return tuple(str(item) for item in raw)
+            return tuple(part.strip() for part in str(raw).split(",") if part.strip())
         return str(raw)
     except ValueError:
-        raise ConfigError(
-            f"{where}: {option.name} = {raw!r} is not a valid {option.kind.__name__}"
-        ) from None
+        raise ConfigError(f"{where}: {name} = {raw!r} is not a valid {kind.__name__}") from None
 
 
 def find_config_file(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
@@ -148,7 +170,7 @@ def _read_file(path: Path) -> dict[str, Any]:
                 flat[f"{key}_{sub}".replace("-", "_")] = subvalue
         else:
             flat[key.replace("-", "_")] = value
-    unknown = sorted(set(flat) - set(_BY_NAME))
+    unknown = sorted(set(flat) - set(_KINDS))
     if unknown:
         names = ", ".join(unknown)
         raise ConfigError(f"{path}: unknown setting(s) {names}; see `rightsizer config`")
@@ -159,32 +181,32 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 
 def load_settings(
-    flags: Mapping[str, Any] | None = None,
+    flags: Flags | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Settings:
-    """Merge flags (None means not given), environment and config file over the defaults."""
+    """Merge flags, environment and config file over the defaults."""
     env = os.environ if env is None else env
     config_path = find_config_file(cwd, env)
     from_file = _read_file(config_path) if config_path else {}
     values: dict[str, Any] = {}
     origin: dict[str, str] = {}
-    for option in OPTIONS:
-        env_name = f"RIGHTSIZER_{option.name.upper()}"
-        flag = (flags or {}).get(option.name)
+    for name in _KINDS:
+        env_name = f"RIGHTSIZER_{name.upper()}"
+        flag = getattr(flags, name, None)
         if flag is not None and flag != []:
-            values[option.name], origin[option.name] = _coerce(option, flag, "flag"), "flag"
+            values[name], origin[name] = _coerce(name, flag, "flag"), "flag"
         elif env.get(env_name) not in (None, ""):
-            values[option.name] = _coerce(option, env[env_name], env_name)
-            origin[option.name] = f"env {env_name}"
-        elif option.name in from_file:
-            values[option.name] = _coerce(option, from_file[option.name], str(config_path))
-            origin[option.name] = str(config_path)
+            values[name] = _coerce(name, env[env_name], env_name)
+            origin[name] = f"env {env_name}"
+        elif name in from_file:
+            values[name] = _coerce(name, from_file[name], str(config_path))
+            origin[name] = str(config_path)
         else:
-            values[option.name] = option.default
-            origin[option.name] = "default"
+            values[name] = _DEFAULTS[name]
+            origin[name] = "default"
     _validate(values)
-    return Settings(values=values, origin=origin)
+    return Settings(**values, origin=origin)
 
 
 def _validate(values: Mapping[str, Any]) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from rightsizer import store
 from rightsizer.cli import main
-from rightsizer.config import load_settings
+from rightsizer.config import Flags, Settings, load_settings
 from rightsizer.errors import ConfigError, StoreError
 from rightsizer.window import Window, parse_until
 
@@ -20,7 +20,7 @@ def test_settings_precedence_flag_env_file_default(tmp_path: Path) -> None:
         'db = "from-file.duckdb"\ndays = 30\nsource = "s3://b/p"\n'
     )
     env = {"RIGHTSIZER_DAYS": "7"}
-    settings = load_settings({"db": "flag.duckdb"}, env=env, cwd=tmp_path)
+    settings = load_settings(Flags(db="flag.duckdb"), env=env, cwd=tmp_path)
     assert settings.db == "flag.duckdb" and settings.origin["db"] == "flag"
     assert settings.days == 7 and settings.origin["days"] == "env RIGHTSIZER_DAYS"
     assert settings.source == "s3://b/p" and settings.origin["source"].endswith("rightsizer.toml")
@@ -29,19 +29,19 @@ def test_settings_precedence_flag_env_file_default(tmp_path: Path) -> None:
 
 def test_settings_reject_bad_values(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="days"):
-        load_settings({}, env={"RIGHTSIZER_DAYS": "ninety"}, cwd=tmp_path)
+        load_settings(None, env={"RIGHTSIZER_DAYS": "ninety"}, cwd=tmp_path)
     (tmp_path / "rightsizer.toml").write_text("colour = 'blue'\n")
     with pytest.raises(ConfigError, match="unknown setting"):
-        load_settings({}, env={}, cwd=tmp_path)
+        load_settings(None, env={}, cwd=tmp_path)
 
 
 def test_secrets_only_from_environment_and_masked(tmp_path: Path) -> None:
-    settings = load_settings({}, env={"RIGHTSIZER_SMTP_PASSWORD": "hunter2"}, cwd=tmp_path)
+    settings = load_settings(None, env={"RIGHTSIZER_SMTP_PASSWORD": "hunter2"}, cwd=tmp_path)
     shown = {name: value for name, value, _ in settings.describe()}
     assert shown["smtp_password"] == "***"
     (tmp_path / "rightsizer.toml").write_text("[smtp]\npassword = 'x'\n")
     with pytest.raises(ConfigError, match="RIGHTSIZER_SMTP_PASSWORD"):
-        load_settings({}, env={}, cwd=tmp_path)
+        load_settings(None, env={}, cwd=tmp_path)
 
 
 def test_window_bounds_and_delivery_days() -> None:
@@ -188,3 +188,27 @@ def test_store_sessions_draw_no_progress_bar(tmp_path: Path) -> None:
             ).fetchall()
             assert enabled is False
         conn.close()
+
+
+def test_settings_are_typed_and_hide_secrets_from_repr(tmp_path: Path) -> None:
+    env = {"RIGHTSIZER_SMTP_PASSWORD": "hunter2", "RIGHTSIZER_REPORT_TO": "a@x.org, b@x.org"}
+    settings = load_settings(Flags(smtp_port=2525), env=env, cwd=tmp_path)
+    assert settings.smtp_port == 2525 and settings.report_to == ("a@x.org", "b@x.org")
+    assert settings.smtp_password == "hunter2" and "hunter2" not in repr(settings)
+
+
+def test_every_flag_is_a_setting_of_the_same_type() -> None:
+    import dataclasses
+    import typing
+
+    settings = typing.get_type_hints(Settings)
+    for name, hint in typing.get_type_hints(Flags).items():
+        # A flag with no setting of its name would be silently ignored.
+        assert name in settings
+        given = {a for a in typing.get_args(hint) if a is not type(None)}
+        wanted = settings[name]
+        if typing.get_origin(wanted) is tuple:  # lists on the command line, tuples after
+            assert given == {list[str]}
+        else:
+            assert given <= {wanted, *typing.get_args(wanted)}
+    assert {f.name for f in dataclasses.fields(Flags)} < set(settings)
