@@ -335,14 +335,12 @@ def test_cli_names_a_full_disk_in_one_line(
 ) -> None:
     import errno
 
-    import rightsizer.cli as cli_module
-
     spooled = str(tmp_path / "store.duckdb.spool" / "0123.arrow")
 
     def full_disk(*args: Any, **kwargs: Any) -> IngestSummary:
         raise OSError(errno.ENOSPC, "No space left on device", spooled)
 
-    monkeypatch.setattr(cli_module, "ingest_into", full_disk)
+    monkeypatch.setattr("rightsizer.ingest.ingest_into", full_disk)
     write_tree(tmp_path / "logs")
     args = ["ingest", "--source", str(tmp_path / "logs"), "--db", str(tmp_path / "store.duckdb")]
     assert main(args) == 2

@@ -31,11 +31,12 @@ import time
 
 import rightsizer.cli
 import rightsizer.ingest
+import rightsizer.progress
 from rightsizer.progress import PlainProgress
 from rightsizer.sources.local import LocalSource
 
 rightsizer.ingest.CHUNK_FILES = 4
-rightsizer.cli.terminal_progress = lambda: PlainProgress(sys.stderr, interval=0)
+rightsizer.progress.terminal_progress = lambda: PlainProgress(sys.stderr, interval=0)
 read = LocalSource.read
 
 def slow_read(self, file):

@@ -1,0 +1,256 @@
+"""`rightsizer analyze`, `report` and `demo`: ingest what is new, analyze, render or send.
+
+The commands import the library where they use it, so that `rightsizer --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from rightsizer.cli.app import app
+from rightsizer.cli.ingest import run_ingest
+from rightsizer.cli.options import (
+    FORMAT_HELP,
+    AnalysisOptions,
+    DeliveryOptions,
+    bundled,
+    flags,
+)
+from rightsizer.config import Flags, Settings, load_settings
+from rightsizer.window import Window
+
+if TYPE_CHECKING:
+    from rightsizer.model import Analysis
+    from rightsizer.report import ReportResult, SmtpSettings
+
+FormatOpt = Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)]
+
+
+@app.command("analyze")
+@bundled
+def analyze_command(
+    options: AnalysisOptions,
+    output_format: FormatOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Also write <role>.policy.json, <role>.diff and summary.json into this folder "
+            "(and remove those an earlier run wrote there and this one does not).",
+        ),
+    ] = None,
+) -> int:
+    """Recommend a least-privilege S3 policy for every Lambda role, with a diff against today.
+
+    Ingests what is new first (when a source is configured), then analyzes the window. Exit
+    codes: 0 done, 2 a problem you can fix (message says what), 3 a recommendation failed its
+    replay check and was refused.
+    """
+    from rightsizer.render import check_out_dir
+
+    chosen = _output_format(output_format)
+    settings = load_settings(flags(options))
+    if out is not None:
+        check_out_dir(out)  # a bad --out fails now, not after the ingest and analysis
+    analysis = _analysis(settings, options, quiet=chosen == "json" and not sys.stderr.isatty())
+    return _emit(analysis, chosen, out)
+
+
+@app.command("report")
+@bundled
+def report_command(
+    options: AnalysisOptions,
+    delivery: DeliveryOptions,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the self-contained HTML report here.")
+    ] = None,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Do not store this run as the previous report.")
+    ] = False,
+) -> int:
+    """Email (or write) the security report: what to remove, per role, and what changed.
+
+    Sends by SMTP (user and password from RIGHTSIZER_SMTP_USER / RIGHTSIZER_SMTP_PASSWORD) or
+    Amazon SES. SMTP is encrypted, with the server's certificate checked (set SSL_CERT_FILE for
+    a private CA): TLS from the start on port 465, STARTTLS on any other port; a server that
+    does not offer STARTTLS is refused unless --smtp-insecure. Without --to and --out it prints
+    the text version. Recipients, sender and SMTP settings may come from rightsizer.toml or
+    RIGHTSIZER_* variables, so a scheduled job is just `rightsizer report`. Exit codes: 0 done,
+    2 a problem you can fix, 3 a policy was refused by its replay check (the report is still
+    made).
+    """
+    from rightsizer import aws
+    from rightsizer.report import check_report_options, run_report
+    from rightsizer.store import connect
+
+    settings = load_settings(flags(options, delivery))
+    smtp = _smtp(settings)
+    ses_region = settings.ses_region or settings.region
+    ses_session = aws.session(settings.profile, ses_region) if settings.ses else None
+    # Everything that can be refused without the analysis is refused before it.
+    check_report_options(
+        out=out,
+        to=settings.report_to,
+        sender=settings.report_from,
+        smtp=smtp,
+        ses=settings.ses,
+        ses_region=ses_region,
+        ses_session=ses_session,
+    )
+    analysis = _analysis(settings, options, quiet=not sys.stderr.isatty())
+    conn = connect(settings.db, read_only=preview)  # a preview stores nothing
+    try:
+        result = run_report(
+            analysis,
+            conn,
+            out=out,
+            to=settings.report_to,
+            sender=settings.report_from,
+            subject=settings.report_subject,
+            smtp=smtp,
+            ses=settings.ses,
+            ses_region=ses_region,
+            ses_session=ses_session,
+            store=not preview,
+        )
+    finally:
+        conn.close()
+    _tell_where(result, printed=not settings.report_to and out is None)
+    return analysis.exit_code
+
+
+@app.command("demo")
+def demo_command(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo data, database and outputs.")
+    ] = Path("rightsizer-demo"),
+    output_format: FormatOpt = None,
+) -> int:
+    """Build the synthetic demo data set (CloudTrail tree + IAM snapshot) and analyze it.
+
+    Needs no AWS account. A second run reuses the data and the database (nothing new to ingest).
+    """
+    from rightsizer import synth
+    from rightsizer.analyze import analyze, load_selectors, load_snapshot
+    from rightsizer.store import connect
+
+    chosen = _output_format(output_format)
+    dataset = synth.demo_dataset(directory)
+    settings = load_settings(
+        Flags(
+            source=str(dataset.source_dir),
+            db=str(directory / "rightsizer.duckdb"),
+            days=dataset.days,
+        )
+    )
+    window = Window.ending(dataset.until, dataset.days)
+    summary = run_ingest(settings, window, quiet=chosen == "json")
+    snapshot = load_snapshot(str(dataset.iam_details), str(dataset.lambda_functions))
+    conn = connect(settings.db, read_only=True)
+    try:
+        analysis = analyze(
+            conn,
+            window,
+            snapshot,
+            selectors=load_selectors(str(dataset.event_selectors)),
+            ingest_summary=summary,
+        )
+    finally:
+        conn.close()
+    code = _emit(analysis, chosen, directory / "out")
+    if chosen == "table":
+        typer.echo(
+            f"\nPolicies and diffs: {directory / 'out'}.  Try: {_program()} analyze --db "
+            f"{settings.db} --iam-details {dataset.iam_details} --until "
+            f"{window.as_dict()['end']} --days {dataset.days} --role report-role --format markdown"
+        )
+    return code
+
+
+def _output_format(value: str | None) -> str:
+    from rightsizer.render import format_named
+
+    return format_named(value or ("table" if sys.stdout.isatty() else "json")).name
+
+
+def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> Analysis:
+    """Ingest what is new (when a source is configured), then analyze the window."""
+    from rightsizer.analyze import analyze, load_selectors, load_snapshot
+    from rightsizer.store import connect
+
+    window = Window.from_options(options.until, settings.days)
+    snapshot = load_snapshot(
+        settings.iam_details,
+        settings.lambda_functions,
+        profile=settings.profile,
+        region=settings.region,
+    )
+    selectors = load_selectors(
+        settings.event_selectors, profile=settings.profile, region=settings.region
+    )
+    summary = run_ingest(settings, window, quiet=quiet)
+    conn = connect(settings.db, read_only=summary is None)
+    try:
+        return analyze(
+            conn,
+            window,
+            snapshot,
+            granularity=settings.granularity,
+            selectors=selectors,
+            role_filter=options.role or (),
+            ingest_summary=summary,
+        )
+    finally:
+        conn.close()
+
+
+def _emit(analysis: Analysis, chosen: str, out: Path | None) -> int:
+    from rightsizer.render import format_named, write_outputs
+
+    format_named(chosen).write(analysis, sys.stdout)
+    if out is not None:
+        written = write_outputs(analysis, out)
+        typer.echo(f"wrote {len(written)} files to {out}", err=True)
+    for role in analysis.refused:
+        typer.echo(f"error: refused to emit a policy for {role} (see its warnings)", err=True)
+    return analysis.exit_code
+
+
+def _smtp(settings: Settings) -> SmtpSettings | None:
+    """The SMTP server of the settings; None when there is none."""
+    from rightsizer.report import SmtpSettings
+
+    if not settings.smtp_host:
+        return None
+    return SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        starttls=settings.smtp_starttls,
+        ssl=settings.smtp_ssl,
+        insecure=settings.smtp_insecure,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+    )
+
+
+def _tell_where(result: ReportResult, *, printed: bool) -> None:
+    """Print the text report when it goes nowhere else; say where the rest went."""
+    if printed:
+        sys.stdout.write(result.text)
+    if result.html_path is not None:
+        typer.echo(f"wrote {result.html_path}", err=True)
+    if result.sent_to:
+        typer.echo(f"sent to {', '.join(result.sent_to)} via {result.transport}", err=True)
+
+
+def _program() -> str:
+    """How the user can call rightsizer again: `.venv/bin/rightsizer` from a checkout."""
+    path = Path(sys.argv[0])
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name

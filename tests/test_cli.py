@@ -1,0 +1,104 @@
+"""The command line's own machinery: a light start, shared option bundles, error mapping."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import duckdb
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from rightsizer.cli import main
+from rightsizer.cli.options import (
+    FORMAT_HELP,
+    AnalysisOptions,
+    DeliveryOptions,
+    bundled,
+    flags,
+)
+from rightsizer.config import Flags
+
+HEAVY = ("pandas", "matplotlib", "boto3", "botocore", "duckdb", "pyarrow", "jinja2", "numpy")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["analyze", "--help"], ["config"]])
+def test_starting_the_command_line_loads_no_heavy_library(argv: list[str]) -> None:
+    # A fresh interpreter: this test process has imported all of them long ago.
+    script = (
+        "import json, sys\n"
+        "from rightsizer.cli import main\n"
+        f"code = main({argv!r})\n"
+        f"print(json.dumps([code, [m for m in {HEAVY!r} if m in sys.modules]]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    code, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0
+    assert loaded == []
+
+
+def test_the_format_help_is_the_registry_s() -> None:
+    from rightsizer.render import format_help
+
+    assert format_help() == FORMAT_HELP
+
+
+def test_bundles_give_their_settings_and_keep_the_rest_to_the_command() -> None:
+    options = AnalysisOptions(days=7, until="2026-11-01", role=["a-role"], db="x.duckdb")
+    delivery = DeliveryOptions(report_to=["sec@example.com"], smtp_port=25, ses=False)
+    assert flags(options, delivery) == Flags(
+        days=7, db="x.duckdb", report_to=["sec@example.com"], smtp_port=25, ses=False
+    )
+
+
+def test_a_bundled_command_gets_its_bundle_and_its_own_options() -> None:
+    seen: dict[str, Any] = {}
+    app = typer.Typer()
+
+    @app.command()
+    @bundled
+    def command(
+        options: AnalysisOptions,
+        loud: Annotated[bool, typer.Option("--loud")] = False,
+    ) -> None:
+        seen.update(options=options, loud=loud)
+
+    @app.command()
+    def other() -> None:
+        """A second command, so Typer keeps command names."""
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["command", "--days", "5", "--role", "a", "--role", "b", "--loud"])
+    assert result.exit_code == 0, result.output
+    assert seen == {"options": AnalysisOptions(days=5, role=["a", "b"]), "loud": True}
+
+
+def test_an_option_declared_twice_is_refused_when_the_command_is_made() -> None:
+    def command(options: AnalysisOptions, days: int = 1) -> None:
+        """Declares --days a second time."""
+
+    with pytest.raises(TypeError, match="declared twice: days"):
+        bundled(command)
+
+
+def test_a_duckdb_io_error_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*args: Any, **kwargs: Any) -> None:
+        raise duckdb.IOException("IO Error: could not write to the write-ahead log")
+
+    monkeypatch.setattr("rightsizer.ingest.ingest_into", failing)
+    (tmp_path / "logs").mkdir()
+    args = ["ingest", "--source", str(tmp_path / "logs"), "--db", str(tmp_path / "s.duckdb")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: IO Error: could not write to the write-ahead log "
+        "(a problem of this machine's disk or memory)"
+    ]
