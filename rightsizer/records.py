@@ -367,7 +367,6 @@ def _session_name(arn: str | None, principal_id: str | None) -> str | None:
 _NO_ISSUER = SessionIssuer()
 _NO_CONTEXT = SessionContext(sessionIssuer=_NO_ISSUER)
 _NO_IDENTITY = UserIdentity(sessionContext=_NO_CONTEXT)
-_NO_ROLE = pa.scalar(None, pa.string())
 
 
 def _strings(items: list[Any], name: str) -> pa.Array:
@@ -406,7 +405,7 @@ def to_table(records: list[Record], source_file: str | list[str]) -> pa.Table:
     who = [r.userIdentity or _NO_IDENTITY for r in records]
     issuers = [(w.sessionContext or _NO_CONTEXT).sessionIssuer or _NO_ISSUER for w in who]
     issued_by_role = pc.equal(_strings(issuers, "type"), "Role")
-    role_arn = pc.if_else(pc.fill_null(issued_by_role, False), _strings(issuers, "arn"), _NO_ROLE)
+    role_arn = pc.if_else(pc.fill_null(issued_by_role, False), _strings(issuers, "arn"), None)
     sessions = [_session_name(w.arn, w.principalId) for w in who]
     columns = [
         _strings(records, "eventID"),

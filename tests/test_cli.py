@@ -43,6 +43,14 @@ def test_starting_the_command_line_loads_no_heavy_library(argv: list[str]) -> No
     assert loaded == []
 
 
+def test_an_ingest_with_nothing_new_loads_no_pandas() -> None:
+    # pyarrow loads pandas when it first converts a Python value; decoding needs that, a
+    # listing that finds nothing new does not.
+    script = "import sys, rightsizer.ingest; print('pandas' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
 def test_the_format_help_is_the_registry_s() -> None:
     from rightsizer.render import format_help
 
