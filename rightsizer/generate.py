@@ -27,6 +27,7 @@ from rightsizer.carry import carry_over, s3_family_kept
 from rightsizer.coverage import Coverage
 from rightsizer.findings import Code
 from rightsizer.fitting import INLINE_POLICY_LIMIT, fit_size
+from rightsizer.iam.arn import parse_arn
 from rightsizer.iam.containment import as_2012, may_overlap, within
 from rightsizer.iam.matching import action_matches, escape_resource
 from rightsizer.iam.policy import (
@@ -299,7 +300,7 @@ def _keep_unknown(
 ) -> _Unknown:
     """Step 3: add to `wanted` today's grants the logs cannot show the use of (rightsizer.unknown);
     grants of S3-family services rightsizer does not map stay in the carried statements."""
-    kept = keep_unobservable(current, coverage, role.arn.split(":")[4], usage)
+    kept = keep_unobservable(current, coverage, _account(role.arn), usage)
     statements = kept.apply(current, wanted)
     family = s3_family_kept(role)
     warnings = [{"code": code, "message": why} for code, why in kept.codes()]
@@ -396,3 +397,8 @@ def _regroup_used(rows: dict[Item, dict[str, Any]], wanted: Wanted) -> dict[Item
         )
         _tally(out, Item(item.action, resource), row["count"], row["first_seen"], row["last_seen"])
     return out
+
+
+def _account(role_arn: str) -> str:
+    arn = parse_arn(role_arn)
+    return arn.account if arn is not None else ""

@@ -1,8 +1,9 @@
 """Render an analysis for people (table, Markdown) and programs (JSON), and write `--out`.
 
-`FORMATS` is the one registry of output formats: the choices and help text of `--format`,
-and what the CLI prints for each, come from it. Every function here takes the typed analysis
-or a saved analysis document (read with `Analysis.from_json`).
+`FORMATS` is the one registry of output formats: the choices of `--format` and what the CLI
+prints for each come from it. Its help text is written out in rightsizer/cli/options.py (so
+`--help` need not import this module); a test holds it to `format_help()`. Every function
+here takes the typed analysis or a saved analysis document (read with `Analysis.from_json`).
 """
 
 from __future__ import annotations
