@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import CORPUS_DIR
+from usage_events import LAMBDA_TRUST
 
 from rightsizer.analyze import analyze
 from rightsizer.iam.arn import parse_arn
@@ -27,16 +28,6 @@ from rightsizer.window import Window
 pytestmark = pytest.mark.corpus
 
 CORPUS_FILES = sorted(CORPUS_DIR.glob("*.json"))
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 S3_EVERYTHING = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],

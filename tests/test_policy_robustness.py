@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from usage_events import WINDOW, object_resources, role_identity, s3_event
+from usage_events import LAMBDA_TRUST, WINDOW, object_resources, role_identity, s3_event
 
 from rightsizer.analyze import analyze
 from rightsizer.coverage import Coverage, ObservedRegion
@@ -33,16 +33,6 @@ ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/service-role/fn-role"
 # Data events seen for reads and writes: the logs can show every use.
 COVERED = Coverage(observed=(ObservedRegion(ACCOUNT, "us-east-1", 10, 10),))
 T0 = dt.datetime(2026, 10, 10, 12, 0)
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 GET = "s3:GetObject"
 PUT = "s3:PutObject"
 DATA_KEY = "arn:aws:s3:::data/in/2026/report.csv"

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
-from usage_events import ACCOUNT, ROLE, needs_of, object_resources, role_identity, s3_event
+from usage_events import (
+    ACCOUNT,
+    LAMBDA_TRUST,
+    ROLE,
+    needs_of,
+    object_resources,
+    role_identity,
+    s3_event,
+)
 
 from rightsizer.analyze import analyze
 from rightsizer.cli import app
@@ -27,16 +35,6 @@ from rightsizer.window import Window
 
 DAY = Window(dt.datetime(2026, 10, 10), dt.datetime(2026, 10, 11))
 AP = f"arn:aws:s3:eu-west-1:{ACCOUNT}:accesspoint/reports-ap"
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 FULL = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
 
 

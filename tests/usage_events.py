@@ -20,6 +20,17 @@ LAMBDA_AGENT = (
     "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 lang/python#3.12.3 "
     "exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy"
 )
+# The trust policy of a Lambda execution role.
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
 WINDOW = Window(dt.datetime(2026, 10, 1), dt.datetime(2026, 11, 1))
 IN_WINDOW = "2026-10-10T12:00:00Z"
 
