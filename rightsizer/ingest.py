@@ -3,6 +3,10 @@
 A file's events and its manifest row always commit together, so a run killed at any moment
 leaves a consistent database and the next run picks up where it stopped. The same eventID never
 yields two rows: a batch keeps the first occurrence and leaves out ids stored already.
+
+Longer than most modules on purpose: the batch transaction, its row-group sizing and the
+duplicate handling are one protocol and read best together (the worker pool is in workers.py,
+signal handling in interrupt.py).
 """
 
 from __future__ import annotations

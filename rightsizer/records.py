@@ -5,6 +5,9 @@ cost, so nothing else is looked at. Decoding is lenient per record: a field of t
 becomes NULL, a record without an eventID or without an eventTime that parses is counted as
 bad, and neither costs the file's other records. Faults of the whole file (not gzip,
 truncated, invalid JSON, wrong shape, empty) raise `FileFault` with a one-line reason.
+
+Longer than most modules on purpose: the typed record schema, the lenient fallback and the
+Arrow column builders share one list of fields and change together.
 """
 
 from __future__ import annotations

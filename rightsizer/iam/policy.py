@@ -15,6 +15,9 @@ grant is still a grant the role holds today), and lets the caller choose for a c
 
 Resource patterns holding policy variables (`${aws:username}`) are treated the same way: they
 never widen an Allow, and they widen a Deny under "apply" only.
+
+Longer than most modules on purpose: parsing, evaluating and rendering must agree on every
+element of a statement, and tests/test_iam_simulate.py judges them as one engine.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Sources: the JSON printed by `aws iam get-account-authorization-details` (one ob
 pages back to back, or a JSON list of pages), optionally with `aws lambda list-functions`
 output to know which functions use which role; or the live account through boto3 (read-only).
 Only managed policies some role references are parsed, in their default version.
+
+Longer than most modules on purpose: the file and the live reader build the same `Role` through
+the same validation, so a snapshot reads the same whichever way it came.
 """
 
 from __future__ import annotations
