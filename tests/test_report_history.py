@@ -17,8 +17,8 @@ from rightsizer.report import (
     run_report,
     save_run,
 )
+from rightsizer.report.changes import figures
 from rightsizer.report.errors import ReportError
-from rightsizer.report.history import figures
 
 
 def test_version_1_database_migrates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

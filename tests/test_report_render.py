@@ -11,10 +11,10 @@ import pytest
 from report_samples import evil_analysis, sample_analysis
 
 from rightsizer.report import build_report, render_charts, render_html, render_markdown, render_text
+from rightsizer.report.build import bucket_of
 from rightsizer.report.charts import chart_roles
 from rightsizer.report.errors import ReportError
 from rightsizer.report.grants import actions_matching, is_high_risk
-from rightsizer.report.model import bucket_of
 
 
 class _Collector(HTMLParser):

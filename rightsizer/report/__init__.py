@@ -3,12 +3,14 @@
 `run_report` is the whole job; the pieces are exposed for the CLI, tests and notebooks.
 """
 
+from rightsizer.report.build import build_report
+from rightsizer.report.changes import figures
 from rightsizer.report.charts import Chart, render_charts
 from rightsizer.report.delivery import SmtpSettings, send_ses, send_smtp
 from rightsizer.report.errors import DeliveryError, ReportError
-from rightsizer.report.history import figures, load_previous, save_run
+from rightsizer.report.history import load_previous, save_run
 from rightsizer.report.message import build_message, findings_csv
-from rightsizer.report.model import Report, build_report
+from rightsizer.report.model import Report
 from rightsizer.report.render import render_html, render_markdown, render_text
 from rightsizer.report.run import ReportResult, check_report_options, run_report
 

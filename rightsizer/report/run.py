@@ -1,4 +1,4 @@
-"""One report run: compare with the previous report, render, write, send, remember."""
+"""One report run: read the previous figures, build the report, render, write, send, record."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import duckdb
 
 from rightsizer.files import write_atomically
 from rightsizer.model import Analysis
+from rightsizer.report.build import build_report
 from rightsizer.report.charts import render_charts
 from rightsizer.report.delivery import SmtpSettings, send_ses, send_smtp
 from rightsizer.report.errors import DeliveryError, ReportError
 from rightsizer.report.history import load_previous, save_run
 from rightsizer.report.message import build_message, parse_address
-from rightsizer.report.model import Report, build_report
+from rightsizer.report.model import Report
 from rightsizer.report.render import render_html, render_text
 
 
