@@ -64,13 +64,15 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(list(group) for group in found)
 
 
-def test_report_modules_are_in_no_import_circle() -> None:
+# Packages already free of import circles; the rest of rightsizer has a few left to untie.
+ACYCLIC = ("rightsizer.report", "rightsizer.sources")
+
+
+def test_report_and_source_modules_are_in_no_import_circle() -> None:
     graph = import_graph(PACKAGE, "rightsizer")
     assert "rightsizer.report.history" in graph["rightsizer.report.run"]
-    in_report = [
-        group for group in circles(graph) if any(m.startswith("rightsizer.report") for m in group)
-    ]
-    assert in_report == []
+    found = [group for group in circles(graph) if any(m.startswith(ACYCLIC) for m in group)]
+    assert found == []
 
 
 def test_building_a_report_reaches_no_store_and_no_network() -> None:

@@ -14,7 +14,7 @@ import pytest
 from aws_guard import AwsCalls
 from trail_logs import log_key, make_record, upload, write_file, write_log
 
-import rightsizer.sources as sources_module
+import rightsizer.sources.base as sources_module
 from rightsizer.cli import main
 from rightsizer.errors import ConfigError
 from rightsizer.sources import open_source

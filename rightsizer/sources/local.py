@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from rightsizer.errors import SourceError
-from rightsizer.sources import LOGS_FOLDER, Folder, LogFile, LogSource
+from rightsizer.sources.base import LOGS_FOLDER, Folder, LogFile, LogSource
 
 
 class LocalSource(LogSource):

@@ -18,7 +18,7 @@ from botocore.config import Config
 
 from rightsizer import aws
 from rightsizer.errors import SourceError
-from rightsizer.sources import LOGS_FOLDER, Folder, LogFile, LogSource
+from rightsizer.sources.base import LOGS_FOLDER, Folder, LogFile, LogSource
 
 # Body reads are not retried by botocore; a download that breaks midway is tried again.
 _READ_ATTEMPTS = 3
