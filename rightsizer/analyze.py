@@ -15,8 +15,9 @@ from typing import Any
 
 import duckdb
 
-from rightsizer import aws, sql
+from rightsizer import aws
 from rightsizer.diff import counts, diff, merged
+from rightsizer.engine import as_engine
 from rightsizer.errors import ConfigError
 from rightsizer.findings import Code
 from rightsizer.generate import Recommendation, recommend
@@ -358,7 +359,7 @@ def _coverage(usage: UsageReport) -> tuple[CoverageRow, ...]:
 
 def store_totals(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """How much the database holds: files, events and skipped files."""
-    ((files, events, skipped),) = sql.run(conn, "store_totals", {})
+    ((files, events, skipped),) = as_engine(conn).rows("store_totals", {})
     return {"files": files, "events": events, "skipped_files": skipped}
 
 

@@ -1,9 +1,9 @@
 """Named SQL files (queries/NAME.sql): finding them, reading them, their parameters.
 
 Each file holds one statement in DuckDB's dialect; parameters are named (`$window_start`),
-always bound, never formatted into the text. They run through an engine (rightsizer.engine);
-`run` and `run_arrow` are shorthands for a DuckDB connection. The folder is looked up, in
-order:
+always bound, never formatted into the text. They run through an engine (rightsizer.engine,
+which reads them through this module; `as_engine(conn)` wraps a DuckDB connection). The folder
+is looked up, in order:
 
 1. `rightsizer/queries/` inside the installed package (a wheel that ships the files there);
 2. `queries/` next to the package folder (a source checkout or an editable install);
@@ -16,15 +16,9 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import duckdb
-import pyarrow as pa
+from typing import Any
 
 from rightsizer.errors import ConfigError
-
-if TYPE_CHECKING:
-    from rightsizer.engine import Engine
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Comments and string literals are blanked before looking for `$name` parameters.
@@ -79,23 +73,3 @@ def bind(name: str, text: str, params: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"query {name!r} needs parameters {sorted(missing)}")
     # Engines refuse values for parameters a statement does not use: pass only the used ones.
     return {key: params[key] for key in wanted}
-
-
-# Shorthands for a DuckDB connection (the engine interface is rightsizer.engine).
-
-
-def run(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> list[tuple]:
-    """Run queries/NAME.sql and return its rows as tuples."""
-    return _engine(conn).rows(name, params)
-
-
-def run_arrow(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any]) -> pa.Table:
-    """Run queries/NAME.sql and return its rows as an Arrow table."""
-    return _engine(conn).arrow(name, params)
-
-
-def _engine(conn: duckdb.DuckDBPyConnection) -> Engine:
-    # Imported here: the engine package reads its query files through this module.
-    from rightsizer.engine.duckdb import DuckDBEngine
-
-    return DuckDBEngine(conn)

@@ -10,6 +10,7 @@ import pytest
 import sqlglot
 
 from rightsizer import sql
+from rightsizer.engine import as_engine
 from rightsizer.errors import ConfigError
 from rightsizer.store import connect
 
@@ -82,14 +83,14 @@ def test_unknown_or_odd_names_are_refused() -> None:
 def test_parameters_are_bound_and_missing_ones_named(tmp_path: Path) -> None:
     conn = connect(tmp_path / "t.duckdb")
     params = {"window_start": dt.datetime(2026, 1, 1), "window_end": dt.datetime(2026, 2, 1)}
-    assert sql.run(conn, "coverage", params) == []
+    assert as_engine(conn).rows("coverage", params) == []
     # Extra parameters are not passed on: DuckDB would refuse them.
-    assert sql.run(conn, "coverage", {**params, "unused": 1}) == []
-    assert sql.run_arrow(conn, "coverage", params).column_names == [
+    assert as_engine(conn).rows("coverage", {**params, "unused": 1}) == []
+    assert as_engine(conn).arrow("coverage", params).column_names == [
         "account",
         "region",
         "read_events",
         "write_events",
     ]
     with pytest.raises(ValueError, match=r"needs parameters \['window_end'\]"):
-        sql.run(conn, "coverage", {"window_start": params["window_start"]})
+        as_engine(conn).rows("coverage", {"window_start": params["window_start"]})

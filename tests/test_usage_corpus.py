@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from conftest import CORPUS_DIR
 
-from rightsizer import sql
+from rightsizer.engine import as_engine
 from rightsizer.ingest import load_records
 from rightsizer.records import parse_event_time
 from rightsizer.store import connect
@@ -93,7 +93,7 @@ def test_every_s3_api_call_of_the_corpus_is_staged(corpus: duckdb.DuckDBPyConnec
 
 
 def test_every_s3_call_maps_or_is_reported_unmapped(corpus: duckdb.DuckDBPyConnection) -> None:
-    unmapped = {(row[0], row[1], row[2]): row[3] for row in sql.run(corpus, "unmapped", {})}
+    unmapped = {(row[0], row[1], row[2]): row[3] for row in as_engine(corpus).rows("unmapped", {})}
     assert unmapped == EXPECTED_UNMAPPED
     mapped = corpus.execute(
         "SELECT count(*) FROM s3_calls WHERE status = 'mapped' AND len(needs) = 0"
@@ -136,5 +136,5 @@ def test_denied_corpus_calls_are_not_usage(corpus: duckdb.DuckDBPyConnection) ->
 
     only_denied = pairs(True) - pairs(False)
     assert only_denied, "the corpus holds AccessDenied S3 calls"
-    used = set(sql.run(corpus, "usage", {}))
+    used = set(as_engine(corpus).rows("usage", {}))
     assert not only_denied & {(role, action, resource) for role, action, resource, *_ in used}
