@@ -39,7 +39,7 @@ from rightsizer.iam.policy import (
 )
 from rightsizer.iam.s3 import S3Resource, could_be_s3
 from rightsizer.iam.snapshot import Role
-from rightsizer.prefixes import folders_below, fragile_keys, generalize
+from rightsizer.prefixes import folders_below, generalize_with_fragile
 from rightsizer.unknown import Wanted, keep_unobservable
 from rightsizer.usage import RoleUsage
 
@@ -187,7 +187,7 @@ class _Placed:
     """The used permissions placed on today's grants (step 1), and those today's identity
     policies do not grant."""
 
-    targets: dict[str, str]  # object ARN → its generalized ARN
+    objects: dict[str, _Object]  # object ARN → its parts and generalized ARN
     wanted: Wanted = field(default_factory=lambda: defaultdict(set))
     used: dict[Item, dict[str, Any]] = field(default_factory=dict)  # the `used` rows
     not_granted: list[dict[str, Any]] = field(default_factory=list)
@@ -223,17 +223,18 @@ def _place_used(current: CurrentGrants, usage: RoleUsage | None, granularity: st
     """Step 1: every permission the role used, generalized into prefixes and placed on the
     widest resource today's grants allow (see _place); what they do not grant is set aside."""
     uses = list(usage.used) if usage else []
-    targets, fragile = _generalize_keys([u.resource for u in uses], granularity)
-    placed = _Placed(targets)
+    objects, fragile = _generalize_keys([u.resource for u in uses], granularity)
+    placed = _Placed(objects)
     placements: dict[tuple[str, str], tuple[str, _Cover] | None] = {}
     for use in uses:
-        target = targets.get(use.resource, use.resource)
+        obj = objects.get(use.resource)
+        target = obj.target if obj else use.resource
         key = (use.action, target)
         # Keys sharing a generalized target share the answer, unless today's grant is narrower.
         if not current.today.allows(use.action, use.resource):
             spot = None  # allowed by a bucket policy, or under one of today's Denies
         elif (spot := placements.get(key)) is None:
-            spot = _place(current, use.action, use.resource, target)
+            spot = _place(current, use.action, use.resource, obj)
             if spot is not None and spot[0] == target:
                 placements[key] = spot
         if spot is None:
@@ -242,7 +243,7 @@ def _place_used(current: CurrentGrants, usage: RoleUsage | None, granularity: st
             )
             continue
         resource, cover = spot
-        if use.resource in fragile and resource == _exact_arn(use.resource):
+        if obj and use.resource in fragile and resource == obj.exact:
             placed.exact_only[target].add(use.resource)
         placed.wanted[(resource, cover.condition)].add(use.action)
         _tally(placed.used, Item(use.action, resource), use.count, use.first_seen, use.last_seen)
@@ -276,8 +277,8 @@ def _add_companions(current: CurrentGrants, usage: RoleUsage | None, placed: _Pl
     """Step 2: permissions no call needed that a rare path of the same calls may need, kept
     where today's grants hold them on the used permission's target or a folder below it."""
     for companion in usage.companions if usage else ():
-        target = placed.targets.get(companion.resource, companion.resource)
-        spot = _place(current, companion.action, companion.resource, target, fallback=False)
+        obj = placed.objects.get(companion.resource)
+        spot = _place(current, companion.action, companion.resource, obj, fallback=False)
         if spot is not None:
             placed.wanted[(spot[0], spot[1].condition)].add(companion.action)
 
@@ -312,38 +313,62 @@ def _keep_unknown(
     return _Unknown(items, statements, warnings)
 
 
+@dataclass(frozen=True, slots=True)
+class _Object:
+    """An object ARN the role used, parsed once: the ARN its key hangs off, the key as a
+    resource that grants exactly it, and the generalized key (the key, or a `folder/*`)."""
+
+    base: str  # "arn:P:s3:::bucket", or an access point's ".../object"
+    key: str
+    suffix: str
+
+    @property
+    def exact(self) -> str:
+        return f"{self.base}/{self.key}"
+
+    @property
+    def target(self) -> str:
+        return f"{self.base}/{self.suffix}"
+
+
 def _generalize_keys(
     resources: Iterable[str], granularity: str
-) -> tuple[dict[str, str], frozenset[str]]:
-    """Resource ARN → generalized ARN for object resources, bucket (or access point) by bucket;
-    and the object ARNs among data-named keys (fragile when granted one by one), unless exact
-    keys are asked."""
+) -> tuple[dict[str, _Object], frozenset[str]]:
+    """The object resources (a key, not `*`) by ARN, generalized bucket (or access point) by
+    bucket; and the object ARNs among data-named keys (fragile when granted one by one), unless
+    exact keys are asked."""
     keys: dict[str, set[str]] = defaultdict(set)  # "arn:P:s3:::bucket" → keys
     for arn in resources:
         parsed = S3Resource.parse(arn)
         if parsed is not None and parsed.key is not None and parsed.key != "*":
             keys[parsed.object_base].add(parsed.key)
-    out: dict[str, str] = {}
+    out: dict[str, _Object] = {}
     fragile: set[str] = set()
     for base, base_keys in keys.items():
-        for key, suffix in generalize(base_keys, granularity).items():
-            out[f"{base}/{key}"] = f"{base}/{suffix}"
-        if granularity != "object":
-            fragile.update(f"{base}/{key}" for key in fragile_keys(base_keys))
+        suffixes, data_named = generalize_with_fragile(base_keys, granularity)
+        for key, suffix in suffixes.items():
+            out[f"{base}/{key}"] = _Object(base, escape_resource(key), suffix)
+        fragile.update(f"{base}/{key}" for key in data_named)
     return out, frozenset(fragile)
 
 
 def _place(
-    current: CurrentGrants, action: str, arn: str, target: str, *, fallback: bool = True
+    current: CurrentGrants,
+    action: str,
+    arn: str,
+    obj: _Object | None,
+    *,
+    fallback: bool = True,
 ) -> tuple[str, _Cover] | None:
     """Where a used (action, arn) goes: the generalized target when today's grants cover it;
     else a grant of today within the target that allows it; else the widest folder on the
     key's path below the target that today's grants cover; else the exact key. None: not
-    granted today. A companion (`fallback` False) takes only the target or a folder."""
+    granted today. A companion (`fallback` False) takes only the target or a folder. `obj` is
+    None when `arn` names no single object (a bucket, `bucket/*`): then it is its own target."""
+    target, exact = (obj.target, obj.exact) if obj else (arn, arn)
     cover = current.cover(action, target)
     if cover is not None:
         return target, cover
-    exact = _exact_arn(arn)
     if fallback:
         for allow in current.allows:
             grant = allow.grant
@@ -352,25 +377,16 @@ def _place(
             mine = as_2012(grant.resource, allow.variables)
             if within(mine, target) and within(exact, grant.resource, variables=allow.variables):
                 return mine, _Cover(allow.condition)
-    parsed, wider = S3Resource.parse(exact), S3Resource.parse(target)
-    if parsed and wider and parsed.key is not None and wider.key is not None:
+    if obj:
         # The next key the code writes lands in one of these folders: grant the widest held.
-        for folder in folders_below(wider.key, parsed.key):
-            cover = current.cover(action, parsed.arn(folder))
+        for folder in folders_below(obj.suffix, obj.key):
+            cover = current.cover(action, f"{obj.base}/{folder}")
             if cover is not None:
-                return parsed.arn(folder), cover
+                return f"{obj.base}/{folder}", cover
     if not fallback:
         return None
     cover = current.cover(action, exact)
     return (exact, cover) if cover is not None else None
-
-
-def _exact_arn(arn: str) -> str:
-    """The ARN as a resource that grants exactly it (`bucket/*` of a batch call stays)."""
-    parsed = S3Resource.parse(arn)
-    if parsed is None or parsed.key is None or parsed.key == "*":
-        return arn
-    return parsed.arn(escape_resource(parsed.key))
 
 
 def _boundary_warnings(role: Role) -> list[dict[str, str]]:

@@ -65,6 +65,20 @@ def fragile_keys(keys: Iterable[str]) -> frozenset[str]:
     return frozenset(_walk(sorted(set(keys)))[1])
 
 
+def generalize_with_fragile(
+    keys: Iterable[str], granularity: str = "prefix"
+) -> tuple[dict[str, str], frozenset[str]]:
+    """`generalize` of the keys and their `fragile_keys` from one walk of their tree; no
+    fragile keys at "object" granularity, where exact keys are what was asked."""
+    keys = sorted(set(keys))
+    if granularity == "object":
+        return generalize(keys, granularity), frozenset()
+    mapping, fragile = _walk(keys)
+    if granularity != "prefix":
+        mapping = generalize(keys, granularity)  # "bucket", or a ValueError naming the choices
+    return mapping, frozenset(fragile)
+
+
 def _walk(keys: list[str]) -> tuple[dict[str, str], set[str]]:
     """The prefix generalization of `keys`, and the keys collapsed because names are data."""
     result: dict[str, str] = {}

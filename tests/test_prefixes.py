@@ -13,6 +13,7 @@ from rightsizer.prefixes import (
     folders_below,
     fragile_keys,
     generalize,
+    generalize_with_fragile,
     looks_generated,
 )
 
@@ -115,3 +116,13 @@ def test_folders_below_lie_between_the_prefix_and_the_key(keys: list[str]) -> No
             assert resource_matches(pattern, arn) and within(
                 pattern, f"arn:aws:s3:::bucket/{suffix}"
             )
+
+
+@given(keys_strategy, st.sampled_from(["object", "prefix", "bucket"]))
+def test_one_walk_gives_what_generalize_and_fragile_keys_give(
+    keys: list[str], granularity: str
+) -> None:
+    mapping, fragile = generalize_with_fragile(keys, granularity)
+    assert mapping == generalize(keys, granularity)
+    # Exact keys were asked at "object": none is fragile there.
+    assert fragile == (frozenset() if granularity == "object" else fragile_keys(keys))
