@@ -107,6 +107,7 @@ class CurrentGrants:
 
     def __init__(self, role: Role) -> None:
         self._covers: dict[tuple[str, str], _Cover | None] = {}
+        self._acts: dict[str, bool] = {}
         # A call is granted today when the identity policies allow it; a call that succeeded
         # evidently met the conditions of any conditional Deny, hence "ignore".
         self.today = Evaluator(role.policies, conditional_deny="ignore")
@@ -125,6 +126,12 @@ class CurrentGrants:
         if key not in self._covers:
             self._covers[key] = self._find_cover(action, resource)
         return self._covers[key]
+
+    def grants_action(self, action: str) -> bool:
+        """False when no Allow grant of today applies to `action`, so none covers any resource."""
+        if action not in self._acts:
+            self._acts[action] = any(allow.applies_to(action) for allow in self.allows)
+        return self._acts[action]
 
     def _find_cover(self, action: str, resource: str) -> _Cover | None:
         conditional: _Cover | None = None
@@ -365,6 +372,8 @@ def _place(
     key's path below the target that today's grants cover; else the exact key. None: not
     granted today. A companion (`fallback` False) takes only the target or a folder. `obj` is
     None when `arn` names no single object (a bucket, `bucket/*`): then it is its own target."""
+    if not current.grants_action(action):
+        return None  # e.g. a companion the role is not given today: skip its key's folders
     target, exact = (obj.target, obj.exact) if obj else (arn, arn)
     cover = current.cover(action, target)
     if cover is not None:

@@ -26,6 +26,8 @@ Unresolved = Literal["no_match", "any"]
 # Colons before the resource segment of an ARN: arn:partition:service:region:account:resource.
 _PREFIX_COLONS = 5
 _ESCAPES = {"*": "*", "?": "?", "$": "$"}
+# str.translate does the escaping in C: one call per object key of a large store.
+_ESCAPE_TABLE = str.maketrans({ch: "${" + ch + "}" for ch in _ESCAPES})
 
 
 def action_matches(pattern: str, action: str) -> bool:
@@ -47,7 +49,7 @@ def resource_matches(
 
 def escape_resource(text: str) -> str:
     """Escape `*`, `?` and `$` so the text matches only itself in a 2012-10-17 Resource."""
-    return "".join("${" + ch + "}" if ch in _ESCAPES else ch for ch in text)
+    return text.translate(_ESCAPE_TABLE)
 
 
 def has_wildcard(pattern: str) -> bool:
