@@ -12,16 +12,13 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from rightsizer.current import CurrentGrants
 from rightsizer.findings import Code
 from rightsizer.iam.policy import PolicyDocument, Statement, policy_size
 from rightsizer.iam.s3 import S3Resource
 from rightsizer.prefixes import coarsen
 from rightsizer.unknown import Wanted
-
-if TYPE_CHECKING:
-    from rightsizer.generate import CurrentGrants
 
 # IAM's limit for all inline policies of one role together (characters, no whitespace).
 INLINE_POLICY_LIMIT = 10_240

@@ -17,7 +17,6 @@ are kept and marked unknown. Every non-S3 statement and every Deny is carried ov
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,19 +24,17 @@ from typing import Any
 
 from rightsizer.carry import carry_over, s3_family_kept
 from rightsizer.coverage import Coverage
+from rightsizer.current import Cover, CurrentGrants
 from rightsizer.findings import Code
 from rightsizer.fitting import INLINE_POLICY_LIMIT, fit_size
 from rightsizer.iam.arn import parse_arn
-from rightsizer.iam.containment import as_2012, may_overlap, within
-from rightsizer.iam.matching import action_matches, escape_resource
+from rightsizer.iam.containment import as_2012, within
+from rightsizer.iam.matching import escape_resource
 from rightsizer.iam.policy import (
-    Evaluator,
-    Grant,
     PolicyDocument,
     Statement,
-    grants,
 )
-from rightsizer.iam.s3 import S3Resource, could_be_s3
+from rightsizer.iam.s3 import S3Resource
 from rightsizer.iam.snapshot import Role
 from rightsizer.prefixes import folders_below, generalize_with_fragile
 from rightsizer.unknown import Wanted, keep_unobservable
@@ -71,87 +68,6 @@ class Recommendation:
     def unknown_grants(self) -> set[Item]:
         """The (action, resource) grants kept because the logs cannot show their use."""
         return {Item(u["action"], u["resource"]) for u in self.unknown}
-
-
-@dataclass(frozen=True)
-class _Allow:
-    """One Allow grant of today, its statement, and whether its document reads `${...}`."""
-
-    grant: Grant
-    statement: Statement
-    variables: bool
-
-    def applies_to(self, action: str) -> bool:
-        g = self.grant
-        return action_matches(g.action, action) and not any(
-            action_matches(a, action) for a in g.except_actions
-        )
-
-    @property
-    def condition(self) -> str | None:
-        """The Condition as canonical JSON, to carry into the recommendation."""
-        if not self.grant.has_condition:
-            return None
-        return json.dumps(self.statement.condition, sort_keys=True)
-
-
-@dataclass(frozen=True)
-class _Cover:
-    """A current Allow grant that covers a recommended (action, resource)."""
-
-    condition: str | None  # JSON of the grant's Condition, carried into the recommendation
-
-
-class CurrentGrants:
-    """Today's identity-policy Allow grants of one role, asked "does this stay within them?"."""
-
-    def __init__(self, role: Role) -> None:
-        self._covers: dict[tuple[str, str], _Cover | None] = {}
-        self._acts: dict[str, bool] = {}
-        # A call is granted today when the identity policies allow it; a call that succeeded
-        # evidently met the conditions of any conditional Deny, hence "ignore".
-        self.today = Evaluator(role.policies, conditional_deny="ignore")
-        self.allows: list[_Allow] = []
-        for _, doc in role.policy_sources:
-            variables = doc.reads_variables
-            for grant in grants(doc):
-                if grant.effect == "Allow":
-                    self.allows.append(
-                        _Allow(grant, doc.statements[grant.statement_index], variables)
-                    )
-
-    def cover(self, action: str, resource: str) -> _Cover | None:
-        """The grant allowing `action` on every ARN `resource` matches; unconditional first."""
-        key = (action, resource)
-        if key not in self._covers:
-            self._covers[key] = self._find_cover(action, resource)
-        return self._covers[key]
-
-    def grants_action(self, action: str) -> bool:
-        """False when no Allow grant of today applies to `action`, so none covers any resource."""
-        if action not in self._acts:
-            self._acts[action] = any(allow.applies_to(action) for allow in self.allows)
-        return self._acts[action]
-
-    def _find_cover(self, action: str, resource: str) -> _Cover | None:
-        conditional: _Cover | None = None
-        for allow in self.allows:
-            grant = allow.grant
-            if not allow.applies_to(action):
-                continue
-            if grant.except_resources:
-                if any(may_overlap(resource, r, allow.variables) for r in grant.except_resources):
-                    continue
-            elif not within(resource, grant.resource, variables=allow.variables):
-                continue
-            if not grant.has_condition:
-                return _Cover(None)
-            conditional = conditional or _Cover(allow.condition)
-        return conditional
-
-    def s3_grants(self) -> list[_Allow]:
-        """Allow grants whose action pattern can reach S3."""
-        return [a for a in self.allows if could_be_s3(a.grant.action)]
 
 
 def recommend(
@@ -232,7 +148,7 @@ def _place_used(current: CurrentGrants, usage: RoleUsage | None, granularity: st
     uses = list(usage.used) if usage else []
     objects, fragile = _generalize_keys([u.resource for u in uses], granularity)
     placed = _Placed(objects)
-    placements: dict[tuple[str, str], tuple[str, _Cover] | None] = {}
+    placements: dict[tuple[str, str], tuple[str, Cover] | None] = {}
     for use in uses:
         obj = objects.get(use.resource)
         target = obj.target if obj else use.resource
@@ -366,7 +282,7 @@ def _place(
     obj: _Object | None,
     *,
     fallback: bool = True,
-) -> tuple[str, _Cover] | None:
+) -> tuple[str, Cover] | None:
     """Where a used (action, arn) goes: the generalized target when today's grants cover it;
     else a grant of today within the target that allows it; else the widest folder on the
     key's path below the target that today's grants cover; else the exact key. None: not
@@ -385,7 +301,7 @@ def _place(
                 continue
             mine = as_2012(grant.resource, allow.variables)
             if within(mine, target) and within(exact, grant.resource, variables=allow.variables):
-                return mine, _Cover(allow.condition)
+                return mine, Cover(allow.condition)
     if obj:
         # The next key the code writes lands in one of these folders: grant the widest held.
         for folder in folders_below(obj.suffix, obj.key):

@@ -19,17 +19,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from rightsizer.coverage import Coverage
+from rightsizer.current import CurrentGrants, HeldAllow
 from rightsizer.findings import Code
 from rightsizer.iam.containment import as_2012, literal_prefix, may_overlap, within
 from rightsizer.iam.policy import Statement, expand_s3_actions
 from rightsizer.iam.s3 import S3Resource, could_be_s3
 from rightsizer.usage import RoleUsage, UnmodeledCall
-
-if TYPE_CHECKING:
-    from rightsizer.generate import CurrentGrants, _Allow
 
 # Bucket-level actions that only data events show (docs/s3-event-actions.md).
 DATA_BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
@@ -75,7 +73,7 @@ class Kept:
     def keep(
         self,
         index: int,
-        allow: _Allow,
+        allow: HeldAllow,
         actions: Sequence[str],
         code: Code,
         why: str,
@@ -147,7 +145,7 @@ def keep_unobservable(
 
 def _keep_unlogged_data(
     kept: Kept,
-    allows: list[tuple[int, _Allow]],
+    allows: list[tuple[int, HeldAllow]],
     coverage: Coverage,
     account: str,
     regions: Sequence[str],
@@ -179,7 +177,9 @@ def _keep_unlogged_data(
                     break
 
 
-def _keep_for_unmodeled(kept: Kept, allows: list[tuple[int, _Allow]], call: UnmodeledCall) -> None:
+def _keep_for_unmodeled(
+    kept: Kept, allows: list[tuple[int, HeldAllow]], call: UnmodeledCall
+) -> None:
     """Keep every grant of today that could have authorized calls rightsizer cannot model."""
     if call.status == "other_s3_service":
         return  # those services' grants are kept whole (generate: the S3 family)
@@ -212,7 +212,7 @@ def _keep_for_unmodeled(kept: Kept, allows: list[tuple[int, _Allow]], call: Unmo
         kept.keep(index, allow, chosen, Code.UNMODELED_CALLS, reason)
 
 
-def _s3_part(allow: _Allow) -> list[str]:
+def _s3_part(allow: HeldAllow) -> list[str]:
     """The S3 actions a grant allows, as its own pattern when that pattern is S3's alone."""
     grant = allow.grant
     if grant.action.lower().startswith("s3:") and not grant.except_actions:
@@ -221,7 +221,7 @@ def _s3_part(allow: _Allow) -> list[str]:
     return ["s3:*"] if len(concrete) == len(expand_s3_actions("s3:*")) else concrete
 
 
-def _label(allow: _Allow) -> str:
+def _label(allow: HeldAllow) -> str:
     """How a grant's resource is shown: its pattern, or `* except ...` for NotResource."""
     grant = allow.grant
     if grant.except_resources:

@@ -1,0 +1,98 @@
+"""Today's identity-policy Allow grants of one role, asked "does this stay within them?".
+
+The recommendation (rightsizer.generate) and the rules for what the logs cannot show
+(rightsizer.unknown) both place permissions against these grants; "never more than today"
+is decided here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from rightsizer.iam.containment import may_overlap, within
+from rightsizer.iam.matching import action_matches
+from rightsizer.iam.policy import Evaluator, Grant, Statement, grants
+from rightsizer.iam.s3 import could_be_s3
+from rightsizer.iam.snapshot import Role
+
+
+@dataclass(frozen=True)
+class HeldAllow:
+    """One Allow grant of today, its statement, and whether its document reads `${...}`."""
+
+    grant: Grant
+    statement: Statement
+    variables: bool
+
+    def applies_to(self, action: str) -> bool:
+        g = self.grant
+        return action_matches(g.action, action) and not any(
+            action_matches(a, action) for a in g.except_actions
+        )
+
+    @property
+    def condition(self) -> str | None:
+        """The Condition as canonical JSON, to carry into the recommendation."""
+        if not self.grant.has_condition:
+            return None
+        return json.dumps(self.statement.condition, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Cover:
+    """A current Allow grant that covers a recommended (action, resource)."""
+
+    condition: str | None  # JSON of the grant's Condition, carried into the recommendation
+
+
+class CurrentGrants:
+    """Today's identity-policy Allow grants of one role, asked "does this stay within them?"."""
+
+    def __init__(self, role: Role) -> None:
+        self._covers: dict[tuple[str, str], Cover | None] = {}
+        self._acts: dict[str, bool] = {}
+        # A call is granted today when the identity policies allow it; a call that succeeded
+        # evidently met the conditions of any conditional Deny, hence "ignore".
+        self.today = Evaluator(role.policies, conditional_deny="ignore")
+        self.allows: list[HeldAllow] = []
+        for _, doc in role.policy_sources:
+            variables = doc.reads_variables
+            for grant in grants(doc):
+                if grant.effect == "Allow":
+                    self.allows.append(
+                        HeldAllow(grant, doc.statements[grant.statement_index], variables)
+                    )
+
+    def cover(self, action: str, resource: str) -> Cover | None:
+        """The grant allowing `action` on every ARN `resource` matches; unconditional first."""
+        key = (action, resource)
+        if key not in self._covers:
+            self._covers[key] = self._find_cover(action, resource)
+        return self._covers[key]
+
+    def grants_action(self, action: str) -> bool:
+        """False when no Allow grant of today applies to `action`, so none covers any resource."""
+        if action not in self._acts:
+            self._acts[action] = any(allow.applies_to(action) for allow in self.allows)
+        return self._acts[action]
+
+    def _find_cover(self, action: str, resource: str) -> Cover | None:
+        conditional: Cover | None = None
+        for allow in self.allows:
+            grant = allow.grant
+            if not allow.applies_to(action):
+                continue
+            if grant.except_resources:
+                if any(may_overlap(resource, r, allow.variables) for r in grant.except_resources):
+                    continue
+            elif not within(resource, grant.resource, variables=allow.variables):
+                continue
+            if not grant.has_condition:
+                return Cover(None)
+            conditional = conditional or Cover(allow.condition)
+        return conditional
+
+    def s3_grants(self) -> list[HeldAllow]:
+        """Allow grants whose action pattern can reach S3."""
+        return [a for a in self.allows if could_be_s3(a.grant.action)]
