@@ -239,7 +239,7 @@ class SkippedFile:
 class IngestRun:
     """The ingest run before the analysis, as the ingest stage reports it
     (`IngestSummary.as_dict()`, also what `rightsizer ingest --format json` prints). A field
-    added there is added here too: the README example's round trip (tests/test_model.py)
+    added there is added here too: the README example's round trip (tests/cli/test_model.py)
     fails until it is."""
 
     run_id: str

@@ -1,6 +1,6 @@
 """Synthetic analyses in the shape of the README, shared by the report tests.
 
-`tests/test_report_samples.py` keeps them honest against the README's documented example;
+`tests/report/test_report_samples.py` keeps them honest against the README's documented example;
 this is not a test module itself.
 """
 

@@ -33,7 +33,7 @@ UntilOpt = Annotated[
 ]
 DbOpt = Annotated[str | None, typer.Option("--db", help="DuckDB database file.")]
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile.")]
-# render.format_help(), written out (tests/test_cli.py checks they agree): importing render
+# render.format_help(), written out (tests/cli/test_cli.py checks they agree): importing render
 # would make every start of the command line load rich, Jinja and DuckDB.
 FORMAT_HELP = "table (default on a terminal), json (default otherwise) or markdown."
 

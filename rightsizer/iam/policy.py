@@ -17,7 +17,7 @@ Resource patterns holding policy variables (`${aws:username}`) are treated the s
 never widen an Allow, and they widen a Deny under "apply" only.
 
 Longer than most modules on purpose: parsing, evaluating and rendering must agree on every
-element of a statement, and tests/test_iam_simulate.py judges them as one engine.
+element of a statement, and tests/iam/test_iam_simulate.py judges them as one engine.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ recommendations against the rules "a granted call stays allowed" and "nothing ne
 Where iam-simulate departs from the IAM documentation, that shape alone is left out of the
 comparison (see the `_excluded_*` helpers and the key alphabet, each with the passage it rests on).
 
-The package is installed with `npm ci` from tests/iam_simulate/ into the pytest cache once and
+The package is installed with `npm ci` from tests/iam/iam_simulate/ into the pytest cache once and
 one node process answers every request. Without node/npm the tests skip; RIGHTSIZER_CI=1 makes
 that a failure.
 """
@@ -61,7 +61,7 @@ EXAMPLES = settings(max_examples=250, deadline=None, suppress_health_check=[Heal
 
 
 class IamSimulate:
-    """One long-lived node process running tests/iam_simulate/driver.mjs."""
+    """One long-lived node process running tests/iam/iam_simulate/driver.mjs."""
 
     def __init__(self, directory: Path, log: IO[bytes]) -> None:
         self._proc = subprocess.Popen(
@@ -123,7 +123,9 @@ def _install(cache_root: Path) -> Path:
     if done.returncode != 0:
         shutil.rmtree(work, ignore_errors=True)
         first = (done.stderr.strip().splitlines() or ["no output"])[0]  # e.g. the error code
-        skip_or_fail(f"npm ci of tests/iam_simulate failed ({first}); it needs the npm registry")
+        skip_or_fail(
+            f"npm ci of tests/iam/iam_simulate failed ({first}); it needs the npm registry"
+        )
     try:
         work.rename(target)
     except OSError:  # another worker installed it first

@@ -9,7 +9,7 @@ from pathlib import Path
 from rightsizer.findings import CATALOGUE, SEVERITIES, Code, severity_of
 from rightsizer.model import Finding
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(p for p in (ROOT / "rightsizer").rglob("*.py") if p.name != "findings.py")
 
 

@@ -33,7 +33,7 @@ from rightsizer.synth.scenario import LAMBDA_ROLES, LEGACY_CLEANUP_ROLE, THUMBNA
 from rightsizer.usage import compute_usage
 from rightsizer.window import Window, parse_until
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 EXPLORE = NOTEBOOKS_DIR / "explore.ipynb"
 

@@ -65,8 +65,8 @@ BUCKET_LEVEL = {
 }  # fmt: skip
 
 REFERENCE_NAME = "docs/s3-event-actions.md"
-REFERENCE = Path(__file__).parents[1] / REFERENCE_NAME
-AUTH_CODES = Path(__file__).parents[1] / "rightsizer" / "data" / "auth_error_codes.csv"
+REFERENCE = Path(__file__).parents[2] / REFERENCE_NAME
+AUTH_CODES = Path(__file__).parents[2] / "rightsizer" / "data" / "auth_error_codes.csv"
 API_PAGE = re.compile(r"https://docs\.aws\.amazon\.com/AmazonS3/latest/API/API_(\w+)\.html")
 
 # Conditions that pick exactly one of two rows; the others only add actions.
