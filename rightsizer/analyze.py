@@ -23,6 +23,7 @@ from rightsizer.findings import Code
 from rightsizer.generate import Recommendation, recommend
 from rightsizer.iam.arn import names_role, parse_arn, role_name
 from rightsizer.iam.policy import PolicyDocument, canonical_json, policy_size, to_dict
+from rightsizer.iam.s3 import S3Resource
 from rightsizer.iam.snapshot import (
     AccountSnapshot,
     ManagedPolicy,
@@ -326,7 +327,8 @@ def _kms(role_usage: RoleUsage | None) -> tuple[KmsKeyRow, ...]:
         key = keys[use.key_arn]
         key["operations"].add(use.operation)
         if use.bucket_arn:
-            key["buckets"].add(use.bucket_arn.split(":::", 1)[-1].split("/", 1)[0])
+            parsed = S3Resource.parse(use.bucket_arn)
+            key["buckets"].add(parsed.bucket if parsed else use.bucket_arn)
         key["count"] += use.count
         key["last_seen"] = max(filter(None, [key["last_seen"], use.last_seen]))
     return tuple(

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from rightsizer.iam.s3 import S3Resource
 from rightsizer.model import (
     SCHEMA_VERSION,
     Analysis,
@@ -50,10 +51,12 @@ SKIPPED_EXAMPLES = 5
 
 
 def bucket_of(resource: str) -> str:
-    """The bucket name of an S3 ARN (`arn:aws:s3:::b/k` → `b`); other resources as given."""
-    if ":s3:::" in resource:
-        return resource.split(":s3:::", 1)[1].split("/", 1)[0]
-    return resource
+    """The bucket name of an S3 ARN (`arn:aws:s3:::b/k` → `b`); other resources (`*`, an access
+    point) as given."""
+    parsed = S3Resource.parse(resource)
+    if parsed is None or parsed.access_point is not None or resource == "*":
+        return resource
+    return parsed.bucket
 
 
 def _anchor(index: int, role_name: str) -> str:
