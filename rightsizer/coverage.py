@@ -60,17 +60,6 @@ class SkippedLog:
     delivered_at: dt.datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class EvidenceGap:
-    """A stretch of the window the logs cannot vouch for in one account and region."""
-
-    account: str | None
-    region: str | None
-    start: dt.datetime
-    end: dt.datetime
-    reason: str
-
-
 @dataclass(frozen=True)
 class Coverage:
     """Where S3 data events are logged (from the trail's selectors when known, else observed),
@@ -128,61 +117,40 @@ class Coverage:
             r for r in logged | {o.region for o in self.observed if o.account == account} if r
         )
 
-    def gaps(self, account: str | None, regions: Sequence[str]) -> list[EvidenceGap]:
-        """Holes in the evidence for a role of `account` whose calls are logged in `regions`.
+    def gaps(self, account: str | None, regions: Sequence[str]) -> list[str]:
+        """Holes in the evidence for a role of `account` whose calls are logged in `regions`,
+        each as the reason shown to the user.
 
         With no regions (an idle role), every region of the account that logged anything counts;
         an account that logged nothing in the window is one hole. Only asked with a window.
         """
         if self.window is None:
             return []
-        window = self.window
         where = list(regions) or self.regions_of(account)
         if not where:
             return [
-                EvidenceGap(
-                    account,
-                    None,
-                    window.start,
-                    window.end,
-                    f"the store holds no CloudTrail event of account {account} in the window: "
-                    "ingest a trail that logs that account (an organization trail, or the "
-                    "account's own trail bucket) for the whole window",
-                )
+                f"the store holds no CloudTrail event of account {account} in the window: "
+                "ingest a trail that logs that account (an organization trail, or the "
+                "account's own trail bucket) for the whole window"
             ]
-        gaps: list[EvidenceGap] = []
+        gaps: list[str] = []
+        needed = _evidence_days(self.window)
         for region in where:
             logged = self.log_days.get((account, region), frozenset())
-            missing = [d for d in _evidence_days(window) if d not in logged]
-            for first, last in _runs(missing):
-                start = max(window.start, _midnight(first))
-                end = min(window.end, _midnight(last) + dt.timedelta(days=1))
+            for first, last in _runs(d for d in needed if d not in logged):
                 span = first.isoformat() if first == last else f"{first} to {last}"
                 gaps.append(
-                    EvidenceGap(
-                        account,
-                        region,
-                        start,
-                        end,
-                        f"no CloudTrail event of account {account} in {region} on {span}: "
-                        "ingest those days (rightsizer ingest covering them) or choose a "
-                        "window the logs cover (--until, --days)",
-                    )
+                    f"no CloudTrail event of account {account} in {region} on {span}: "
+                    "ingest those days (rightsizer ingest covering them) or choose a "
+                    "window the logs cover (--until, --days)"
                 )
         for log in self.skipped:
             if log.account not in (None, account) or (log.region and log.region not in where):
                 continue
-            when = log.delivered_at or window.end
             gaps.append(
-                EvidenceGap(
-                    log.account,
-                    log.region,
-                    max(window.start, when - dt.timedelta(hours=1)),
-                    min(window.end, when),
-                    f"log file {log.key} was skipped ({log.reason}); the calls it holds are "
-                    "not counted: put a good copy in its place (a changed file is read again) "
-                    "or choose a window without it",
-                )
+                f"log file {log.key} was skipped ({log.reason}); the calls it holds are "
+                "not counted: put a good copy in its place (a changed file is read again) "
+                "or choose a window without it"
             )
         return gaps
 

@@ -133,10 +133,9 @@ def keep_unobservable(
     # Where the role's calls are logged; for an idle role, every region of its account.
     regions = sorted(set(usage.regions if usage else ()))
     allows = [(i, a) for i, a in enumerate(current.allows) if could_be_s3(a.grant.action)]
-    gaps = coverage.gaps(account, regions)
-    for gap in gaps:
+    for gap in coverage.gaps(account, regions):
         for index, allow in allows:
-            kept.keep(index, allow, _s3_part(allow), Code.EVIDENCE_GAP, gap.reason)
+            kept.keep(index, allow, _s3_part(allow), Code.EVIDENCE_GAP, gap)
     _keep_unlogged_data(kept, allows, coverage, account, regions or coverage.regions_of(account))
     for call in usage.unmodeled if usage else ():
         _keep_for_unmodeled(kept, allows, call)
