@@ -84,10 +84,7 @@ def s3_family_kept(role: Role) -> list[dict[str, str]]:
             service = s3_family_service(grant.action)
             if grant.effect != "Allow" or service is None:
                 continue
-            resource = grant.resource
-            if grant.except_resources:
-                resource = f"* except {', '.join(grant.except_resources)}"
-            items[(grant.action, resource)] = (
+            items[(grant.action, grant.resource_label)] = (
                 f"rightsizer does not right-size {service}: its calls are not mapped to IAM "
                 "actions, so today's grant is kept as it is"
             )

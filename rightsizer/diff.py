@@ -42,13 +42,7 @@ def family_grants(doc: PolicyDocument) -> list[Grant]:
 
 
 def label(grant: Grant) -> Item:
-    action = grant.action
-    if grant.except_actions:
-        action = f"* except {', '.join(grant.except_actions)}"
-    resource = grant.resource
-    if grant.except_resources:
-        resource = f"* except {', '.join(grant.except_resources)}"
-    return Item(action, resource)
+    return Item(grant.action_label, grant.resource_label)
 
 
 def diff(

@@ -133,9 +133,12 @@ def keep_unobservable(
     # Where the role's calls are logged; for an idle role, every region of its account.
     regions = sorted(set(usage.regions if usage else ()))
     allows = [(i, a) for i, a in enumerate(current.allows) if could_be_s3(a.grant.action)]
-    for gap in coverage.gaps(account, regions):
-        for index, allow in allows:
-            kept.keep(index, allow, _s3_part(allow), Code.EVIDENCE_GAP, gap)
+    gaps = coverage.gaps(account, regions)
+    if gaps:
+        parts = [_s3_part(allow) for _, allow in allows]
+        for gap in gaps:
+            for (index, allow), part in zip(allows, parts, strict=True):
+                kept.keep(index, allow, part, Code.EVIDENCE_GAP, gap)
     _keep_unlogged_data(kept, allows, coverage, account, regions or coverage.regions_of(account))
     for call in usage.unmodeled if usage else ():
         _keep_for_unmodeled(kept, allows, call)
@@ -216,13 +219,14 @@ def _s3_part(allow: HeldAllow) -> list[str]:
     grant = allow.grant
     if grant.action.lower().startswith("s3:") and not grant.except_actions:
         return [grant.action]
-    concrete = [a for a in expand_s3_actions("s3:*") if allow.applies_to(a)]
-    return ["s3:*"] if len(concrete) == len(expand_s3_actions("s3:*")) else concrete
+    catalog = expand_s3_actions("s3:*")
+    concrete = [a for a in catalog if allow.applies_to(a)]
+    return ["s3:*"] if len(concrete) == len(catalog) else concrete
 
 
 def _label(allow: HeldAllow) -> str:
     """How a grant's resource is shown: its pattern, or `* except ...` for NotResource."""
     grant = allow.grant
     if grant.except_resources:
-        return f"* except {', '.join(grant.except_resources)}"
+        return grant.resource_label
     return as_2012(grant.resource, allow.variables)

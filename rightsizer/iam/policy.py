@@ -176,6 +176,18 @@ class Grant(NamedTuple):
     except_resources: tuple[str, ...] = ()
     statement_index: int = 0
 
+    @property
+    def action_label(self) -> str:
+        """The action as shown to people: its pattern, or `* except ...` for NotAction."""
+        return f"* except {', '.join(self.except_actions)}" if self.except_actions else self.action
+
+    @property
+    def resource_label(self) -> str:
+        """The resource as shown to people: its pattern, or `* except ...` for NotResource."""
+        if self.except_resources:
+            return f"* except {', '.join(self.except_resources)}"
+        return self.resource
+
 
 # --- parsing -------------------------------------------------------------------------------
 
