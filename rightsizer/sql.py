@@ -21,8 +21,9 @@ from typing import Any
 from rightsizer.errors import ConfigError
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-# Comments and string literals are blanked before looking for `$name` parameters.
-_NOISE_RE = re.compile(r"--[^\n]*|'(?:[^']|'')*'")
+# Comments, string literals and quoted identifiers (Athena's "$path") are blanked before
+# looking for `$name` parameters.
+_NOISE_RE = re.compile(r"--[^\n]*|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 

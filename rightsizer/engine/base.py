@@ -84,7 +84,7 @@ def _transpiled(text: str, dialect: str) -> tuple[str, tuple[str, ...]]:
         raise ConfigError(
             f"running the queries in {dialect} needs sqlglot; `pip install sqlglot`"
         ) from None
-    tree = sqlglot.parse_one(text, read="duckdb")
+    tree = sqlglot.parse_one(text, read="duckdb").transform(_json_as_text, copy=False)
     if PARAM_STYLES[dialect] == "named":
         return tree.sql(dialect=dialect, comments=False), ()
     for node in tree.find_all(exp.Placeholder):
@@ -93,6 +93,19 @@ def _transpiled(text: str, dialect: str) -> tuple[str, tuple[str, ...]]:
     # The order of `?` is that of the written text, whatever order the tree was walked in.
     order = tuple(re.findall(rf"[:$@]{_MARK}(\w+)", marked))
     return re.sub(rf"[:$@]{_MARK}\w+", "?", marked), order
+
+
+def _json_as_text(node: Any) -> Any:
+    """`x` for `CAST(x AS JSON)`: JSON stays text where it is not DuckDB's JSON type.
+
+    Trino's and Spark's JSON functions read text, and their casts would turn the text into one
+    JSON string (Trino) or fail (Spark's TO_JSON of a string).
+    """
+    from sqlglot import exp
+
+    if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON):
+        return node.this
+    return node
 
 
 class Engine(ABC):
