@@ -56,6 +56,8 @@ class CurrentGrants:
         # evidently met the conditions of any conditional Deny, hence "ignore".
         self.today = Evaluator(role.policies, conditional_deny="ignore")
         self.allows: list[HeldAllow] = []
+        # Every statement of today, in the order of the merged document the diff compares with.
+        self.statements = tuple(st for doc in role.policies for st in doc.statements)
         for _, doc in role.policy_sources:
             variables = doc.reads_variables
             for grant in grants(doc):

@@ -1,9 +1,10 @@
 """Step 5 of generate: the policy document, fitted into IAM's size limits.
 
-The wanted (resource, condition) → actions are grouped into one statement per action set, in a
-deterministic order. While the document is over the limit, its deepest object prefixes move one
-folder up where today's grants still cover the wider one; `--granularity object` never trades
-exact keys for prefixes.
+Today's statements whose grants the recommendation keeps whole survive as they are
+(rightsizer.stable); the rest of the wanted (resource, condition) → actions are grouped into one
+statement per action set, in a deterministic order. While the document is over the limit, its
+deepest object prefixes move one folder up where today's grants still cover the wider one;
+`--granularity object` never trades exact keys for prefixes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rightsizer.findings import Code
 from rightsizer.iam.policy import PolicyDocument, Statement, policy_size
 from rightsizer.iam.s3 import S3Resource
 from rightsizer.prefixes import coarsen
+from rightsizer.stable import arrange, surviving
 from rightsizer.unknown import Wanted
 
 # IAM's limit for all inline policies of one role together (characters, no whitespace).
@@ -48,7 +50,7 @@ def fit_size(
     or fits only as an inline policy."""
     given_up: list[dict[str, str]] = []
     warnings: list[dict[str, str]] = []
-    policy = _assemble(wanted, carried)
+    policy = _assemble(wanted, carried, current.statements)
     while policy_size(policy) > size_limit:
         # Object granularity promises exact keys: never trade them for prefixes.
         coarser = None if granularity == "object" else _coarsen_once(current, wanted, given_up)
@@ -67,7 +69,7 @@ def fit_size(
             )
             break
         wanted = coarser
-        policy = _assemble(wanted, carried)
+        policy = _assemble(wanted, carried, current.statements)
     if MANAGED_POLICY_LIMIT < policy_size(policy) <= size_limit:
         warnings.append(
             {
@@ -89,10 +91,14 @@ def _kind(resource: str) -> str:
     return "Objects"
 
 
-def _assemble(wanted: Wanted, carried: Sequence[Statement]) -> PolicyDocument:
-    """Group resources by their action set: one statement per set, deterministic order."""
+def _assemble(
+    wanted: Wanted, carried: Sequence[Statement], today: Sequence[Statement]
+) -> PolicyDocument:
+    """Today's statements that survive where they stood; the other grants grouped by their
+    action set, one statement per set, in a deterministic order."""
+    survivors = surviving(today, wanted)
     by_actions: dict[tuple[tuple[str, ...], str | None, str], list[str]] = defaultdict(list)
-    for (resource, condition), action_set in wanted.items():
+    for (resource, condition), action_set in survivors.rest.items():
         key = (tuple(sorted(action_set, key=str.lower)), condition, _kind(resource))
         by_actions[key].append(resource)
     order = {"Objects": 0, "Buckets": 1, "AllResources": 2}
@@ -112,7 +118,7 @@ def _assemble(wanted: Wanted, carried: Sequence[Statement]) -> PolicyDocument:
                 condition=json.loads(condition) if condition else None,
             )
         )
-    return PolicyDocument(statements=(*statements, *carried))
+    return arrange(today, [*survivors.statements, *statements, *carried])
 
 
 def _coarsen_once(

@@ -19,6 +19,7 @@ from rightsizer.generate import recommend
 from rightsizer.iam.containment import within
 from rightsizer.iam.matching import action_matches
 from rightsizer.iam.policy import PolicyDocument, is_allowed, parse_policy, policy_size
+from rightsizer.iam.s3 import S3Resource, is_s3_action
 from rightsizer.iam.snapshot import AccountSnapshot, Role
 from rightsizer.ingest import load_records
 from rightsizer.store import connect
@@ -27,10 +28,11 @@ from rightsizer.verify import replay
 
 
 def s3_statements(policy: PolicyDocument) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(actions, resources) of the statements that grant S3 itself."""
     return [
         (s.actions or (), s.resources or ())
         for s in policy.statements
-        if s.sid and s.sid.startswith("S3")
+        if s.effect == "Allow" and s.actions and all(is_s3_action(a) for a in s.actions)
     ]
 
 
@@ -266,13 +268,13 @@ def test_unknown_coverage_keeps_a_not_resource_grant_as_it_is() -> None:
 
 
 def granted_objects(policy: PolicyDocument) -> set[tuple[str, str]]:
-    """(action, resource) of the recommendation's object statements."""
+    """(action, resource) of the recommendation's S3 grants on objects."""
     return {
         (a, r)
-        for s in policy.statements
-        if s.sid and s.sid.startswith("S3Objects")
-        for a in s.actions or ()
-        for r in s.resources or ()
+        for actions, resources in s3_statements(policy)
+        for a in actions
+        for r in resources
+        if (parsed := S3Resource.parse(r)) is not None and parsed.key is not None
     }
 
 
