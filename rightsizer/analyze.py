@@ -13,11 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-import duckdb
-
 from rightsizer import aws
 from rightsizer.diff import counts, diff, merged
-from rightsizer.engine import as_engine
+from rightsizer.engine import EngineOrConnection, as_engine
 from rightsizer.errors import ConfigError
 from rightsizer.findings import Code
 from rightsizer.generate import Recommendation, recommend
@@ -66,7 +64,7 @@ __all__ = ["Analysis", "analyze", "load_selectors", "load_snapshot", "policy_tex
 
 
 def analyze(
-    conn: duckdb.DuckDBPyConnection,
+    conn: EngineOrConnection,
     window: Window,
     snapshot: AccountSnapshot,
     *,
@@ -75,7 +73,8 @@ def analyze(
     role_filter: Sequence[str] = (),
     ingest_summary: Mapping[str, Any] | None = None,
 ) -> Analysis:
-    """Analyze every Lambda role (or those named in `role_filter`) over `window`."""
+    """Analyze every Lambda role (or those named in `role_filter`) over `window`, on the store
+    `conn` or any engine (rightsizer.engine)."""
     scope = _lambda_roles(conn, window, snapshot)
     if role_filter:
         scope = _filter(scope, role_filter)
@@ -106,7 +105,7 @@ def analyze(
 
 
 def _lambda_roles(
-    conn: duckdb.DuckDBPyConnection, window: Window, snapshot: AccountSnapshot
+    conn: EngineOrConnection, window: Window, snapshot: AccountSnapshot
 ) -> dict[str, tuple[str, ...]]:
     """Lambda roles of the snapshot, plus roles the logs show Lambda code using."""
     scope = {role.arn: tuple(role.functions) for role in snapshot.lambda_roles()}
@@ -274,7 +273,7 @@ def _policy_diff(found: Mapping[str, Any]) -> PolicyDiff:
 
 
 def _example_call(
-    conn: duckdb.DuckDBPyConnection,
+    conn: EngineOrConnection,
     window: Window,
     role_arn: str,
     functions: Sequence[str],
@@ -359,8 +358,9 @@ def _coverage(usage: UsageReport) -> tuple[CoverageRow, ...]:
     )
 
 
-def store_totals(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """How much the database holds: files, events and skipped files."""
+def store_totals(conn: EngineOrConnection) -> dict[str, int]:
+    """How much the database (or what an in-place engine read) holds: files, events and
+    skipped files."""
     ((files, events, skipped),) = as_engine(conn).rows("store_totals", {})
     return {"files": files, "events": events, "skipped_files": skipped}
 

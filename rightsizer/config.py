@@ -38,6 +38,7 @@ class Settings:
     lambda_functions: str | None = _setting(None, "aws lambda list-functions JSON file")
     event_selectors: str | None = _setting(None, "get-event-selectors JSON file, or `live`")
     granularity: str = _setting("prefix", "object | prefix | bucket")
+    engine: str = _setting("duckdb", "where the usage stage runs (see analyze --help)")
     profile: str | None = _setting(None, "AWS profile for boto3")
     region: str | None = _setting(None, "AWS region for API calls (IAM, SES, CloudTrail)")
     workers: int = _setting(0, "ingest worker processes (0 = one per core)")
@@ -78,6 +79,7 @@ class Flags:
     lambda_functions: str | None = None
     event_selectors: str | None = None
     granularity: str | None = None
+    engine: str | None = None
     profile: str | None = None
     smtp_host: str | None = None
     smtp_port: int | None = None

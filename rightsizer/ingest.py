@@ -233,6 +233,7 @@ class IngestSummary:
             "strict": self.strict,
             "exit_code": self.exit_code,
             "interrupted": self.interrupted,
+            "engine": "duckdb",
         }
 
 

@@ -262,6 +262,9 @@ class IngestRun:
     strict: bool
     exit_code: int
     interrupted: bool
+    # duckdb: the logs were ingested into the store; another engine read them in place
+    # (nothing stored: events_added is 0) and the counts are what it read.
+    engine: str
 
     @classmethod
     def from_json(cls, summary: Mapping[str, Any]) -> IngestRun:

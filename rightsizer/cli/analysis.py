@@ -178,10 +178,14 @@ def _output_format(value: str | None) -> str:
 
 
 def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> Analysis:
-    """Ingest what is new (when a source is configured), then analyze the window."""
+    """Ingest what is new (when a source is configured), then analyze the window; with an
+    engine that reads the logs in place (`--engine spark`), that engine runs the usage stage
+    on the source instead, and nothing is ingested or stored."""
     from rightsizer.analyze import analyze, load_selectors, load_snapshot
+    from rightsizer.engine import engine_named, open_engine
     from rightsizer.store import connect
 
+    choice = engine_named(settings.engine)  # a misspelled engine fails before any work
     window = Window.from_options(options.until, settings.days)
     snapshot = load_snapshot(
         settings.iam_details,
@@ -192,6 +196,17 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
     selectors = load_selectors(
         settings.event_selectors, profile=settings.profile, region=settings.region
     )
+    if choice.in_place:
+        with open_engine(choice.name, settings, window) as engine:
+            return analyze(
+                engine,
+                window,
+                snapshot,
+                granularity=settings.granularity,
+                selectors=selectors,
+                role_filter=options.role or (),
+                ingest_summary=engine.ingest_summary(),
+            )
     summary = run_ingest(settings, window, quiet=quiet)
     conn = connect(settings.db, read_only=summary is None)
     try:

@@ -36,6 +36,8 @@ ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile."
 # render.format_help(), written out (tests/cli/test_cli.py checks they agree): importing render
 # would make every start of the command line load rich, Jinja and DuckDB.
 FORMAT_HELP = "table (default on a terminal), json (default otherwise) or markdown."
+# engine.engine_help(), written out for the same reason (the same test checks it).
+ENGINE_HELP = "Where the usage stage runs: duckdb (the local store, after an ingest; default)."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +91,7 @@ class AnalysisOptions:
             "generalized prefixes (prefix, default) or whole buckets (bucket).",
         ),
     ] = None
+    engine: Annotated[str | None, typer.Option("--engine", help=ENGINE_HELP)] = None
     profile: ProfileOpt = None
 
 

@@ -163,6 +163,12 @@ class Engine(ABC):
     ) -> None:
         self.close()
 
+    def ingest_summary(self) -> dict[str, Any] | None:
+        """What an engine that reads the logs in place read, as the analysis's `ingest` block
+        (the keys of `IngestSummary.as_dict()`, `engine` naming it); None for an engine on the
+        store, whose ingest ran before."""
+        return None
+
     def prepare(self, name: str, params: Mapping[str, Any] | None = None) -> Prepared:
         """queries/NAME.sql in this engine's dialect, with `params` bound its way."""
         return prepare(name, params or {}, self.dialect)

@@ -201,6 +201,18 @@ def test_missing_snapshot_file_is_a_one_line_error(
     assert err.startswith("error:") and "missing.json" in err and "\n" not in err
 
 
+def test_an_unknown_engine_is_a_one_line_error_before_any_work(
+    dataset: synth.SynthDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "r.duckdb"
+    assert main(analyze_args(dataset, db, "--engine", "oracle")) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and not db.exists()  # nothing ingested
+    err = captured.err.strip()
+    assert err.startswith("error:") and "--engine 'oracle' is not one of duckdb" in err
+    assert "\n" not in err
+
+
 def test_markdown_format(
     dataset: synth.SynthDataset, analysis: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:

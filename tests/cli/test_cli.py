@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from rightsizer.cli import main
 from rightsizer.cli.options import (
+    ENGINE_HELP,
     FORMAT_HELP,
     AnalysisOptions,
     DeliveryOptions,
@@ -55,6 +56,12 @@ def test_the_format_help_is_the_registry_s() -> None:
     from rightsizer.render import format_help
 
     assert format_help() == FORMAT_HELP
+
+
+def test_the_engine_help_is_the_registry_s() -> None:
+    from rightsizer.engine import engine_help
+
+    assert engine_help() == ENGINE_HELP
 
 
 def test_bundles_give_their_settings_and_keep_the_rest_to_the_command() -> None:
