@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TypeVar
 
 from rightsizer.errors import SourceError
@@ -79,9 +80,12 @@ def parse_log_key(key: str) -> LogKey | None:
     match = _LOG_KEY_RE.match(key)
     if not match:
         return None
+    stamp = match["stamp"]  # YYYYMMDDTHHMMZ, all digits; read by hand: strptime costs 10x
     try:
-        delivered = dt.datetime.strptime(match["stamp"], "%Y%m%dT%H%MZ")
-    except ValueError:
+        delivered = dt.datetime(
+            int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[9:11]), int(stamp[11:13])
+        )
+    except ValueError:  # month 13, 30 February, hour 24, ...
         return None
     return LogKey(match["org"], match["account"], match["region"], delivered)
 
@@ -265,5 +269,6 @@ class LogSource(ABC):
                     listing.files.append(
                         LogFile(key, size, parsed.account, parsed.region, parsed.delivered_at)
                     )
-        listing.files.sort()
+        # By key alone: keys are unique, so the order is the same, at a fraction of the cost.
+        listing.files.sort(key=attrgetter("key"))
         return listing

@@ -52,6 +52,9 @@ def test_log_keys_are_parsed(key: str, expected: LogKey) -> None:
         # Not a time.
         "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/01/"
         "111122223333_CloudTrail_us-east-1_20261001T2399Z_Ab12Cd34Ef56Gh78.json.gz",
+        # Not a date.
+        "AWSLogs/111122223333/CloudTrail/us-east-1/2026/02/30/"
+        "111122223333_CloudTrail_us-east-1_20260230T2355Z_Ab12Cd34Ef56Gh78.json.gz",
         "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/01/notes.txt",
         "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/01/"
         "111122223333_CloudTrail_us-east-1_20261001T2355Z_Ab12Cd34Ef56Gh78.json",
