@@ -6,15 +6,6 @@ import sys
 import time
 from typing import Protocol, TextIO
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
-
 
 class IngestProgress(Protocol):
     """What ingest reports while it runs."""
@@ -72,6 +63,16 @@ class RichProgress:
     """A live bar: files done of total, records and records per second."""
 
     def __init__(self, stream: TextIO) -> None:
+        # Imported here: only a terminal gets the bar, and rich takes a while to load.
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.console = Console(file=stream)
         self.bar = Progress(
             TextColumn("ingest"),

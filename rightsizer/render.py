@@ -14,16 +14,14 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rightsizer.errors import ConfigError
 from rightsizer.files import write_atomically
 from rightsizer.model import Analysis, RoleAnalysis, as_analysis
-from rightsizer.report.render import render_template
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # Column title → field of the role's `counts` (before → after).
 COUNT_COLUMNS = {
@@ -67,6 +65,11 @@ def used_actions(role: RoleAnalysis) -> list[str]:
 
 def render_table(analysis: AnalysisLike, console: Console) -> None:
     """A terminal table, one row per role, then the warnings labelled with their severity."""
+    # Imported here, as in the other formats: `analyze --format json` needs neither rich
+    # nor the report's templates.
+    from rich.markup import escape
+    from rich.table import Table
+
     analysis = as_analysis(analysis)
     window = analysis.window.as_dict()
     table = Table(
@@ -111,6 +114,8 @@ def render_table(analysis: AnalysisLike, console: Console) -> None:
 
 def render_markdown(analysis: AnalysisLike) -> str:
     """A Markdown summary with each role's recommended policy and diff."""
+    from rightsizer.report.render import render_template
+
     return render_template(
         "analysis.md.j2",
         a=as_analysis(analysis),
@@ -132,6 +137,8 @@ class OutputFormat:
 
 
 def _write_table(analysis: Analysis, out: TextIO) -> None:
+    from rich.console import Console
+
     render_table(analysis, Console(file=out))
 
 

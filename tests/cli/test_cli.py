@@ -52,6 +52,16 @@ def test_an_ingest_with_nothing_new_loads_no_pandas() -> None:
     assert done.stdout.strip() == "False", done.stderr
 
 
+def test_printing_an_analysis_as_json_loads_no_terminal_or_template_library() -> None:
+    # `analyze --format json` (a scheduled job, a pipe) draws no table, bar or template.
+    script = (
+        "import sys, rightsizer.render, rightsizer.progress\n"
+        "print([m for m in ('rich', 'jinja2', 'rightsizer.report') if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
 def test_the_format_help_is_the_registry_s() -> None:
     from rightsizer.render import format_help
 
