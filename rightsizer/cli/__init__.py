@@ -7,6 +7,6 @@ that use them, so `rightsizer --help` does not load DuckDB, pandas or boto3.
 """
 
 from rightsizer.cli import analysis, ingest  # noqa: F401  (registers the commands on `app`)
-from rightsizer.cli.app import app, main
+from rightsizer.cli.app import app, main, run
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
