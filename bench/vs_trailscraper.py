@@ -1,0 +1,144 @@
+"""rightsizer against trailscraper, end to end on the same CloudTrail tree, in the same run.
+
+    python bench/vs_trailscraper.py [--records 600000] [--trailscraper PATH] [--fresh]
+
+Writes (or reuses) the synthetic demo scenario at that scale under bench/.cache/ (a CloudTrail
+tree as a trail delivers it: account, region and day folders of .json.gz files, with digest
+and Insight files beside them), then times, each as a user runs it:
+
+* rightsizer: `rightsizer analyze` into a new store, that is ingest plus the analysis of every
+  Lambda role (six), with the IAM snapshot, as JSON;
+* trailscraper: `trailscraper select --log-dir TREE --filter-assumed-role-arn ROLE --from
+  START --to END | trailscraper generate` for one role, the busiest (thumbnailer).
+
+Both read the window of the tree's 30 days. Prints both times and their ratio (target:
+rightsizer at least 10 times faster). trailscraper (0.10.0 on PyPI) pins old versions of
+libraries this project uses; install it into a virtual environment of its own:
+
+    python3 -m venv /tmp/ts-venv && /tmp/ts-venv/bin/pip install trailscraper
+    python bench/vs_trailscraper.py --trailscraper /tmp/ts-venv/bin/trailscraper
+
+trailscraper warns once for every digest and Insight file ("Invalid filename") and reads
+every other file of the tree; its warnings are counted, not shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from analyze import dataset
+
+from rightsizer import synth
+from rightsizer.window import Window
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+INSTALL = (
+    "trailscraper not found: install it into its own virtual environment\n"
+    "    python3 -m venv /tmp/ts-venv && /tmp/ts-venv/bin/pip install trailscraper\n"
+    "then pass --trailscraper /tmp/ts-venv/bin/trailscraper (or put it on PATH)"
+)
+ROLE = synth.THUMBNAILER_ROLE
+
+
+def _trailscraper(given: str | None) -> str:
+    """The trailscraper executable: `given`, else the one on PATH; exits 2 when there is none."""
+    found = shutil.which(given or "trailscraper")
+    if found is None:
+        print(INSTALL, file=sys.stderr)
+        sys.exit(2)
+    return found
+
+
+def _rightsizer(ds: synth.SynthDataset, folder: Path) -> tuple[float, dict[str, Any]]:
+    """Seconds of `rightsizer analyze` from an empty store, and its JSON output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSIZER_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CHECKOUT), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "rightsizer.cli", "analyze"]
+    command += ["--source", str(ds.source_dir), "--db", str(folder / "rightsizer.duckdb")]
+    command += ["--iam-details", str(ds.iam_details), "--lambda-functions"]
+    command += [str(ds.lambda_functions), "--event-selectors", str(ds.event_selectors)]
+    command += ["--until", f"{ds.until:%Y-%m-%d}", "--days", str(ds.days), "--format", "json"]
+    began = time.monotonic()
+    done = subprocess.run(command, env=env, cwd=folder, capture_output=True, text=True)
+    seconds = time.monotonic() - began
+    if done.returncode != 0:
+        sys.exit(f"rightsizer analyze exited {done.returncode}: {done.stderr.strip()}")
+    return seconds, json.loads(done.stdout)
+
+
+def _trailscraper_run(
+    executable: str, ds: synth.SynthDataset, folder: Path
+) -> tuple[float, dict[str, Any], int]:
+    """Seconds of `select | generate` for ROLE, the policy it wrote, and its warning lines."""
+    window = Window.ending(ds.until, ds.days)
+    select = [executable, "select", "--log-dir", str(ds.source_dir)]
+    select += ["--filter-assumed-role-arn", ROLE.arn]
+    select += ["--from", f"{window.start:%Y-%m-%d}", "--to", f"{window.end:%Y-%m-%d}"]
+    warnings_path = folder / "select.stderr"
+    began = time.monotonic()
+    with warnings_path.open("w") as warnings:
+        selecting = subprocess.Popen(select, stdout=subprocess.PIPE, stderr=warnings, cwd=folder)
+        generating = subprocess.run(
+            [executable, "generate"],
+            stdin=selecting.stdout,
+            capture_output=True,
+            text=True,
+            cwd=folder,
+        )
+        assert selecting.stdout is not None
+        selecting.stdout.close()
+        selected = selecting.wait()
+    seconds = time.monotonic() - began
+    if selected != 0 or generating.returncode != 0:
+        sys.exit(
+            f"trailscraper failed (select {selected}, generate {generating.returncode}): "
+            f"{generating.stderr.strip()[-500:]}"
+        )
+    warned = sum(1 for line in warnings_path.read_text().splitlines() if "WARNING" in line)
+    return seconds, json.loads(generating.stdout), warned
+
+
+def _s3_actions(statements: list[dict[str, Any]]) -> list[str]:
+    named = [s["Action"] if isinstance(s["Action"], list) else [s["Action"]] for s in statements]
+    return sorted({action for actions in named for action in actions if action.startswith("s3:")})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=600_000)
+    parser.add_argument("--trailscraper", help="its executable (default: trailscraper on PATH)")
+    parser.add_argument("--fresh", action="store_true", help="regenerate the tree")
+    args = parser.parse_args()
+    executable = _trailscraper(args.trailscraper)
+    ds = dataset(args.records, args.fresh)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        ours, analysis = _rightsizer(ds, folder)
+        theirs, policy, warned = _trailscraper_run(executable, ds, folder)
+    roles = analysis["roles"]
+    role = next(r for r in roles if r["role_arn"] == ROLE.arn)
+    statements = policy["Statement"]
+    print(f"tree: {ds.records:,} records in {ds.files:,} log files, {ds.days} days")
+    print(
+        f"rightsizer analyze (ingest + {len(roles)} roles): {ours:.1f} s  "
+        f"({analysis['ingest']['events_added']:,} events stored; {ROLE.name} uses "
+        f"{len(role['used'])} S3 grants)"
+    )
+    print(
+        f"trailscraper select | generate (1 role): {theirs:.1f} s  ({len(statements)} "
+        f"statements, S3 actions {_s3_actions(statements)}; {warned} warnings)"
+    )
+    print(f"ratio: rightsizer {theirs / ours:.1f}x faster   (target >= 10x)")
+
+
+if __name__ == "__main__":
+    main()
