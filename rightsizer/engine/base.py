@@ -85,6 +85,8 @@ def _transpiled(text: str, dialect: str) -> tuple[str, tuple[str, ...]]:
             f"running the queries in {dialect} needs sqlglot; `pip install sqlglot`"
         ) from None
     tree = sqlglot.parse_one(text, read="duckdb").transform(_json_as_text, copy=False)
+    if PARAM_STYLES[dialect] == "positional":
+        tree = tree.transform(_trino_semantics, copy=False)
     if PARAM_STYLES[dialect] == "named":
         return tree.sql(dialect=dialect, comments=False), ()
     for node in tree.find_all(exp.Placeholder):
@@ -105,6 +107,29 @@ def _json_as_text(node: Any) -> Any:
 
     if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON):
         return node.this
+    return node
+
+
+def _trino_semantics(node: Any) -> Any:
+    """A DuckDB construct rewritten to mean the same in Trino (and so Athena).
+
+    `list[i]` becomes element_at: past the end DuckDB gives NULL where Trino's subscript fails.
+    `AS MATERIALIZED` goes: Trino has no such hint. `UNNEST(list) AS u(x)` wraps each element
+    in a one-field ROW: Trino spreads an element that is a ROW over several columns, DuckDB
+    keeps it as one struct column `x`.
+    """
+    from sqlglot import exp
+
+    if isinstance(node, exp.Bracket):
+        node.set("safe", True)
+    elif isinstance(node, exp.CTE):
+        node.set("materialized", None)
+    elif isinstance(node, exp.Unnest) and len(node.expressions) == 1:
+        alias = node.args.get("alias")
+        if alias is not None and len(alias.columns) == 1:
+            element = exp.to_identifier("rightsizer_element")
+            wrap = exp.Lambda(this=exp.Struct(expressions=[element.copy()]), expressions=[element])
+            node.set("expressions", [exp.Transform(this=node.expressions[0], expression=wrap)])
     return node
 
 

@@ -8,6 +8,7 @@ then runs on it too.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -189,6 +190,20 @@ def test_trino_binds_by_position_in_the_order_the_markers_appear() -> None:
     # Five markers: the window twice (the calls, and the sessions that made them) and the flag.
     assert prepared.args == [WINDOW.start, WINDOW.end, WINDOW.start, WINDOW.end, True]
     assert len(sqlglot.parse(prepared.text, read="trino")) == 1
+
+
+def test_trino_text_keeps_duckdb_meaning_of_subscripts_unnest_and_hints() -> None:
+    """What Trino reads differently is rewritten: a subscript past the end (NULL in DuckDB, an
+    error in Trino), UNNEST of a list of structs (one column in DuckDB, one per field in Trino)
+    and the MATERIALIZED hint (not Trino SQL)."""
+    staging = prepare("s3_calls", {**PARAMS, "all_principals": True}, "athena").text
+    assert "MATERIALIZED" not in staging
+    assert "ELEMENT_AT(FILTER(e.resources" in staging
+    assert not re.search(r"\)\[\d+\]", staging), "a list subscript is left"
+    usage = prepare("usage", {}, "athena").text
+    wrapped = "UNNEST(TRANSFORM(c.needs, rightsizer_element -> ROW(rightsizer_element))) AS u(need)"
+    assert wrapped in usage
+    assert len(sqlglot.parse(usage, read="athena")) == 1
 
 
 def test_trino_statements_return_the_native_rows_with_positional_values(
