@@ -21,3 +21,7 @@ class StoreError(RightsizerError):
 
 class PolicyError(RightsizerError):
     """A policy document or IAM snapshot cannot be understood."""
+
+
+class QueryError(RightsizerError):
+    """A query failed, was cancelled or was stopped (over the scan budget) in a remote engine."""

@@ -2,9 +2,12 @@
 
 rightsizer never changes AWS. It reads the trail's log files, the account's roles and policies
 and its Lambda functions, optionally the trail's event selectors, and it may send the report
-with Amazon SES. The test suite hooks every AWS call the tests make and fails on any operation
-outside `ALLOWED_OPERATIONS`; another test evaluates `minimal_policy` with rightsizer's own
-policy engine against every entry.
+with Amazon SES. With `--engine athena` it also runs queries in Amazon Athena
+(`athena:StartQueryExecution`, and StopQueryExecution for its own queries), which write their
+results and staging tables only under --athena-output and in --athena-database. The test
+suite hooks every AWS call the tests make and fails on any operation outside
+`ALLOWED_OPERATIONS`; another test evaluates `minimal_policy` (and `athena_policy`) with
+rightsizer's own policy engine against every entry.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from typing import Any
 
 __all__ = [
     "ALLOWED_OPERATIONS",
+    "ATHENA_POLICY",
     "MINIMAL_POLICY",
     "PLACEHOLDER_BUCKET",
     "PLACEHOLDER_PREFIX",
+    "QUERY_OPERATIONS",
     "READ_ONLY_OPERATIONS",
     "SEND_OPERATIONS",
+    "athena_policy",
     "minimal_policy",
 ]
 
@@ -32,12 +38,26 @@ READ_ONLY_OPERATIONS: Mapping[str, str] = MappingProxyType(
         "lambda:ListFunctions": "lambda:ListFunctions",
         "cloudtrail:DescribeTrails": "cloudtrail:DescribeTrails",  # live selectors (optional)
         "cloudtrail:GetEventSelectors": "cloudtrail:GetEventSelectors",
+        # --engine athena: a query's state and rows, and the CloudTrail table in the catalog.
+        "athena:GetQueryExecution": "athena:GetQueryExecution",
+        "athena:GetQueryResults": "athena:GetQueryResults",
+        "glue:GetDatabase": "glue:GetDatabase",
+        "glue:GetTable": "glue:GetTable",
     }
 )
 # The one call that is not a read: sending the report by Amazon SES (`report --ses`).
 SEND_OPERATIONS: Mapping[str, str] = MappingProxyType({"ses:SendRawEmail": "ses:SendRawEmail"})
+# --engine athena runs its queries: StartQueryExecution is the new call that is not a read
+# (the queries, their CTAS staging tables and, only with --athena-create-table, the CloudTrail
+# table); StopQueryExecution stops only a query rightsizer started (over --max-scan-gb, Ctrl-C).
+QUERY_OPERATIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "athena:StartQueryExecution": "athena:StartQueryExecution",
+        "athena:StopQueryExecution": "athena:StopQueryExecution",
+    }
+)
 ALLOWED_OPERATIONS: Mapping[str, str] = MappingProxyType(
-    {**READ_ONLY_OPERATIONS, **SEND_OPERATIONS}
+    {**READ_ONLY_OPERATIONS, **SEND_OPERATIONS, **QUERY_OPERATIONS}
 )
 
 # Placeholders of the documented policy; `minimal_policy(bucket, prefix)` fills in real ones.
@@ -110,7 +130,99 @@ def minimal_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def athena_policy(
+    output: str,
+    *,
+    workgroup: str = "primary",
+    database: str = "DATABASE",
+    table: str = "cloudtrail_logs",
+    create_table: bool = False,
+    partition: str = "aws",
+) -> dict[str, Any]:
+    """What `--engine athena` needs besides `minimal_policy`'s reads of the trail (Athena
+    reads the log files with the caller's permissions).
+
+    Running queries in `workgroup`; reading the catalog's `database` and its tables; writing
+    query results and staging files under `output` (s3://bucket/prefix/); the staging tables
+    (`rightsizer_*`, created by CTAS and dropped at the end) in `database`; and, with
+    `create_table` (--athena-create-table), creating the CloudTrail `table` there.
+    """
+    bucket, _, prefix = output.removeprefix("s3://").partition("/")
+    prefix = prefix.strip("/")
+    objects = f"{prefix}/*" if prefix else "*"
+    glue = f"arn:{partition}:glue:*:*"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "RunAthenaQueries",
+            "Effect": "Allow",
+            "Action": [
+                "athena:StartQueryExecution",
+                "athena:StopQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+            ],
+            "Resource": f"arn:{partition}:athena:*:*:workgroup/{workgroup}",
+        },
+        {
+            "Sid": "ReadDataCatalog",
+            "Effect": "Allow",
+            "Action": ["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
+            "Resource": [
+                f"{glue}:catalog",
+                f"{glue}:database/{database}",
+                f"{glue}:table/{database}/*",
+            ],
+        },
+        {
+            "Sid": "StagingTables",
+            "Effect": "Allow",
+            "Action": ["glue:CreateTable", "glue:DeleteTable"],
+            "Resource": [
+                f"{glue}:catalog",
+                f"{glue}:database/{database}",
+                f"{glue}:table/{database}/rightsizer_*",
+            ],
+        },
+        {
+            "Sid": "ListQueryOutput",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": f"arn:{partition}:s3:::{bucket}",
+        },
+        {
+            "Sid": "ReadWriteQueryOutput",
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ],
+            "Resource": f"arn:{partition}:s3:::{bucket}/{objects}",
+        },
+    ]
+    if create_table:
+        statements.append(
+            {
+                "Sid": "CreateCloudTrailTable",
+                "Effect": "Allow",
+                "Action": "glue:CreateTable",
+                "Resource": [
+                    f"{glue}:catalog",
+                    f"{glue}:database/{database}",
+                    f"{glue}:table/{database}/{table}",
+                ],
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 #: The policy as the README shows it, with placeholders for the trail's bucket and prefix.
 MINIMAL_POLICY: Mapping[str, Any] = MappingProxyType(
     minimal_policy(PLACEHOLDER_BUCKET, PLACEHOLDER_PREFIX)
+)
+
+#: What --engine athena adds, as the README shows it (placeholders for the output and database).
+ATHENA_POLICY: Mapping[str, Any] = MappingProxyType(
+    athena_policy("s3://OUTPUT-BUCKET/PREFIX/", database="DATABASE", create_table=True)
 )

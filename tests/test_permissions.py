@@ -22,9 +22,12 @@ from rightsizer.iam.snapshot import load_live
 from rightsizer.ingest import ingest
 from rightsizer.permissions import (
     ALLOWED_OPERATIONS,
+    ATHENA_POLICY,
     MINIMAL_POLICY,
+    QUERY_OPERATIONS,
     READ_ONLY_OPERATIONS,
     SEND_OPERATIONS,
+    athena_policy,
     minimal_policy,
 )
 from rightsizer.sources import open_source
@@ -33,11 +36,22 @@ from rightsizer.store import connect
 BUCKET = "trail-bucket"
 PREFIX = "cloudtrail/prod"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "permissions.md"
-# A resource each allowed IAM action is asked about, for the trail s3://BUCKET/PREFIX.
+OUTPUT = "s3://athena-results/rightsizer/"
+DATABASE = "security"
+GLUE = "arn:aws:glue:us-east-1:123456789012"
+WORKGROUP = "arn:aws:athena:us-east-1:123456789012:workgroup/primary"
+# A resource each allowed IAM action is asked about, for the trail s3://BUCKET/PREFIX (and,
+# for --engine athena, the workgroup `primary` and the database DATABASE).
 RESOURCES = {
     "s3:ListBucket": f"arn:aws:s3:::{BUCKET}",
     "s3:GetObject": f"arn:aws:s3:::{BUCKET}/{PREFIX}/AWSLogs/123456789012/CloudTrail/"
     "us-east-1/2026/10/01/123456789012_CloudTrail_us-east-1_20261001T0005Z_abc.json.gz",
+    "athena:StartQueryExecution": WORKGROUP,
+    "athena:StopQueryExecution": WORKGROUP,
+    "athena:GetQueryExecution": WORKGROUP,
+    "athena:GetQueryResults": WORKGROUP,
+    "glue:GetDatabase": f"{GLUE}:database/{DATABASE}",
+    "glue:GetTable": f"{GLUE}:table/{DATABASE}/cloudtrail_logs",
 }
 # Access levels of the IAM catalog that change something.
 CHANGING = {"Write", "Permissions management", "Tagging"}
@@ -48,7 +62,7 @@ def _policy() -> list[PolicyDocument]:
 
 
 def test_every_allowed_call_is_allowed_by_the_minimal_policy() -> None:
-    policy = _policy()
+    policy = [*_policy(), parse_policy(athena_policy(OUTPUT, database=DATABASE), name="athena")]
     for operation, action in ALLOWED_OPERATIONS.items():
         resource = RESOURCES.get(action, "*")
         assert is_allowed(policy, action, resource), operation
@@ -63,9 +77,12 @@ def test_the_allow_list_names_real_operations_that_only_read() -> None:
         prefix, action_name = action.split(":")
         details = catalog.get_action_details(prefix, action_name)
         level = details["accessLevel"]
-        assert (level in CHANGING) == (operation in SEND_OPERATIONS), (operation, level)
+        changes = operation in SEND_OPERATIONS or operation in QUERY_OPERATIONS
+        assert (level in CHANGING) == changes, (operation, level)
     assert set(SEND_OPERATIONS) == {"ses:SendRawEmail"}
-    assert not set(READ_ONLY_OPERATIONS) & set(SEND_OPERATIONS)
+    # Running a query (and stopping one of its own) is all --engine athena adds.
+    assert set(QUERY_OPERATIONS) == {"athena:StartQueryExecution", "athena:StopQueryExecution"}
+    assert not set(READ_ONLY_OPERATIONS) & (set(SEND_OPERATIONS) | set(QUERY_OPERATIONS))
 
 
 @pytest.mark.parametrize("service", ["s3", "iam", "lambda", "cloudtrail", "ses", "kms", "sts"])
@@ -87,6 +104,55 @@ def test_the_minimal_policy_allows_no_change(service: str) -> None:
         if is_allowed(policy, action, resource)
     }
     assert allowed == ({"ses:SendRawEmail"} if service == "ses" else set())
+
+
+@pytest.mark.parametrize("create_table", [False, True])
+def test_the_athena_policy_changes_only_its_workgroup_staging_tables_and_output(
+    create_table: bool,
+) -> None:
+    """Queries run in the workgroup; the catalog changes only by rightsizer_* staging tables
+    (and the CloudTrail table when --athena-create-table allows); S3 writes only the output."""
+    policy = [parse_policy(athena_policy(OUTPUT, database=DATABASE, create_table=create_table))]
+    catalog = Actions()
+    resources = [
+        "*",
+        WORKGROUP,
+        WORKGROUP.replace("primary", "other"),
+        f"{GLUE}:catalog",
+        f"{GLUE}:database/{DATABASE}",
+        f"{GLUE}:database/other",
+        f"{GLUE}:table/{DATABASE}/rightsizer_0123456789ab_events",
+        f"{GLUE}:table/{DATABASE}/cloudtrail_logs",
+        f"{GLUE}:table/{DATABASE}/billing",
+        f"{GLUE}:table/other/rightsizer_0123456789ab_events",
+        "arn:aws:s3:::athena-results/rightsizer/run/events/part-0.parquet",
+        "arn:aws:s3:::athena-results/elsewhere/x",
+        f"arn:aws:s3:::{BUCKET}/{PREFIX}/AWSLogs/x",
+    ]
+    allowed = {
+        (action, resource)
+        for service in ("athena", "glue", "s3")
+        for name in catalog.get_actions_for_service(service)
+        if catalog.get_action_details(service, name)["accessLevel"] in CHANGING
+        for action in [f"{service}:{name}"]
+        for resource in resources
+        if is_allowed(policy, action, resource)
+    }
+    staging = f"{GLUE}:table/{DATABASE}/rightsizer_0123456789ab_events"
+    expected = {
+        ("athena:StartQueryExecution", WORKGROUP),
+        ("athena:StopQueryExecution", WORKGROUP),
+        *[(f"glue:{verb}Table", r) for verb in ("Create", "Delete") for r in resources[3:5]],
+        ("glue:CreateTable", staging),
+        ("glue:DeleteTable", staging),
+        *[
+            (f"s3:{name}", "arn:aws:s3:::athena-results/rightsizer/run/events/part-0.parquet")
+            for name in ("PutObject", "AbortMultipartUpload")
+        ],
+    }
+    if create_table:
+        expected.add(("glue:CreateTable", f"{GLUE}:table/{DATABASE}/cloudtrail_logs"))
+    assert allowed == expected
 
 
 def test_objects_outside_the_trail_prefix_are_not_readable() -> None:
@@ -186,10 +252,12 @@ def test_the_guard_catches_a_write_that_is_not_setup(moto: str, aws_calls: AwsCa
 def test_the_docs_show_the_policy_and_the_allow_list() -> None:
     text = DOCS.read_text(encoding="utf-8")
     assert json.dumps(dict(MINIMAL_POLICY), indent=2) in text
+    assert json.dumps(dict(ATHENA_POLICY), indent=2) in text
     for operation, action in ALLOWED_OPERATIONS.items():
         assert f"`{operation}`" in text and f"`{action}`" in text, operation
 
 
 def test_the_readme_gives_the_same_policy() -> None:
-    readme = DOCS.parents[1] / "README.md"
-    assert json.dumps(dict(MINIMAL_POLICY), indent=2) in readme.read_text(encoding="utf-8")
+    readme = (DOCS.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert json.dumps(dict(MINIMAL_POLICY), indent=2) in readme
+    assert json.dumps(dict(ATHENA_POLICY), indent=2) in readme

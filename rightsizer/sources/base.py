@@ -217,6 +217,11 @@ class LogSource(ABC):
         logs = f"{account_path}{LOG_FOLDER}/"
         return [f"{logs}{region}/" for region in self.list_folder(logs).folders]
 
+    def region_folders(self) -> list[str]:
+        """Every account's region folder of log files: `AWSLogs/[o-.../]ACCOUNT/CloudTrail/R/`."""
+        accounts = self._account_paths(Listing(files=[]))
+        return sorted(path for paths in self._map(self._region_paths, accounts) for path in paths)
+
     def list_files(self, window: Window, status: ListingStatus | None = None) -> Listing:
         """Every log file in the window's delivery-day folders, in every account and region.
 

@@ -28,6 +28,7 @@ from usage_events import (
 )
 
 from rightsizer.engine import DuckDBEngine, Engine, columns_table, prepare
+from rightsizer.engine.base import _transpiled
 from rightsizer.errors import ConfigError
 from rightsizer.ingest import load_records
 from rightsizer.mapping import load_mapping_tables
@@ -239,6 +240,7 @@ def test_other_dialects_without_sqlglot_say_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "sqlglot", None)  # as if it were not installed
+    _transpiled.cache_clear()  # another test in this process may have transpiled log_days
     assert prepare("coverage", PARAMS, "duckdb").args == PARAMS  # DuckDB does not need it
     with pytest.raises(ConfigError, match="needs sqlglot; `pip install sqlglot`"):
         prepare("log_days", PARAMS, "athena")
