@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 import sqlglot
+from athena_tables import load_raw, records_document
 from usage_events import (
     ACCOUNT,
     FUNCTION,
@@ -45,7 +46,25 @@ def _duckdb(tmp_path: Path, records: list[dict[str, Any]]) -> Engine:
     return DuckDBEngine(conn, owned=True)
 
 
-ENGINES: dict[str, MakeEngine] = {"duckdb": _duckdb}
+def _duckdb_over_athena_table(tmp_path: Path, records: list[dict[str, Any]]) -> Engine:
+    """The store's events made from the records as Athena's CloudTrail table holds them."""
+    conn = connect(tmp_path / "t.duckdb")
+    day = "2026/10/10"
+    load_raw(
+        conn,
+        [(f"AWSLogs/{ACCOUNT}/CloudTrail/eu-west-1/{day}/f.json.gz", records_document(records))],
+    )
+    DuckDBEngine(conn).materialize("cloudtrail_events", {"first_day": day, "last_day": day})
+    conn.execute(
+        "INSERT INTO events BY NAME SELECT *, hash(event_id) AS event_key FROM cloudtrail_events"
+    )
+    return DuckDBEngine(conn, owned=True)
+
+
+ENGINES: dict[str, MakeEngine] = {
+    "duckdb": _duckdb,
+    "duckdb-athena-table": _duckdb_over_athena_table,
+}
 
 
 @pytest.fixture(params=sorted(ENGINES))
