@@ -64,7 +64,8 @@ def fit_size(
                 {
                     "code": Code.POLICY_TOO_LARGE,
                     "message": f"the recommendation is {policy_size(policy)} characters, over "
-                    f"IAM's {size_limit}, {how} split it across managed policies",
+                    f"IAM's {size_limit}, {how} split it across managed policies (--emit writes "
+                    f"it so, {MANAGED_POLICY_LIMIT} characters each at most)",
                 }
             )
             break
@@ -76,7 +77,8 @@ def fit_size(
                 "code": Code.OVER_MANAGED_POLICY_LIMIT,
                 "message": f"the recommendation is {policy_size(policy)} characters, over the "
                 f"{MANAGED_POLICY_LIMIT} of a managed policy; apply it as an inline policy "
-                f"(up to {INLINE_POLICY_LIMIT} for all of a role's inline policies) or split it",
+                f"(up to {INLINE_POLICY_LIMIT} for all of a role's inline policies; --emit "
+                "writes it so) or split it",
             }
         )
     return Fitted(policy, wanted, given_up, warnings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -196,22 +196,28 @@ def check_out_dir(out_dir: Path) -> None:
         ) from None
 
 
-def _output_files(analysis: AnalysisLike) -> dict[str, str]:
+def _output_files(analysis: AnalysisLike, emit: Sequence[str] = ()) -> dict[str, str]:
     """File name → text of every output: per role its policy (unless refused) and diff, then
-    `summary.json`."""
+    `summary.json`, then the deployable forms asked for (`<form>/<role>.<ext>`)."""
+    from rightsizer.emit import emit_files
+
     files = {}
     taken = {"summary"}  # compared ignoring case, for case-insensitive file systems
-    roles = as_analysis(analysis).roles
+    typed = as_analysis(analysis)
+    roles = typed.roles
+    bases = []
     for role in roles:
         base = safe_name(role.role_name)
         candidates = [base, f"{base}-{role.account}"]
         candidates += (f"{base}-{n}" for n in range(2, 2 + len(roles)))
         base = next(name for name in candidates if name.lower() not in taken)
         taken.add(base.lower())
+        bases.append((role, base))
         if role.recommended_policy is not None:
             files[f"{base}.policy.json"] = json.dumps(role.recommended_policy, indent=2) + "\n"
         files[f"{base}.diff"] = role.diff.unified
     files["summary.json"] = to_json(analysis)
+    files.update(emit_files(bases, emit, typed.window))
     return files
 
 
@@ -222,7 +228,23 @@ def _read_manifest(out_dir: Path) -> set[str]:
         lines = (out_dir / OUT_MANIFEST).read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:
         return set()
-    return {name for name in lines if name and name[0] != "." and not _UNSAFE.search(name)}
+    return {name for name in lines if _is_output_name(name)}
+
+
+def _is_output_name(name: str) -> bool:
+    """A plain file name, or one inside a deployable form's folder (`terraform/x.tf`)."""
+    from rightsizer.emit import EMIT_FORMS
+
+    folder, _, file = name.rpartition("/")
+    plain = bool(file) and file[0] != "." and not _UNSAFE.search(file)
+    return plain and folder in ("", *EMIT_FORMS)
+
+
+def _form_folder(folder: Path) -> None:
+    """A deployable form's folder inside --out; never a link that would lead the files out."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise ConfigError(f"{folder} is not a folder: remove it or choose another --out")
+    folder.mkdir(exist_ok=True)
 
 
 def _write_manifest(out_dir: Path, names: Iterable[str]) -> None:
@@ -230,8 +252,9 @@ def _write_manifest(out_dir: Path, names: Iterable[str]) -> None:
     write_atomically(out_dir / OUT_MANIFEST, note + "".join(f"{name}\n" for name in sorted(names)))
 
 
-def write_outputs(analysis: AnalysisLike, out_dir: Path) -> list[Path]:
-    """Write `<role>.policy.json`, `<role>.diff` per role and `summary.json` into out_dir.
+def write_outputs(analysis: AnalysisLike, out_dir: Path, emit: Sequence[str] = ()) -> list[Path]:
+    """Write `<role>.policy.json`, `<role>.diff` per role and `summary.json` into out_dir, and
+    each deployable form of `emit` (rightsizer.emit) into its folder there.
 
     Afterwards the folder holds this run's outputs and none of an earlier run's (a role no longer
     analyzed, a policy now refused): the manifest `.rightsizer-files` names what rightsizer wrote
@@ -240,15 +263,17 @@ def write_outputs(analysis: AnalysisLike, out_dir: Path) -> list[Path]:
     settle. Returns the outputs written (the manifest aside).
     """
     check_out_dir(out_dir)
-    files = _output_files(analysis)
+    files = _output_files(analysis, emit)
     earlier = _read_manifest(out_dir)
     # Claim the new names before writing them: a run cut short leaves no output unlisted.
     _write_manifest(out_dir, earlier | files.keys())
+    for folder in {name.rpartition("/")[0] for name in files} - {""}:
+        _form_folder(out_dir / folder)
     written = [write_atomically(out_dir / name, text) for name, text in files.items()]
     current = {name.lower() for name in files}  # case-insensitive file systems: same file
     for name in earlier:
         path = out_dir / name
-        if name.lower() not in current and not path.is_dir():
+        if name.lower() not in current and not path.is_dir() and not path.parent.is_symlink():
             path.unlink(missing_ok=True)
     _write_manifest(out_dir, files)
     return written

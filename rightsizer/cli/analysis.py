@@ -43,6 +43,15 @@ def analyze_command(
             "(and remove those an earlier run wrote there and this one does not).",
         ),
     ] = None,
+    emit: Annotated[
+        str | None,
+        typer.Option(
+            "--emit",
+            help="With --out: also write each recommendation ready to deploy, in any of "
+            "terraform, cloudformation, cli (comma-separated): <out>/terraform/<role>.tf, "
+            "<out>/cloudformation/<role>.yaml, <out>/cli/<role>.sh.",
+        ),
+    ] = None,
 ) -> int:
     """Recommend a least-privilege S3 policy for every Lambda role, with a diff against today.
 
@@ -50,14 +59,19 @@ def analyze_command(
     codes: 0 done, 2 a problem you can fix (message says what), 3 a recommendation failed its
     replay check and was refused.
     """
+    from rightsizer.emit import parse_emit
+    from rightsizer.errors import ConfigError
     from rightsizer.render import check_out_dir
 
     chosen = _output_format(output_format)
+    forms = parse_emit(emit)
+    if forms and out is None:
+        raise ConfigError("--emit writes into the --out folder: give --out DIR as well")
     settings = load_settings(flags(options))
     if out is not None:
         check_out_dir(out)  # a bad --out fails now, not after the ingest and analysis
     analysis = _analysis(settings, options, quiet=chosen == "json" and not sys.stderr.isatty())
-    return _emit(analysis, chosen, out)
+    return _emit(analysis, chosen, out, forms)
 
 
 @app.command("report")
@@ -223,12 +237,12 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
         conn.close()
 
 
-def _emit(analysis: Analysis, chosen: str, out: Path | None) -> int:
+def _emit(analysis: Analysis, chosen: str, out: Path | None, forms: tuple[str, ...] = ()) -> int:
     from rightsizer.render import format_named, write_outputs
 
     format_named(chosen).write(analysis, sys.stdout)
     if out is not None:
-        written = write_outputs(analysis, out)
+        written = write_outputs(analysis, out, forms)
         typer.echo(f"wrote {len(written)} files to {out}", err=True)
     for role in analysis.refused:
         typer.echo(f"error: refused to emit a policy for {role} (see its warnings)", err=True)

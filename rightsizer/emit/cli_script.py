@@ -1,0 +1,199 @@
+"""The recommendation as AWS CLI commands: `cli/<role>.sh apply | backup | rollback`.
+
+`apply` checks that the role still holds the policies the analysis saw (names and ARNs), backs
+up today's documents (inline policies, and the default version of each attached managed
+policy) into a new folder, adds the recommendation, and only then deletes and detaches today's
+policies, so the role never holds less than either. `rollback BACKUP_DIR` puts the backed-up
+policies back before it removes the recommendation. Every value is single-quoted by
+`shlex.quote`; the script holds no credentials (the AWS CLI finds its own).
+"""
+
+from __future__ import annotations
+
+import json
+from shlex import quote
+from typing import TYPE_CHECKING
+
+from rightsizer.iam.arn import parse_arn
+
+if TYPE_CHECKING:
+    from rightsizer.emit.forms import Target
+
+_FUNCTIONS = r"""
+die() { echo "$*" >&2; exit 1; }
+
+# Today's inline policy names / attached managed policy ARNs, sorted, on one line.
+inline_names() {
+  aws iam list-role-policies --role-name "$role" --query 'sort(PolicyNames)' --output text |
+    tr '\t' ' '
+}
+managed_arns() {
+  aws iam list-attached-role-policies --role-name "$role" \
+    --query 'sort(AttachedPolicies[].PolicyArn)' --output text | tr '\t' ' '
+}
+
+check_unchanged() {
+  local inline managed
+  inline=$(inline_names)
+  managed=$(managed_arns)
+  if [[ "$inline" != "$analyzed_inline" || "$managed" != "$analyzed_managed" ]]; then
+    die "the policies of role $role changed since the analysis (inline now: '$inline'," \
+      "then: '$analyzed_inline'; managed now: '$managed', then: '$analyzed_managed');" \
+      "run rightsizer again"
+  fi
+}
+
+backup() {
+  [[ ! -e "$backup_dir" ]] || die "$backup_dir exists: name a new folder for the backup"
+  mkdir -p -- "$backup_dir"
+  local names arns name arn version
+  inline_names >"$backup_dir/inline-policies.txt"
+  managed_arns >"$backup_dir/managed-policies.txt"
+  read -r -a names <"$backup_dir/inline-policies.txt" || true
+  for name in "${names[@]}"; do
+    aws iam get-role-policy --role-name "$role" --policy-name "$name" \
+      --query PolicyDocument --output json >"$backup_dir/inline-$name.json"
+  done
+  read -r -a arns <"$backup_dir/managed-policies.txt" || true
+  for arn in "${arns[@]}"; do
+    version=$(aws iam get-policy --policy-arn "$arn" --query Policy.DefaultVersionId --output text)
+    aws iam get-policy-version --policy-arn "$arn" --version-id "$version" \
+      --query PolicyVersion.Document --output json >"$backup_dir/managed-${arn##*/}.json"
+  done
+  echo "backed up the policies of role $role to $backup_dir" >&2
+}
+
+# A managed policy of the recommendation: a new version if it exists (an earlier apply).
+put_managed() {
+  local name="$1" arn="$2" document="$3"
+  if aws iam get-policy --policy-arn "$arn" >/dev/null 2>&1; then
+    aws iam create-policy-version --policy-arn "$arn" --policy-document "$document" \
+      --set-as-default >/dev/null
+  else
+    aws iam create-policy --policy-name "$name" --policy-document "$document" >/dev/null
+  fi
+  aws iam attach-role-policy --role-name "$role" --policy-arn "$arn"
+}
+
+restore() {
+  [[ -f "$backup_dir/inline-policies.txt" && -f "$backup_dir/managed-policies.txt" ]] ||
+    die "$backup_dir holds no backup of role $role (made by: bash $0 backup DIR)"
+  local names arns name arn
+  read -r -a names <"$backup_dir/inline-policies.txt" || true
+  for name in "${names[@]}"; do
+    aws iam put-role-policy --role-name "$role" --policy-name "$name" \
+      --policy-document "file://$backup_dir/inline-$name.json"
+  done
+  read -r -a arns <"$backup_dir/managed-policies.txt" || true
+  for arn in "${arns[@]}"; do
+    aws iam attach-role-policy --role-name "$role" --policy-arn "$arn"
+  done
+}
+
+# Whether the backup held this inline policy name or managed policy ARN (then keep it).
+backed_up() {
+  local saved
+  saved=$(cat "$backup_dir/inline-policies.txt" "$backup_dir/managed-policies.txt")
+  saved=" ${saved//$'\n'/ } "
+  [[ "$saved" == *" $1 "* ]]
+}
+"""
+
+
+def write(target: Target) -> str:
+    """The shell script of one role's recommendation."""
+    role = target.role
+    deployed = target.deployment
+    arn = parse_arn(role.role_arn)
+    partition, account = (arn.partition, arn.account) if arn else ("aws", role.account)
+    inline_today = sorted(p.name for p in role.current_policies if p.kind == "inline")
+    managed_today = sorted(p.arn or p.name for p in role.current_policies if p.kind == "managed")
+    lines = ["#!/usr/bin/env bash", *(f"# {line}".rstrip() for line in target.header)]
+    lines += [
+        "#",
+        f"#   bash {target.base}.sh apply [BACKUP_DIR]   back up today's policies, replace them",
+        f"#   bash {target.base}.sh backup [BACKUP_DIR]  only the backup",
+        f"#   bash {target.base}.sh rollback BACKUP_DIR  put the backup back, remove the new ones",
+        "#",
+        "# apply stops before any change if the role's policies are no longer those analyzed, and",
+        "# adds the recommendation before it removes today's policies. The AWS CLI takes its",
+        "# credentials, profile and region as usual (AWS_PROFILE, ...).",
+        "set -euo pipefail",
+        "",
+        f"role={quote(role.role_name)}",
+        f"analyzed_inline={quote(' '.join(inline_today))}",
+        f"analyzed_managed={quote(' '.join(managed_today))}",
+        _FUNCTIONS.rstrip(),
+        "",
+    ]
+    add: list[str] = []
+    remove_new: list[str] = []
+    new_arns: set[str] = set()
+    for number, part in enumerate(deployed.parts, start=1):
+        lines += [
+            f"policy_{number}() {{",
+            "  cat <<'JSON'",
+            json.dumps(part.document, indent=2),
+            "JSON",
+            "}",
+            "",
+        ]
+        name = quote(part.name)
+        if deployed.form == "inline":
+            add.append(
+                f'  aws iam put-role-policy --role-name "$role" --policy-name {name} '
+                f'--policy-document "$(policy_{number})"'
+            )
+            remove_new.append(
+                f'  backed_up {name} || aws iam delete-role-policy --role-name "$role" '
+                f"--policy-name {name}"
+            )
+        else:
+            policy_arn = f"arn:{partition}:iam::{account}:policy/{part.name}"
+            new_arns.add(policy_arn)
+            add.append(f'  put_managed {name} {quote(policy_arn)} "$(policy_{number})"')
+            remove_new.append(
+                f"  backed_up {quote(policy_arn)} || aws iam detach-role-policy "
+                f'--role-name "$role" --policy-arn {quote(policy_arn)}'
+            )
+    new_names = {part.name for part in deployed.parts if deployed.form == "inline"}
+    remove_old = [
+        f'  aws iam delete-role-policy --role-name "$role" --policy-name {quote(name)}'
+        for name in inline_today
+        if name not in new_names
+    ] + [
+        f'  aws iam detach-role-policy --role-name "$role" --policy-arn {quote(arn)}'
+        for arn in managed_today
+        if arn not in new_arns
+    ]
+    kept = []
+    if deployed.form == "managed":
+        names = " ".join(part.name for part in deployed.parts)
+        kept.append(
+            f"  echo {quote(f'the managed policies {names} stay in the account, detached')} >&2"
+        )
+    lines += [
+        "apply() {",
+        "  check_unchanged",
+        "  backup",
+        *add,
+        *remove_old,
+        '  echo "applied to role $role; to undo: bash $0 rollback $backup_dir" >&2',
+        "}",
+        "",
+        "rollback() {",
+        "  restore",
+        *remove_new,
+        *kept,
+        '  echo "restored the policies of role $role from $backup_dir" >&2',
+        "}",
+        "",
+        'backup_dir="${2:-rightsizer-backup-$role-$(date -u +%Y%m%dT%H%M%SZ)}"',
+        'case "${1:-}" in',
+        "  apply) apply ;;",
+        "  backup) backup ;;",
+        '  rollback) [[ $# -ge 2 ]] || die "usage: bash $0 rollback BACKUP_DIR"; rollback ;;',
+        '  *) die "usage: bash $0 apply|backup [BACKUP_DIR], or rollback BACKUP_DIR" ;;',
+        "esac",
+    ]
+    return "\n".join(lines) + "\n"

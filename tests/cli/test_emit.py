@@ -1,0 +1,476 @@
+"""`analyze --out DIR --emit terraform,cloudformation,cli`: deployable forms, end to end.
+
+The synthetic data set is analyzed through the CLI twice: at prefix granularity (every
+recommendation fits one inline policy) and at object granularity (some are over IAM's inline
+limit and are split into managed policies). Every CloudFormation file is checked by cfn-lint,
+every Terraform file is parsed by python-hcl2, every script by `bash -n`, and the scripts of two
+roles are run with the AWS CLI against the moto server: apply, then rollback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import boto3
+import hcl2
+import pytest
+from aws_guard import setup_client
+from cfnlint.api import lint_file
+from conftest import skip_or_fail
+from hcl2.utils import SerializationOptions
+
+from rightsizer import synth
+from rightsizer.cli import main
+from rightsizer.emit.forms import MANAGED_POLICIES_PER_ROLE
+from rightsizer.fitting import INLINE_POLICY_LIMIT, MANAGED_POLICY_LIMIT
+from rightsizer.iam.policy import policy_size
+from rightsizer.render import OUT_MANIFEST
+from rightsizer.synth.scenario import ACCOUNT_ID, LEGACY_CLEANUP_ROLE, THUMBNAILER_ROLE
+
+FORMS = "terraform,cloudformation,cli"
+AWS_MANAGED = "arn:aws:iam::aws:policy/"
+COPIED_MANAGED = f"arn:aws:iam::{ACCOUNT_ID}:policy/aws/"
+
+
+def _analyze(
+    ds: synth.SynthDataset, db: Path, out: Path, details: Path, *extra: str
+) -> dict[str, Any]:
+    args = [
+        "analyze",
+        "--db",
+        str(db),
+        "--iam-details",
+        str(details),
+        "--until",
+        ds.until.isoformat(),
+        "--days",
+        str(ds.days),
+        "--format",
+        "json",
+        "--out",
+        str(out),
+        *extra,
+    ]
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(args) == 0
+    return json.loads(buffer.getvalue())
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthDataset:
+    return synth.generate(tmp_path_factory.mktemp("synth"), days=7)
+
+
+@pytest.fixture(scope="module")
+def copied(dataset: synth.SynthDataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The IAM snapshot with AWS's managed policies copied into the account: moto holds none of
+    AWS's own, so the scripts are run against roles of this snapshot."""
+    path = tmp_path_factory.mktemp("moto") / "iam-details.json"
+    path.write_text(dataset.iam_details.read_text().replace(AWS_MANAGED, COPIED_MANAGED))
+    return path
+
+
+@pytest.fixture(scope="module")
+def outs(
+    dataset: synth.SynthDataset, copied: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """granularity → (the --out folder, the analysis JSON); "moto-" + granularity: the same
+    from the `copied` snapshot."""
+    db = tmp_path_factory.mktemp("db") / "r.duckdb"
+    ingest = ["--source", str(dataset.source_dir)]
+    result = {}
+    for details, prefix in ((dataset.iam_details, ""), (copied, "moto-")):
+        for granularity in ("prefix", "object"):
+            out = tmp_path_factory.mktemp(granularity)
+            extra = [*ingest, "--granularity", granularity, "--emit", FORMS]
+            result[prefix + granularity] = (out, _analyze(dataset, db, out, details, *extra))
+            ingest = []
+    return result
+
+
+def _words(path: Path) -> str:
+    """A file's words, comment markers left out: its wrapped comment lines read as one."""
+    return " ".join(word for word in path.read_text().split() if word != "#")
+
+
+def _roles(analysis: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {role["role_name"]: role for role in analysis["roles"]}
+
+
+def _terraform(path: Path) -> dict[str, dict[str, Any]]:
+    """resource type → name → body, as python-hcl2 reads the file."""
+    options = SerializationOptions(strip_string_quotes=True, preserve_heredocs=False)
+    with path.open(encoding="utf-8") as handle:
+        parsed = hcl2.load(handle, serialization_options=options)
+    resources: dict[str, dict[str, Any]] = {}
+    for block in parsed["resource"]:
+        for kind, named in block.items():
+            resources.setdefault(kind, {}).update(named)
+    return resources
+
+
+def _terraform_text(value: str) -> str:
+    """A Terraform string as Terraform reads it: `$${` and `%%{` are literal `${` and `%{`."""
+    return value.replace("$${", "${").replace("%%{", "%{")
+
+
+def _grants(statements: list[dict[str, Any]]) -> Counter[tuple[str, ...]]:
+    """Each statement as its (effect, action, resource, condition) pairs, Sids left out."""
+
+    def listed(value: Any) -> list[str]:
+        return [value] if isinstance(value, str) else list(value or [None])
+
+    return Counter(
+        (
+            st["Effect"],
+            key,
+            action,
+            rkey,
+            resource,
+            json.dumps(st.get("Condition"), sort_keys=True),
+        )
+        for st in statements
+        for key in ("Action", "NotAction")
+        if key in st
+        for action in listed(st[key])
+        for rkey in ("Resource", "NotResource")
+        if rkey in st
+        for resource in listed(st[rkey])
+    )
+
+
+def test_every_form_is_written_per_role_and_listed_in_the_manifest(
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    out, analysis = outs["prefix"]
+    manifest = set((out / OUT_MANIFEST).read_text().splitlines()[1:])
+    for role in analysis["roles"]:
+        name = role["role_name"]
+        assert (out / f"{name}.policy.json").is_file()
+        for form, extension in (("terraform", "tf"), ("cloudformation", "yaml"), ("cli", "sh")):
+            assert f"{form}/{name}.{extension}" in manifest
+            text = _words(out / form / f"{name}.{extension}")
+            # Each says which form and which IAM limit applies.
+            assert "Form: one inline policy 'rightsized'" in text
+            assert f"{INLINE_POLICY_LIMIT:,} characters for all inline policies" in text
+
+
+def test_every_cloudformation_file_passes_cfn_lint(
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    templates = [path for out, _ in outs.values() for path in out.glob("cloudformation/*.yaml")]
+    assert len(templates) >= 2 * 6
+    for template in templates:
+        assert lint_file(template) == [], template.name
+
+
+def test_terraform_holds_the_same_policy_as_the_policy_json(
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    out, analysis = outs["prefix"]
+    for name, role in _roles(analysis).items():
+        resources = _terraform(out / "terraform" / f"{name}.tf")
+        (policy,) = resources["aws_iam_role_policy"].values()
+        assert policy["role"] == name
+        document = json.loads(_terraform_text(policy["policy"]))
+        assert document == json.loads((out / f"{name}.policy.json").read_text())
+        assert document == role["recommended_policy"]
+        # Today's policies are removed by the exclusive resources, not left to a comment.
+        (inline,) = resources["aws_iam_role_policies_exclusive"].values()
+        (managed,) = resources["aws_iam_role_policy_attachments_exclusive"].values()
+        assert inline["role_name"] == managed["role_name"] == name
+        assert managed["policy_arns"] == []
+        assert len(inline["policy_names"]) == 1
+
+
+def test_a_policy_variable_is_escaped_for_terraform_and_read_back_as_itself(
+    tmp_path: Path,
+) -> None:
+    from report_samples import sample_analysis
+
+    from rightsizer.emit import Target, terraform
+    from rightsizer.emit.forms import deployment
+    from rightsizer.model import Analysis
+
+    role = Analysis.from_json(sample_analysis()).roles[0]
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::home/${aws:username}/%{x}/*",
+            }
+        ],
+    }
+    target = Target(role, "r", deployment(role.role_name, document), ("header",))
+    path = tmp_path / "r.tf"
+    path.write_text(terraform.write(target))
+    (policy,) = _terraform(path)["aws_iam_role_policy"].values()
+    assert "$${aws:username}" in policy["policy"]  # else Terraform would interpolate it
+    assert json.loads(_terraform_text(policy["policy"])) == document
+
+
+def test_a_recommendation_over_the_inline_limit_is_split_into_managed_policies(
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    out, analysis = outs["object"]
+    large = [
+        r for r in analysis["roles"] if (r["recommended_policy_size"] or 0) > INLINE_POLICY_LIMIT
+    ]
+    assert large, "the object-granularity analysis should have a role over the inline limit"
+    for role in large:
+        name = role["role_name"]
+        resources = _terraform(out / "terraform" / f"{name}.tf")
+        assert "aws_iam_role_policy" not in resources
+        parts = [
+            json.loads(_terraform_text(p["policy"])) for p in resources["aws_iam_policy"].values()
+        ]
+        assert len(parts) >= 2
+        assert all(policy_size(part) <= MANAGED_POLICY_LIMIT for part in parts)
+        # Together the parts grant exactly what the recommendation does.
+        statements = [st for part in parts for st in part["Statement"]]
+        assert _grants(statements) == _grants(role["recommended_policy"]["Statement"])
+        (attached,) = resources["aws_iam_role_policy_attachments_exclusive"].values()
+        assert len(attached["policy_arns"]) == len(parts)
+        text = _words(out / "cli" / f"{name}.sh")
+        assert f"Form: {len(parts)} managed policies of" in text
+        over = len(parts) > MANAGED_POLICIES_PER_ROLE
+        assert ("It cannot be applied as written" in text) == over
+        template = (out / "cloudformation" / f"{name}.yaml").read_text()
+        assert template.count("AWS::IAM::ManagedPolicy") == len(parts)
+
+
+def test_every_script_is_valid_bash_and_strict(
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    scripts = [path for out, _ in outs.values() for path in out.glob("cli/*.sh")]
+    assert scripts
+    for script in scripts:
+        subprocess.run(["bash", "-n", str(script)], check=True)
+        text = script.read_text()
+        assert "set -euo pipefail" in text
+        assert "AWS_SECRET" not in text and "aws_secret" not in text
+
+
+def test_emit_without_out_or_with_an_unknown_form_is_a_one_line_error(
+    dataset: synth.SynthDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = [
+        "analyze",
+        "--db",
+        str(tmp_path / "x.duckdb"),
+        "--iam-details",
+        str(dataset.iam_details),
+    ]
+    assert main([*base, "--emit", "terraform"]) == 2
+    assert "give --out DIR" in capsys.readouterr().err
+    assert main([*base, "--emit", "pulumi", "--out", str(tmp_path / "o")]) == 2
+    assert "--emit pulumi is not one of terraform, cloudformation, cli" in capsys.readouterr().err
+
+
+def test_a_rerun_without_emit_removes_the_deployable_files(
+    dataset: synth.SynthDataset,
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(outs["prefix"][0], out)
+    (out / "terraform" / "mine.tf").write_text("# the user's own\n")
+    db = tmp_path / "r.duckdb"
+    _analyze(dataset, db, out, dataset.iam_details, "--source", str(dataset.source_dir))
+    assert not list(out.glob("cli/*.sh")) and not list(out.glob("cloudformation/*"))
+    assert [p.name for p in out.glob("terraform/*")] == ["mine.tf"]
+
+
+# --- the scripts run against IAM on the moto server ----------------------------------------
+
+
+def _account_session(moto: str) -> boto3.Session:
+    """Credentials of the synthetic account (moto keeps one IAM per account)."""
+    sts = setup_client(boto3.client("sts", region_name="us-east-1"))
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/admin", RoleSessionName="setup"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name="us-east-1",
+    )
+
+
+def _create_roles(session: boto3.Session, details: dict[str, Any], names: list[str]) -> None:
+    """The named roles of the IAM snapshot, with their policies, in the moto account."""
+    iam = setup_client(session.client("iam"))
+    for policy in details["Policies"]:
+        if policy["Arn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:"):
+            (version,) = [v for v in policy["PolicyVersionList"] if v["IsDefaultVersion"]]
+            path = policy["Arn"].split(":policy", 1)[1].rsplit("/", 1)[0] + "/"
+            iam.create_policy(
+                PolicyName=policy["PolicyName"],
+                Path=path,
+                PolicyDocument=json.dumps(version["Document"]),
+            )
+    for role in details["RoleDetailList"]:
+        if role["RoleName"] not in names:
+            continue
+        iam.create_role(
+            RoleName=role["RoleName"],
+            Path=role["Path"],
+            AssumeRolePolicyDocument=json.dumps(role["AssumeRolePolicyDocument"]),
+        )
+        for inline in role.get("RolePolicyList", []):
+            iam.put_role_policy(
+                RoleName=role["RoleName"],
+                PolicyName=inline["PolicyName"],
+                PolicyDocument=json.dumps(inline["PolicyDocument"]),
+            )
+        for attached in role.get("AttachedManagedPolicies", []):
+            iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn=attached["PolicyArn"])
+
+
+def _state(session: boto3.Session, role: str) -> dict[str, Any]:
+    """The role's inline policies (name → document) and attached managed policy ARNs."""
+    iam = setup_client(session.client("iam"))
+    inline = {
+        name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    }
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    return {"inline": inline, "managed": sorted(p["PolicyArn"] for p in attached)}
+
+
+def _run(
+    script: Path, *args: str, session: boto3.Session, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    credentials = session.get_credentials()
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+        "AWS_SESSION_TOKEN": credentials.token or "",
+    }
+    return subprocess.run(
+        ["bash", str(script), *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+
+
+@pytest.fixture
+def aws_cli() -> str:
+    found = shutil.which("aws")
+    if found is None:
+        skip_or_fail("the AWS CLI (aws) is not installed")
+    return found
+
+
+@pytest.mark.slow
+def test_the_script_backs_up_applies_and_rolls_back_against_iam(
+    aws_cli: str,
+    moto: str,
+    copied: Path,
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    details = json.loads(copied.read_text())
+    session = _account_session(moto)
+    names = [THUMBNAILER_ROLE.name]  # inline and managed policies today
+    _create_roles(session, details, names)
+    out, analysis = outs["moto-prefix"]
+    for name in names:
+        before = _state(session, name)
+        script = out / "cli" / f"{name}.sh"
+        applied = _run(script, "apply", "backup", session=session, cwd=tmp_path)
+        assert applied.returncode == 0, applied.stderr
+        after = _state(session, name)
+        assert after == {
+            "inline": {"rightsized": _roles(analysis)[name]["recommended_policy"]},
+            "managed": [],
+        }
+        # The backup holds today's documents.
+        for policy, document in before["inline"].items():
+            saved = json.loads((tmp_path / "backup" / f"inline-{policy}.json").read_text())
+            assert saved == document
+        saved_arns = (tmp_path / "backup" / "managed-policies.txt").read_text().split()
+        assert saved_arns == before["managed"]
+        rolled = _run(script, "rollback", "backup", session=session, cwd=tmp_path)
+        assert rolled.returncode == 0, rolled.stderr
+        assert _state(session, name) == before
+        shutil.rmtree(tmp_path / "backup")
+
+
+def test_the_script_changes_nothing_when_the_role_changed_since_the_analysis(
+    aws_cli: str,
+    moto: str,
+    copied: Path,
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    details = json.loads(copied.read_text())
+    session = _account_session(moto)
+    name = LEGACY_CLEANUP_ROLE.name
+    _create_roles(session, details, [name])
+    setup_client(session.client("iam")).put_role_policy(
+        RoleName=name,
+        PolicyName="added-later",
+        PolicyDocument=json.dumps(details["Policies"][0]["PolicyVersionList"][0]["Document"]),
+    )
+    before = _state(session, name)
+    result = _run(
+        outs["moto-prefix"][0] / "cli" / f"{name}.sh", "apply", "b", session=session, cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert "changed since the analysis" in result.stderr
+    assert _state(session, name) == before
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+def test_a_split_recommendation_is_applied_as_managed_policies_and_rolled_back(
+    aws_cli: str,
+    moto: str,
+    copied: Path,
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    out, analysis = outs["moto-object"]
+    large = [
+        r
+        for r in analysis["roles"]
+        if (r["recommended_policy_size"] or 0) > INLINE_POLICY_LIMIT
+        and "cannot be applied" not in (out / "cli" / f"{r['role_name']}.sh").read_text()
+    ]
+    assert large
+    role = large[0]
+    name = role["role_name"]
+    details = json.loads(copied.read_text())
+    session = _account_session(moto)
+    _create_roles(session, details, [name])
+    before = _state(session, name)
+    applied = _run(out / "cli" / f"{name}.sh", "apply", "backup", session=session, cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    after = _state(session, name)
+    assert after["inline"] == {}
+    iam = setup_client(session.client("iam"))
+    parts = []
+    for arn in after["managed"]:
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        parts.append(
+            iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+        )
+    assert len(parts) >= 2
+    assert all(policy_size(part) <= MANAGED_POLICY_LIMIT for part in parts)
+    statements = [st for part in parts for st in part["Statement"]]
+    assert _grants(statements) == _grants(role["recommended_policy"]["Statement"])
+    rolled = _run(out / "cli" / f"{name}.sh", "rollback", "backup", session=session, cwd=tmp_path)
+    assert rolled.returncode == 0, rolled.stderr
+    assert _state(session, name) == before
