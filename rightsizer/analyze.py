@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from rightsizer import aws
+from rightsizer.coverage import Hole
 from rightsizer.diff import counts, diff, merged
 from rightsizer.engine import EngineOrConnection, as_engine
 from rightsizer.errors import ConfigError
@@ -56,6 +57,7 @@ from rightsizer.model import (
     UsedRow,
 )
 from rightsizer.selectors import EventSelectors, fetch_event_selectors, load_event_selectors
+from rightsizer.trailfix import selector_fixes
 from rightsizer.usage import RoleUsage, UsageReport, compute_usage, discover_lambda_roles
 from rightsizer.verify import replay
 from rightsizer.window import Window
@@ -79,6 +81,7 @@ def analyze(
     if role_filter:
         scope = _filter(scope, role_filter)
     usage = compute_usage(conn, window, lambda_roles=scope, selectors=selectors, with_calls=False)
+    holes: set[Hole] = set()  # what the trail's selectors leave out, for every role
     roles = tuple(
         _role_analysis(
             role_arn,
@@ -87,6 +90,7 @@ def analyze(
             usage,
             granularity,
             partial(_example_call, conn, window, role_arn, scope[role_arn], selectors),
+            holes,
         )
         for role_arn in sorted(scope)
     )
@@ -101,6 +105,7 @@ def analyze(
             UnmappedRow(u.event_source, u.event_name, u.reason, u.count) for u in usage.unmapped
         ),
         roles=roles,
+        selector_fixes=tuple(selector_fixes(selectors, holes)),
     )
 
 
@@ -135,8 +140,10 @@ def _role_analysis(
     usage: UsageReport,
     granularity: str,
     example_call: Callable[[str, str], str],
+    holes: set[Hole],
 ) -> RoleAnalysis:
-    """What the logs show of one role, then (when the snapshot holds it) the recommendation."""
+    """What the logs show of one role, then (when the snapshot holds it) the recommendation;
+    adds to `holes` where the trail's selectors left its grants unknown."""
     functions = sorted(
         set(role_usage.functions if role_usage else ()) | set(role.functions if role else ())
     )
@@ -181,6 +188,7 @@ def _role_analysis(
             ),
         )
     rec = recommend(role, role_usage, usage.coverage, granularity=granularity)
+    holes |= rec.selector_holes
     warnings = [Finding(**w) for w in rec.warnings]
     if role.missing_policies:
         warnings.append(

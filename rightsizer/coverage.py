@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from rightsizer.selectors import Access, EventSelectors
 from rightsizer.window import Window
@@ -41,12 +41,27 @@ class ObservedRegion:
     write_events: int
 
 
+class Hole(NamedTuple):
+    """A bucket/prefix and access type whose data events the trail's selectors do not log."""
+
+    bucket: str
+    key_prefix: str
+    access: Access
+
+    @property
+    def where(self) -> str:
+        """`bucket/prefix`, or `any bucket` for a grant on every bucket."""
+        return "any bucket" if self.bucket == "*" else f"{self.bucket}/{self.key_prefix}"
+
+
 @dataclass(frozen=True, slots=True)
 class CoverageVerdict:
-    """The answer for one bucket/prefix and access type; `reason` is "" when covered."""
+    """The answer for one bucket/prefix and access type; `reason` is "" when covered. `hole`
+    names what a selector would have to add, when the trail's selectors are known."""
 
     status: Status
     reason: str
+    hole: Hole | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +112,13 @@ class Coverage:
         if self.selectors is not None:
             if self.selectors.covers(bucket, key_prefix, access, event_name):
                 return CoverageVerdict("covered", "")
+            hole = Hole(bucket, key_prefix, access)
             return CoverageVerdict(
                 "unknown",
                 f"the trail's event selectors do not log every S3 {access} data event under "
-                f"{bucket}/{key_prefix}: {advice} whose values cover {bucket}/{key_prefix}",
+                f"{hole.where}: the selector fix (aws cloudtrail put-event-selectors, given "
+                "once per trail) adds them",
+                hole,
             )
         seen = self._observed(account, region)
         if seen is not None and (seen.read_events if access == "read" else seen.write_events):

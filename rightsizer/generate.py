@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rightsizer.carry import carry_over, s3_family_kept
-from rightsizer.coverage import Coverage
+from rightsizer.coverage import Coverage, Hole
 from rightsizer.current import Cover, CurrentGrants
 from rightsizer.findings import Code
 from rightsizer.fitting import INLINE_POLICY_LIMIT, fit_size
@@ -63,6 +63,7 @@ class Recommendation:
     out_of_scope: list[dict[str, Any]]
     precision_given_up: list[dict[str, str]]
     warnings: list[dict[str, str]]
+    selector_holes: frozenset[Hole] = frozenset()  # for the trail's selector fix
 
     @property
     def unknown_grants(self) -> set[Item]:
@@ -102,6 +103,7 @@ def recommend(
             *_boundary_warnings(role),
             *fitted.warnings,
         ],
+        selector_holes=frozenset(unknown.holes),
     )
 
 
@@ -213,6 +215,7 @@ class _Unknown:
     items: list[dict[str, str]]  # the `unknown` rows: action, resource, reason
     statements: list[Statement]  # kept grants that cannot join `wanted` (NotResource)
     warnings: list[dict[str, str]]
+    holes: set[Hole]
 
 
 def _keep_unknown(
@@ -233,7 +236,7 @@ def _keep_unknown(
         for why in sorted({u["reason"] for u in family})
     )
     items = sorted([*kept.items(), *family], key=lambda u: (u["action"], u["resource"]))
-    return _Unknown(items, statements, warnings)
+    return _Unknown(items, statements, warnings, kept.holes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,6 +230,17 @@ class UnmappedRow:
 
 
 @dataclass(frozen=True)
+class SelectorFix:
+    """The one command that makes a trail log the data events the analysis missed: its whole
+    list of advanced event selectors, today's kept (rightsizer.trailfix)."""
+
+    trail: str
+    holes: tuple[str, ...]  # "read arn:aws:s3:::bucket/folder/" ("*": all of S3)
+    advanced_event_selectors: tuple[Mapping[str, Any], ...]
+    command: str
+
+
+@dataclass(frozen=True)
 class SkippedFile:
     key: str
     reason: str
@@ -294,6 +305,7 @@ class Analysis:
     skipped_log_files: tuple[SkippedLog, ...]
     unmapped_events: tuple[UnmappedRow, ...]
     roles: tuple[RoleAnalysis, ...]
+    selector_fixes: tuple[SelectorFix, ...] = ()  # one per trail with holes to close
 
     @property
     def refused(self) -> tuple[str, ...]:

@@ -96,6 +96,15 @@ def render_table(analysis: AnalysisLike, console: Console) -> None:
                 markup=True,
                 highlight=False,
             )
+    for fix in analysis.selector_fixes:
+        console.print(
+            f"[yellow]selector fix[/] for trail {escape(fix.trail)}, so the next analysis can "
+            "see the grants kept as unknown above (it keeps the trail's selectors of today):",
+            markup=True,
+            highlight=False,
+        )
+        # soft_wrap: the terminal wraps the command, no newline lands inside it.
+        console.print(escape(fix.command), markup=True, highlight=False, soft_wrap=True)
     for log in analysis.skipped_log_files:
         console.print(
             f"[red]skipped[/] {escape(log.key)}: {escape(log.reason)} (its calls are "

@@ -10,6 +10,7 @@ wrong "yes" would let a minimizer remove a permission whose use was simply not l
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -157,6 +158,8 @@ class TrailSelectors:
     trail_arn: str | None
     basic: tuple[BasicSelector, ...] = ()
     advanced: tuple[AdvancedSelector, ...] = ()
+    # The response as given: the selector fix keeps every selector, S3 or not.
+    document: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False)
 
     def covers(
         self, bucket: str, key_prefix: str, access: Access, event_name: str | None = None
@@ -247,6 +250,7 @@ def parse_trail_selectors(document: Mapping[str, Any]) -> TrailSelectors:
         trail_arn=trail_arn if isinstance(trail_arn, str) else None,
         basic=tuple(_basic(raw) for raw in basic or []),
         advanced=tuple(_advanced(raw) for raw in advanced or []),
+        document=document,
     )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
-from rightsizer.coverage import Coverage
+from rightsizer.coverage import Coverage, Hole
 from rightsizer.current import CurrentGrants, HeldAllow
 from rightsizer.findings import Code
 from rightsizer.iam.containment import as_2012, literal_prefix, may_overlap, within
@@ -69,6 +69,7 @@ class Kept:
     )
     reasons: dict[tuple[str, str], str] = field(default_factory=dict)  # the first reason
     warnings: set[tuple[str, str]] = field(default_factory=set)  # (code, reason), every one
+    holes: set[Hole] = field(default_factory=set)  # what the trail's selectors leave out
 
     def keep(
         self,
@@ -78,18 +79,33 @@ class Kept:
         code: Code,
         why: str,
         resource: str | None = None,
+        *,
+        warn: bool = True,
     ) -> None:
-        """Keep `actions` of grant `index`, on `resource` (within the grant's) or on its own."""
+        """Keep `actions` of grant `index`, on `resource` (within the grant's) or on its own;
+        `warn` False: the reason is the item's only (a selector hole: one warning for all)."""
         if not actions:
             return
         self.actions[(index, resource)].update(actions)
-        self.warnings.add((code, why))
+        if warn:
+            self.warnings.add((code, why))
         for action in actions:
             self.reasons.setdefault((action, resource or _label(allow)), why)
 
     def codes(self) -> list[tuple[str, str]]:
-        """(warning code, reason) pairs, each once, sorted."""
-        return sorted(self.warnings)
+        """(warning code, reason) pairs, each once, sorted; the selector holes as one."""
+        found = set(self.warnings)
+        if self.holes:
+            where = ", ".join(f"{hole.access} {hole.where}" for hole in sorted(self.holes))
+            found.add(
+                (
+                    Code.COVERAGE_UNKNOWN,
+                    "the trail's event selectors do not log every S3 data event of these "
+                    f"grants ({where}); kept: the selector fix (aws cloudtrail "
+                    "put-event-selectors, given once per trail) adds them",
+                )
+            )
+        return sorted(found)
 
     def items(self) -> list[dict[str, str]]:
         """The unknown items of the analysis JSON: action, resource, reason."""
@@ -175,7 +191,17 @@ def _keep_unlogged_data(
             for region in where:
                 verdict = coverage.check(account, region, bucket, prefix, access_of(action))
                 if verdict.status == "unknown":
-                    kept.keep(index, allow, [action], Code.COVERAGE_UNKNOWN, verdict.reason)
+                    hole = verdict.hole
+                    kept.keep(
+                        index,
+                        allow,
+                        [action],
+                        Code.COVERAGE_UNKNOWN,
+                        verdict.reason,
+                        warn=hole is None,
+                    )
+                    if hole is not None:
+                        kept.holes.add(hole)
                     break
 
 

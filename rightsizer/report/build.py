@@ -227,6 +227,7 @@ def build_report(
         ),
         roles=roles,
         changes=None,
+        selector_fixes=analysis.selector_fixes,
     )
     if previous is None:
         return report

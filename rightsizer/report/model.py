@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rightsizer.model import Finding
+from rightsizer.model import Finding, SelectorFix
 
 
 @dataclass(frozen=True)
@@ -250,3 +250,4 @@ class Report:
     unmapped_events: tuple[UnmappedEvent, ...]
     roles: tuple[RoleSection, ...]
     changes: Changes | None
+    selector_fixes: tuple[SelectorFix, ...] = ()  # the analysis's, one command per trail
