@@ -7,7 +7,7 @@ from typing import Any
 
 from usage_events import ACCOUNT, ROLE, WINDOW, object_resources, s3_event, usage_of
 
-from rightsizer.coverage import Coverage, ObservedRegion
+from rightsizer.coverage import Coverage, Hole, ObservedRegion
 from rightsizer.ingest import load_records
 from rightsizer.selectors import parse_event_selectors
 from rightsizer.store import connect
@@ -99,11 +99,12 @@ def test_known_selectors_make_coverage_exact_per_bucket_and_prefix() -> None:
     assert coverage.source == "selectors"
     assert coverage.check(ACCOUNT, "eu-west-1", "photos", "in/2026/", "write").status == "covered"
     assert coverage.check(ACCOUNT, "eu-west-1", "photos", "out/", "read").status == "unknown"
-    assert coverage.check(ACCOUNT, "eu-west-1", "photos", "out/", "read").reason == (
+    verdict = coverage.check(ACCOUNT, "eu-west-1", "photos", "out/", "read")
+    assert verdict.reason == (
         "the trail's event selectors do not log every S3 read data event under photos/out/: "
-        "add a data-event selector for AWS::S3::Object with ReadWriteType ReadOnly or All "
-        "whose values cover photos/out/"
+        "the selector fix (aws cloudtrail put-event-selectors, given once per trail) adds them"
     )
+    assert verdict.hole == Hole("photos", "out/", "read")
     assert coverage.check(ACCOUNT, "us-west-2", "photos", "in/", "read").status == "covered"
 
 
