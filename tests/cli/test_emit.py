@@ -237,6 +237,9 @@ def test_a_recommendation_over_the_inline_limit_is_split_into_managed_policies(
         ]
         assert len(parts) >= 2
         assert all(policy_size(part) <= MANAGED_POLICY_LIMIT for part in parts)
+        for part in parts:  # IAM refuses a document with a Sid twice
+            sids = [st["Sid"] for st in part["Statement"] if "Sid" in st]
+            assert len(sids) == len(set(sids))
         # Together the parts grant exactly what the recommendation does.
         statements = [st for part in parts for st in part["Statement"]]
         assert _grants(statements) == _grants(role["recommended_policy"]["Statement"])
@@ -248,6 +251,26 @@ def test_a_recommendation_over_the_inline_limit_is_split_into_managed_policies(
         assert ("It cannot be applied as written" in text) == over
         template = (out / "cloudformation" / f"{name}.yaml").read_text()
         assert template.count("AWS::IAM::ManagedPolicy") == len(parts)
+
+
+def test_a_statement_too_large_to_split_is_named() -> None:
+    from rightsizer.emit.forms import deployment
+
+    huge = "arn:aws:s3:::b/" + "k" * 7_000
+    small = [f"arn:aws:s3:::b/{n:04}/*" for n in range(600)]
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Huge", "Effect": "Allow", "Action": "s3:GetObject", "Resource": huge},
+            {"Sid": "Many", "Effect": "Allow", "Action": "s3:PutObject", "Resource": small},
+        ],
+    }
+    deployed = deployment("r", document)
+    assert deployed.form == "managed"
+    assert "statement Huge alone is 7,123 characters" in deployed.problem
+    assert "over the 6,144 of a managed policy" in deployed.problem
+    many = [p for p in deployed.parts if p.document["Statement"][0]["Sid"].startswith("Many")]
+    assert len(many) >= 2 and all(p.size <= MANAGED_POLICY_LIMIT for p in many)
 
 
 def test_every_script_is_valid_bash_and_strict(
