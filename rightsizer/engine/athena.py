@@ -235,12 +235,12 @@ class AthenaEngine(Engine):
         from sqlglot import exp
 
         tree = sqlglot.parse_one(text, read="athena")
-        names = {t.name for t in tree.find_all(exp.Table) if not t.db}
-        if "events" in names:
+        if "events" in _tables(tree):
             self._stage_events()
         qualified = {**self._staged, "events": self._run.events, RAW_TABLE: self.options.table}
+        ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
         for table in list(tree.find_all(exp.Table)):
-            if table.db:
+            if table.db or table.name in ctes:
                 continue
             if table.name in self._values:
                 table.replace(values_table(table.name, self._values[table.name], table.alias))
@@ -356,11 +356,11 @@ class AthenaEngine(Engine):
             yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
 
-def _tables(text: str) -> set[str]:
-    """The tables a statement reads (not its CTEs)."""
+def _tables(statement: Any) -> set[str]:
+    """The tables a statement (text or sqlglot tree) reads, not its CTEs."""
     import sqlglot
     from sqlglot import exp
 
-    tree = sqlglot.parse_one(text, read="athena")
+    tree = sqlglot.parse_one(statement, read="athena") if isinstance(statement, str) else statement
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
-    return {t.name for t in tree.find_all(exp.Table)} - ctes
+    return {t.name for t in tree.find_all(exp.Table) if not t.db} - ctes
