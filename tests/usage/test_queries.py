@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 
 from rightsizer import sql
-from rightsizer.engine import as_engine
+from rightsizer.engine import as_engine, prepare
 from rightsizer.errors import ConfigError
 from rightsizer.store import connect
 
@@ -55,6 +55,20 @@ def test_each_query_is_one_documented_statement_that_transpiles_to_trino(name: s
     # Outside string literals and quoted identifiers (Athena's "$path"), no `$` is left.
     unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "", trino[0])
     assert "$" not in unquoted, "parameters became Trino placeholders"
+
+
+@pytest.mark.parametrize("dialect", ["trino", "athena"])
+@pytest.mark.parametrize("name", sql.query_names())
+def test_each_query_as_prepared_for_trino_parses_as_trino(name: str, dialect: str) -> None:
+    """The text an Athena or Trino engine sends (transpiled, rewritten, `?` markers) is one
+    statement of that dialect with one value per marker."""
+    text = sql.load_query(name)
+    params = dict.fromkeys(sql.parameters(text), "x")
+    prepared = prepare(name, params, dialect)
+    (statement,) = sqlglot.parse(prepared.text, read=dialect)
+    assert statement is not None
+    markers = list(statement.find_all(sqlglot.exp.Placeholder))
+    assert len(markers) == len(prepared.args) >= len(params)
 
 
 def test_parameters_ignore_comments_json_paths_and_quoted_names() -> None:
