@@ -15,7 +15,7 @@ from typing import Any
 
 from rightsizer import aws
 from rightsizer.coverage import Hole
-from rightsizer.diff import counts, diff, merged
+from rightsizer.diff import counts, diff, merged, removed_or_narrowed
 from rightsizer.engine import EngineOrConnection, as_engine
 from rightsizer.errors import ConfigError
 from rightsizer.findings import Code
@@ -55,6 +55,7 @@ from rightsizer.model import (
     UnknownItem,
     UnmappedRow,
     UsedRow,
+    used_actions,
 )
 from rightsizer.selectors import EventSelectors, fetch_event_selectors, load_event_selectors
 from rightsizer.trailfix import selector_fixes
@@ -201,9 +202,11 @@ def _role_analysis(
         )
     check = replay(rec.policy, role.policies, role_usage.used if role_usage else ())
     current = merged(role.policies)
+    found = diff(role.policies, rec.policy, rec.unknown_grants)
+    rows = _recommendation_rows(rec)
     analysis = dataclasses.replace(
         observed,
-        **_recommendation_rows(rec),
+        **rows,
         current_policies=tuple(
             CurrentPolicy(
                 name=label.rsplit("/", 1)[-1],
@@ -217,8 +220,8 @@ def _role_analysis(
         current_policy=to_dict(current),
         recommended_policy=to_dict(rec.policy),
         recommended_policy_size=policy_size(rec.policy),
-        diff=_policy_diff(diff(role.policies, rec.policy, rec.unknown_grants)),
-        counts=Counts(PolicyCounts(**counts(current)), PolicyCounts(**counts(rec.policy))),
+        diff=_policy_diff(found),
+        counts=_counts(current, rec.policy, found, rows["used"]),
         replay=Replay(
             calls=role_usage.call_count if role_usage else 0,
             permissions=check.permissions,
@@ -240,6 +243,24 @@ def _role_analysis(
     )
     return dataclasses.replace(
         analysis, recommended_policy=None, warnings=(*warnings, refusal), refused=True
+    )
+
+
+def _counts(
+    current: PolicyDocument,
+    recommended: PolicyDocument,
+    found: Mapping[str, Any],
+    used: tuple[UsedRow, ...],
+) -> Counts:
+    """The role's figures, each defined once (rightsizer.diff; README, "The figures")."""
+    before, after = PolicyCounts(**counts(current)), PolicyCounts(**counts(recommended))
+    changed = removed_or_narrowed(found["removed"])
+    return Counts(
+        before=before,
+        after=after,
+        used_actions=len(used_actions(used)),
+        removed_or_narrowed=changed,
+        reduction=changed / before.grants if before.grants else None,
     )
 
 

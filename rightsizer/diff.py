@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rightsizer.generate import Item
@@ -102,31 +102,106 @@ def diff(
     }
 
 
-def counts(doc: PolicyDocument) -> dict[str, int]:
-    """S3 actions granted (concrete), buckets named, and grants that are wildcards."""
+def s3_grants(doc: PolicyDocument) -> dict[Item, Grant]:
+    """The S3 grants of a document, each once: the figures' unit (README, "The figures").
+
+    A grant is one (action, resource) pair of an Allow statement that can grant S3 or a
+    service of the S3 family: each entry of an Action or Resource list is a pair of its own, a
+    pattern (`s3:Get*`) stays one grant, a NotAction or NotResource statement is one grant per
+    pair (shown `* except ...`). Actions compare ignoring case, as IAM does.
+    """
+    found: dict[Item, Grant] = {}
+    for grant in grants(doc):
+        if grant.effect != "Allow":
+            continue
+        if not s3_family_service(grant.action) and not (
+            could_be_s3(grant.action) and _could_name_s3(grant)
+        ):
+            continue
+        found.setdefault(Item(grant.action_label.lower(), grant.resource_label), grant)
+    return found
+
+
+def _could_name_s3(grant: Grant) -> bool:
+    """Can the grant's resource be an S3 one? (`*` on a DynamoDB table grants no S3.)"""
+    if is_s3_action(grant.action) or grant.except_resources or ":" not in grant.resource:
+        return True
+    parts = grant.resource.split(":", 3)
+    return len(parts) < 3 or could_be_s3(parts[2])
+
+
+def is_wildcard(grant: Grant) -> bool:
+    """Does the grant reach more than it names: an action pattern or NotAction, or a resource
+    that reaches every bucket (`*`, a bucket pattern, NotResource; for the S3 family any
+    wildcard)? `*` is not a wildcard for an action that has no resource (s3:ListAllMyBuckets)."""
+    if has_wildcard(grant.action) or grant.except_actions or grant.except_resources:
+        return True
+    if s3_family_service(grant.action):
+        return has_wildcard(grant.resource)
+    return _reaches_every_bucket(grant) or _bucket_pattern(grant.resource)
+
+
+def _account_level(grant: Grant) -> bool:
+    actions = expand_s3_actions(grant.action)
+    return bool(actions) and all(a in ACCOUNT_ACTIONS for a in actions)
+
+
+def _reaches_every_bucket(grant: Grant) -> bool:
+    """A resource matching any bucket or object (`*`, `arn:aws:s3:::*`, NotResource), unless
+    the grant is of account-level actions only."""
+    if grant.except_resources:
+        return True
+    parsed = S3Resource.parse(grant.resource)
+    if parsed is None or parsed.bucket != "*":
+        return False
+    if parsed.access_point is not None and not parsed.access_point.endswith("accesspoint/*"):
+        return False  # one access point: the bucket behind it is not in the ARN
+    return not _account_level(grant)
+
+
+def _bucket_pattern(resource: str) -> bool:
+    """A resource naming buckets by a pattern (`acme-*`); `*` itself is every bucket."""
+    parsed = S3Resource.parse(resource)
+    return (
+        parsed is not None
+        and parsed.access_point is None
+        and parsed.bucket != "*"
+        and has_wildcard(parsed.bucket)
+    )
+
+
+def counts(doc: PolicyDocument) -> dict[str, Any]:
+    """The figures of one document (README, "The figures"): S3 grants, concrete S3 actions
+    granted, buckets named (`all_buckets` when a grant reaches every bucket) and wildcard
+    grants, each grant counted once however many statements repeat it."""
+    found = s3_grants(doc)
     actions: set[str] = set()
     buckets: set[str] = set()
-    wildcards = 0
-    for grant in s3_allow_grants(doc):
+    all_buckets = False
+    for grant in found.values():
         actions.update(
             a
             for a in expand_s3_actions(grant.action)
             if not any(action_matches(x, a) for x in grant.except_actions)
         )
-        parsed = S3Resource.parse(grant.resource)
-        broad = grant.resource == "*" or bool(grant.except_resources)
-        if parsed is not None and not broad:
-            if has_wildcard(parsed.bucket):
-                broad = True
-            else:
-                buckets.add(parsed.bucket)
-        account_level = grant.resource == "*" and all(
-            a in ACCOUNT_ACTIONS for a in expand_s3_actions(grant.action)
-        )
-        if (broad and not account_level) or has_wildcard(grant.action) or grant.except_actions:
-            wildcards += 1
-    # Grants of the S3 family beyond s3: (s3-object-lambda:*, ...) are S3 access too.
-    for grant in family_grants(doc):
-        if has_wildcard(grant.action) or has_wildcard(grant.resource) or grant.except_resources:
-            wildcards += 1
-    return {"s3_actions": len(actions), "buckets": len(buckets), "wildcard_grants": wildcards}
+        if s3_family_service(grant.action):
+            continue  # their resources are not buckets
+        if _reaches_every_bucket(grant):
+            all_buckets = True
+        elif (parsed := S3Resource.parse(grant.resource)) is not None and not (
+            grant.resource == "*" and _account_level(grant)
+        ):
+            buckets.add(parsed.access_point or parsed.bucket)
+    return {
+        "grants": len(found),
+        "s3_actions": len(actions),
+        "buckets": len(buckets),
+        "all_buckets": all_buckets,
+        "wildcard_grants": sum(1 for grant in found.values() if is_wildcard(grant)),
+    }
+
+
+def removed_or_narrowed(removed: Iterable[Mapping[str, Any]]) -> int:
+    """Today's grants the recommendation does not keep as they are (the diff's `removed`,
+    each grant once)."""
+    return len({(row["action"].lower(), row["resource"]) for row in removed})

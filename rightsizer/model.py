@@ -49,6 +49,20 @@ class UsedRow:
     last_seen: dt.datetime
 
 
+def percent(share: float) -> str:
+    """A share as a whole percent that never reads 0% when something changed, nor 100% when
+    something stayed: 0.004 is `1%`, 0.996 is `99%`."""
+    whole = round(100 * share)
+    if 0 < share < 1:
+        whole = min(max(whole, 1), 99)
+    return f"{whole}%"
+
+
+def used_actions(rows: tuple[UsedRow, ...]) -> tuple[str, ...]:
+    """The distinct S3 actions of used rows, sorted: the one meaning of "actions used"."""
+    return tuple(sorted({row.action for row in rows}))
+
+
 @dataclass(frozen=True)
 class DeniedRow:
     action: str
@@ -133,15 +147,37 @@ class PolicyDiff:
 
 @dataclass(frozen=True)
 class PolicyCounts:
-    s3_actions: int
-    buckets: int
-    wildcard_grants: int
+    """The figures of one side of the diff, counted alike for today and the recommendation
+    (rightsizer.diff.counts; README, "The figures")."""
+
+    grants: int  # distinct S3 (action, resource) pairs of Allow statements, S3 family included
+    s3_actions: int  # concrete S3 actions granted on any resource
+    buckets: int  # buckets (or access points, bucket patterns) named
+    all_buckets: bool  # a grant reaches every bucket (`*`, NotResource): shown as "all"
+    wildcard_grants: int  # grants with an action pattern, or on every bucket
+
+    @property
+    def buckets_label(self) -> str:
+        """The bucket figure as people read it: "all" when a grant reaches every bucket."""
+        return "all" if self.all_buckets else str(self.buckets)
 
 
 @dataclass(frozen=True)
 class Counts:
+    """A role's figures: today's and the recommendation's, and what changes between them."""
+
     before: PolicyCounts
     after: PolicyCounts
+    used_actions: int  # distinct S3 actions the window's successful calls needed
+    removed_or_narrowed: int  # today's grants not kept as they are
+    reduction: float | None  # removed_or_narrowed / before.grants; None without grants
+
+    @property
+    def reduction_label(self) -> str:
+        """`80% (8 of 10)`: the share of today's grants removed or narrowed, and the count."""
+        if self.reduction is None:
+            return "-"
+        return f"{percent(self.reduction)} ({self.removed_or_narrowed} of {self.before.grants})"
 
 
 @dataclass(frozen=True)
@@ -204,6 +240,11 @@ class RoleAnalysis:
     replay: Replay | None
     warnings: tuple[Finding, ...]
     refused: bool = field(default=False, metadata=NOT_IN_JSON)
+
+    @property
+    def used_actions(self) -> tuple[str, ...]:
+        """The distinct S3 actions the role's successful calls needed: what "used" counts."""
+        return used_actions(self.used)
 
 
 @dataclass(frozen=True)

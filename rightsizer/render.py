@@ -23,8 +23,9 @@ from rightsizer.model import Analysis, RoleAnalysis, as_analysis
 if TYPE_CHECKING:
     from rich.console import Console
 
-# Column title → field of the role's `counts` (before → after).
+# Column title → field of the role's `counts` (before → after; README, "The figures").
 COUNT_COLUMNS = {
+    "S3 grants": "grants",
     "S3 actions allowed": "s3_actions",
     "buckets": "buckets",
     "wildcard grants": "wildcard_grants",
@@ -48,19 +49,18 @@ def change(role: RoleAnalysis, key: str) -> str:
     """`before → after` of one of the role's counts; `-` without a recommendation."""
     if role.counts is None:
         return "-"
+    if key == "buckets":  # "all" rather than a count when a grant reaches every bucket
+        return f"{role.counts.before.buckets_label} → {role.counts.after.buckets_label}"
     return f"{getattr(role.counts.before, key)} → {getattr(role.counts.after, key)}"
 
 
 def reduction(role: RoleAnalysis) -> str:
-    """How many of today's S3 actions the recommendation removes, in percent."""
-    if role.counts is None or not role.counts.before.s3_actions:
-        return "-"
-    before, after = role.counts.before.s3_actions, role.counts.after.s3_actions
-    return f"{100 * (before - after) / before:.0f}%"
+    """The share of today's S3 grants the recommendation removes or narrows, and how many."""
+    return role.counts.reduction_label if role.counts is not None else "-"
 
 
 def used_actions(role: RoleAnalysis) -> list[str]:
-    return sorted({row.action for row in role.used})
+    return list(role.used_actions)
 
 
 def render_table(analysis: AnalysisLike, console: Console) -> None:

@@ -12,6 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from rightsizer.diff import counts, removed_or_narrowed
+from rightsizer.iam.policy import parse_policy
+
 DOC = Path(__file__).resolve().parents[1] / "README.md"  # its "The analysis JSON" section
 ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"
@@ -65,11 +68,12 @@ def _role(
     removed: list[dict[str, Any]],
     kept: list[dict[str, Any]],
     unknown_grants: list[dict[str, Any]] | None = None,
-    counts: tuple[tuple[int, int, int], tuple[int, int, int]],
     **extra: Any,
 ) -> dict[str, Any]:
     statements = [s for _, _, doc in current for s in doc["Statement"]]
-    before, after = counts
+    # The figures as the analysis counts them, so a sample cannot disagree with its documents.
+    before = counts(parse_policy(_policy(*statements)))
+    after = counts(parse_policy(recommended))
     role = {
         "role_arn": f"arn:aws:iam::{account}:role{path}{name}",
         "role_name": name,
@@ -105,8 +109,13 @@ def _role(
             "unified": _unified(_policy(*statements), recommended),
         },
         "counts": {
-            "before": dict(zip(("s3_actions", "buckets", "wildcard_grants"), before, strict=True)),
-            "after": dict(zip(("s3_actions", "buckets", "wildcard_grants"), after, strict=True)),
+            "before": before,
+            "after": after,
+            "used_actions": len({u["action"] for u in used}),
+            "removed_or_narrowed": removed_or_narrowed(removed),
+            "reduction": removed_or_narrowed(removed) / before["grants"]
+            if before["grants"]
+            else None,
         },
         "out_of_scope": [
             {
@@ -144,6 +153,8 @@ def sample_analysis() -> dict[str, Any]:
         _allow("S3ReadUploads", ["s3:GetObject"], ["arn:aws:s3:::acme-uploads/incoming/*"]),
         _allow("S3ListUploads", ["s3:ListBucket"], ["arn:aws:s3:::acme-uploads"]),
         _allow("S3WriteThumbs", ["s3:PutObject"], ["arn:aws:s3:::acme-thumbnails/thumbs/*"]),
+        # The S3 family beside s3: is carried over as it is, and reported unknown.
+        _allow("S3ObjectLambda", ["s3-object-lambda:*"], ["*"]),
         LOGS_STATEMENT,
     )
     writer_current = _policy(
@@ -213,7 +224,7 @@ def sample_analysis() -> dict[str, Any]:
                 }
             ],
             kept=[],
-            counts=((1, 0, 1), (3, 2, 0)),
+            unknown_grants=[{"action": "s3-object-lambda:*", "resource": "*"}],
             kms_keys=[
                 {
                     "key_arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}",
@@ -244,7 +255,6 @@ def sample_analysis() -> dict[str, Any]:
                 {"action": "s3:GetObject", "resource": "arn:aws:s3:::acme-reports/*"},
                 {"action": "s3:PutObject", "resource": "arn:aws:s3:::acme-reports/*"},
             ],
-            counts=((3, 1, 0), (2, 1, 0)),
             not_granted_by_identity_policy=[
                 {
                     "action": "s3:GetObject",
@@ -286,7 +296,6 @@ def sample_analysis() -> dict[str, Any]:
                 },
             ],
             kept=[],
-            counts=((2, 1, 0), (0, 0, 0)),
         ),
         _role(
             "etl-loader",
@@ -298,7 +307,6 @@ def sample_analysis() -> dict[str, Any]:
             removed=[],
             kept=[{"action": "s3:GetObject", "resource": "arn:aws:s3:::acme-raw/*"}],
             unknown_grants=[{"action": "s3:PutObject", "resource": "*"}],
-            counts=((2, 1, 1), (2, 1, 1)),
             unknown=[
                 {
                     "action": "s3:PutObject",
@@ -402,6 +410,10 @@ def later_analysis() -> dict[str, Any]:
         key=lambda x: (x["action"], x["resource"]),
     )
     writer["diff"]["kept"] = [k for k in writer["diff"]["kept"] if k["action"] != "s3:GetObject"]
+    figures = writer["counts"]  # PutBucketPolicy is held now; GetObject and it are removable
+    figures["before"]["grants"] += 1
+    figures["removed_or_narrowed"] = len(writer["diff"]["removed"])
+    figures["reduction"] = figures["removed_or_narrowed"] / figures["before"]["grants"]
     newcomer = copy.deepcopy(next(r for r in analysis["roles"] if r["role_name"] == "etl-loader"))
     newcomer.update(
         role_name="etl-loader-v2",

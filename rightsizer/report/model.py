@@ -120,6 +120,7 @@ class RoleSection:
     recommended_policy_size: int
     grants_before: int
     grants_after: int
+    grants_reduced: int  # today's grants removed or narrowed
     actions_held: int
     actions_recommended: int
     actions_used: int

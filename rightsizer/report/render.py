@@ -15,6 +15,7 @@ from typing import Any, Literal
 import jinja2
 
 from rightsizer import __version__
+from rightsizer.model import percent
 from rightsizer.report.charts import Chart, render_charts
 from rightsizer.report.model import Report, RoleSection
 from rightsizer.report.text import clean
@@ -49,7 +50,8 @@ def num(value: int | float) -> str:
 
 
 def pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
+    """A share as the analysis writes it (rightsizer.model.percent); `n/a` for none."""
+    return "n/a" if value is None else percent(value)
 
 
 def when(value: Any) -> str:

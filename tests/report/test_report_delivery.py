@@ -150,7 +150,7 @@ def test_report_by_smtp_arrives_whole(tmp_path: Path, smtp_server: tuple[Inbox, 
     assert rcpt_tos == ["security@example.com", "ops@example.com"]
     message = inbox.message()
     assert message["Subject"] == (
-        "Lambda S3 permissions: 4 of 8 grants removable, 2 high-risk, 4 roles "
+        "Lambda S3 permissions: 4 of 9 grants removable, 2 high-risk, 4 roles "
         "(window to 2026-11-28)"
     )
     assert message["To"].addresses[1].display_name == "Ops Team"

@@ -80,7 +80,7 @@ def test_changes_across_two_runs_on_one_database(tmp_path: Path) -> None:
     ]
     moved = {f.label: (f.previous, f.current) for f in changes.figures}
     assert moved["Roles analysed"] == (4, 5)
-    assert moved["S3 grants held"] == (8, 11)
+    assert moved["S3 grants held"] == (9, 12)
     assert conn.execute("SELECT count(*) FROM report_runs").fetchone() == (2,)
 
     text = render_text(second.report)

@@ -44,16 +44,17 @@ def test_summary_figures() -> None:
     s = report.summary
     assert s.roles_analysed == 4
     assert s.idle_roles == 1
-    # thumbnailer: s3:* on *; writer: Get, Put, Delete; archive: Get, List; etl: Get, Put on *.
-    assert s.grants_before == 8
+    # thumbnailer: s3:* and s3-object-lambda:* on *; writer: Get, Put, Delete; archive: Get,
+    # List; etl: Get, Put on *. Counted as the analysis counts them, before and after alike.
+    assert s.grants_before == 9
     assert s.grants_removed == 4
-    assert s.share_removed == 0.5
-    assert s.grants_after == 3 + 2 + 0 + 2
+    assert s.share_removed == 4 / 9
+    assert s.grants_after == 4 + 2 + 0 + 2
     assert {(x.role_name, x.action, x.resource) for x in s.high_risk_removed} == {
         ("thumbnailer-role", "s3:*", "*"),
         ("report-writer", "s3:DeleteObject", "arn:aws:s3:::acme-reports/*"),
     }
-    assert s.roles_unknown_coverage == ("etl-loader",)
+    assert s.roles_unknown_coverage == ("etl-loader", "thumbnailer-role")
     assert s.denied_calls == 2
     assert (s.window_start, s.window_end, s.days) == (
         "2026-08-30T00:00:00Z",
@@ -103,8 +104,8 @@ def test_bucket_of() -> None:
 def test_text_report() -> None:
     text = render_text(build_report(sample_analysis(), previous=None))
     assert "2026-08-30 00:00 UTC to 2026-11-28 00:00 UTC (90 days)" in text
-    assert "4 (50%)" in text
-    assert "2 of 4 held" in text
+    assert "4 of 9 (44%)" in text
+    assert "2 of 5 held" in text
     assert "first report stored in this database" in text
     assert "truncated gzip" in text and "not JSON" in text
     assert "ROLE thumbnailer-role" in text
@@ -143,7 +144,7 @@ def test_markdown_report_tables_hold_together() -> None:
 def test_markdown_report() -> None:
     markdown = render_markdown(build_report(sample_analysis(), previous=None))
     assert markdown.startswith("# Lambda S3 permissions report\n")
-    assert "| S3 grants removed or narrowed | 4 (50%) |" in markdown
+    assert "| S3 grants removed or narrowed | 4 of 9 (44%) |" in markdown
     assert "### thumbnailer-role" in markdown
     assert "```json\n{\n" in markdown
     assert "```diff\n--- current\n" in markdown

@@ -41,11 +41,19 @@ EXPLORE = NOTEBOOKS_DIR / "explore.ipynb"
 EXPLORE_PROBE = """
 import json
 
+from rightsizer.report import build_report
+
+report = build_report(analysis, previous=None)
 print(json.dumps({
     "db_path": str(db_path),
     "window": analysis["window"],
     "chosen": chosen["role_arn"],
     "daily_calls": {name: int(calls) for name, calls in daily.sum().items()},
+    "table": role_table.set_index("role")[["grants", "used", "reduction"]].to_dict("index"),
+    "report": {
+        r.role_name: {"grants": f"{r.grants_before} → {r.grants_after}", "used": r.actions_used}
+        for r in report.roles
+    },
 }))
 """
 
@@ -199,6 +207,16 @@ def test_explore_demo_shows_charts_policy_and_denied_calls(executed: Callable[[P
     assert all(count > 0 for name, count in calls.items() if name != LEGACY_CLEANUP_ROLE.name)
     denied = "".join(o.data["text/plain"] for o in run.cell("denied").outputs if "data" in o)
     assert "exporter-role" in denied and "acme-secrets/keys.txt" in denied
+
+
+def test_explore_counts_each_role_as_the_report_does(executed: Callable[[Path], Run]) -> None:
+    table, report = executed(EXPLORE).probe["table"], executed(EXPLORE).probe["report"]
+    assert {
+        name: {"grants": row["grants"], "used": row["used"]} for name, row in table.items()
+    } == (report)
+    # The figures of issue 15: S3FullAccess narrowed to what the role used is not "0%".
+    assert table[THUMBNAILER_ROLE.name]["reduction"] == "50% (1 of 2)"
+    assert table[LEGACY_CLEANUP_ROLE.name]["used"] == 0
 
 
 def _sha256(path: Path) -> str:
