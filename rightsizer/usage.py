@@ -41,6 +41,8 @@ class UsedPermission:
     count: int
     first_seen: dt.datetime
     last_seen: dt.datetime
+    functions: tuple[str, ...] = ()  # the functions whose calls needed it
+    example_event_id: str = ""  # one of those calls
 
 
 @dataclass(frozen=True, slots=True)

@@ -334,6 +334,11 @@ def test_usage_counts_calls_per_action_and_resource(tmp_path: Path) -> None:
     (used,) = report.roles[ROLE].used
     assert (used.action, used.resource, used.count) == ("s3:GetObject", OBJ, 2)
     assert (used.first_seen.day, used.last_seen.day) == (2, 20)
+    # The evidence of a used permission: which functions needed it, and one of the calls.
+    assert used.functions == ("resize",) and used.example_event_id in {
+        early["eventID"],
+        "late-copy",
+    }
     (call,) = report.roles[ROLE].calls
     assert (call.count, call.function, call.region, call.event_name) == (
         2,

@@ -136,5 +136,5 @@ def test_denied_corpus_calls_are_not_usage(corpus: duckdb.DuckDBPyConnection) ->
 
     only_denied = pairs(True) - pairs(False)
     assert only_denied, "the corpus holds AccessDenied S3 calls"
-    used = set(as_engine(corpus).rows("usage", {}))
-    assert not only_denied & {(role, action, resource) for role, action, resource, *_ in used}
+    used = [row[:3] for row in as_engine(corpus).rows("usage", {})]
+    assert not only_denied & {tuple(row) for row in used}
