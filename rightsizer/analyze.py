@@ -18,6 +18,7 @@ from rightsizer.coverage import Hole
 from rightsizer.diff import counts, diff, merged, removed_or_narrowed
 from rightsizer.engine import EngineOrConnection, as_engine
 from rightsizer.errors import ConfigError
+from rightsizer.evidence import explain_grants
 from rightsizer.findings import Code
 from rightsizer.generate import Recommendation, recommend
 from rightsizer.iam.arn import names_role, parse_arn, role_name
@@ -126,9 +127,13 @@ def _filter(scope: dict[str, tuple[str, ...]], wanted: Sequence[str]) -> dict[st
     for name in wanted:
         matches = [arn for arn in scope if names_role(name, arn)]
         if not matches:
+            known = sorted(role_name(arn) for arn in scope)
+            shown = ", ".join(known[:20]) + (
+                f" and {len(known) - 20} more" if len(known) > 20 else ""
+            )
             raise ConfigError(
-                f"--role {name!r} is not a Lambda role of the snapshot or the logs; "
-                "give a role name or ARN from `rightsizer analyze` output"
+                f"role {name!r} is not a Lambda role of the snapshot or the logs; "
+                f"give a role name or ARN: {shown or 'none in this window'}"
             )
         out.update({arn: scope[arn] for arn in matches})
     return out
@@ -160,7 +165,15 @@ def _role_analysis(
             ActivityDay(a.day, a.calls, a.denied) for a in (role_usage.daily if role_usage else ())
         ),
         used=tuple(
-            UsedRow(u.action, u.resource, u.count, u.first_seen, u.last_seen)
+            UsedRow(
+                u.action,
+                u.resource,
+                u.count,
+                u.first_seen,
+                u.last_seen,
+                u.functions,
+                u.example_event_id,
+            )
             for u in (role_usage.used if role_usage else ())
         ),
         unknown=(),
@@ -229,6 +242,13 @@ def _role_analysis(
             incomplete=role_usage.incomplete_calls if role_usage else 0,
         ),
         warnings=tuple(warnings),
+        evidence=explain_grants(
+            rec.policy,
+            rows["used"],
+            role_usage.companions if role_usage else (),
+            rows["unknown"],
+            warnings,
+        ),
     )
     if check.ok:
         return analysis

@@ -16,10 +16,10 @@ are kept and marked unknown. Every non-S3 statement and every Deny is carried ov
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from rightsizer.carry import carry_over, s3_family_kept
@@ -38,7 +38,7 @@ from rightsizer.iam.s3 import S3Resource
 from rightsizer.iam.snapshot import Role
 from rightsizer.prefixes import folders_below, generalize_with_fragile
 from rightsizer.unknown import Wanted, keep_unobservable
-from rightsizer.usage import RoleUsage
+from rightsizer.usage import RoleUsage, UsedPermission
 
 
 @dataclass(frozen=True)
@@ -171,31 +171,36 @@ def _place_used(current: CurrentGrants, usage: RoleUsage | None, granularity: st
         if obj and use.resource in fragile and resource == obj.exact:
             placed.exact_only[target].add(use.resource)
         placed.wanted[(resource, cover.condition)].add(use.action)
-        _tally(placed.used, Item(use.action, resource), use.count, use.first_seen, use.last_seen)
+        _tally(placed.used, Item(use.action, resource), use)
     return placed
 
 
 def _tally(
-    rows: dict[Item, dict[str, Any]],
-    item: Item,
-    count: int,
-    first_seen: dt.datetime,
-    last_seen: dt.datetime,
+    rows: dict[Item, dict[str, Any]], item: Item, use: UsedPermission | dict[str, Any]
 ) -> None:
-    """Add uses to the `used` row of `item`, starting the row on its first use."""
+    """Add uses (a used permission, or a `used` row being regrouped) to the `used` row of
+    `item`, starting the row on its first use; functions and an example event ride along as
+    the evidence of the grant (rightsizer.evidence)."""
+    get: Callable[[str], Any] = use.get if isinstance(use, dict) else partial(getattr, use)
     row = rows.setdefault(
         item,
         {
             "action": item.action,
             "resource": item.resource,
             "count": 0,
-            "first_seen": first_seen,
-            "last_seen": last_seen,
+            "first_seen": get("first_seen"),
+            "last_seen": get("last_seen"),
+            "functions": (),
+            "example_event_id": get("example_event_id"),
         },
     )
-    row["count"] += count
-    row["first_seen"] = min(row["first_seen"], first_seen)
-    row["last_seen"] = max(row["last_seen"], last_seen)
+    row["count"] += get("count")
+    row["first_seen"] = min(row["first_seen"], get("first_seen"))
+    row["last_seen"] = max(row["last_seen"], get("last_seen"))
+    row["functions"] = tuple(sorted({*row["functions"], *get("functions")}))
+    row["example_event_id"] = min(
+        filter(None, (row["example_event_id"], get("example_event_id"))), default=""
+    )
 
 
 def _add_companions(current: CurrentGrants, usage: RoleUsage | None, placed: _Placed) -> None:
@@ -339,7 +344,7 @@ def _regroup_used(rows: dict[Item, dict[str, Any]], wanted: Wanted) -> dict[Item
             (r for r, a in sorted(granted) if a == item.action and within(item.resource, r)),
             item.resource,
         )
-        _tally(out, Item(item.action, resource), row["count"], row["first_seen"], row["last_seen"])
+        _tally(out, Item(item.action, resource), row)
     return out
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from rightsizer.coverage import SkippedLog
 from rightsizer.errors import ConfigError
 from rightsizer.findings import Severity, severity_of
-from rightsizer.model_json import NOT_IN_JSON, json_value, read
+from rightsizer.model_json import NOT_IN_JSON, iso, json_value, read
 from rightsizer.window import Window
 
 # 2: ingest.non_log_objects counts only "other" (digest and insight folders are never listed).
@@ -47,6 +47,8 @@ class UsedRow:
     count: int
     first_seen: dt.datetime
     last_seen: dt.datetime
+    functions: tuple[str, ...] = ()  # the functions whose calls needed it
+    example_event_id: str = ""  # one of those calls
 
 
 def percent(share: float) -> str:
@@ -210,6 +212,71 @@ class Replay:
 
 
 @dataclass(frozen=True)
+class Observed:
+    """Successful calls of the window that needed a grant."""
+
+    calls: int
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    functions: tuple[str, ...]
+    example_event_id: str
+
+
+@dataclass(frozen=True)
+class CompanionRule:
+    """Why a grant no call needed is kept: a rare path of calls the role made needs it."""
+
+    with_calls: tuple[str, ...]  # the event names it accompanies (CreateMultipartUpload, ...)
+    reason: str
+    reference: str  # the mapping table's source, docs/s3-event-actions.md#...
+
+
+@dataclass(frozen=True)
+class UnknownReason:
+    """What the logs cannot show about a grant, and how to close the gap."""
+
+    code: str
+    reason: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class GrantEvidence:
+    """Why the recommendation grants `action` on `resource`: `basis` is observed, companion
+    or unknown (the first that applies), and each part that applies is filled in."""
+
+    action: str
+    resource: str
+    basis: str
+    observed: Observed | None
+    companion: CompanionRule | None
+    unknown: tuple[UnknownReason, ...]
+
+    @property
+    def why(self) -> str:
+        """The evidence in one line, as people read it on every output."""
+        if self.basis == "observed" and self.observed is not None:
+            seen = self.observed
+            span = f"{iso(seen.first_seen)} to {iso(seen.last_seen)}"
+            by = f" by {', '.join(seen.functions)}" if seen.functions else ""
+            example = f" (e.g. event {seen.example_event_id})" if seen.example_event_id else ""
+            return f"observed: {seen.calls:,} calls{by}, {span}{example}"
+        if self.basis == "companion" and self.companion is not None:
+            rule = self.companion
+            return (
+                f"companion of {', '.join(rule.with_calls)}, which the role called: "
+                f"{rule.reason or 'a rare path of those calls needs it'} ({rule.reference})"
+            )
+        if self.unknown:
+            return "; ".join(
+                f"unknown ({gap.code}): {gap.reason}"
+                + (f"; to close it: {gap.fix}" if gap.fix else "")
+                for gap in self.unknown
+            )
+        return "no evidence recorded"
+
+
+@dataclass(frozen=True)
 class RoleAnalysis:
     """One Lambda role: its use, today's policies, the recommendation and its checks.
 
@@ -239,6 +306,7 @@ class RoleAnalysis:
     precision_given_up: tuple[Coarsening, ...]
     replay: Replay | None
     warnings: tuple[Finding, ...]
+    evidence: tuple[GrantEvidence, ...] = ()  # one per S3 grant of the recommended policy
     refused: bool = field(default=False, metadata=NOT_IN_JSON)
 
     @property

@@ -53,6 +53,8 @@ def _used(action: str, resource: str, count: int, last: str) -> dict[str, Any]:
         "count": count,
         "first_seen": "2026-09-01T08:00:00Z",
         "last_seen": last,
+        "functions": ["sample-function"],
+        "example_event_id": f"event-{action}-{count}",
     }
 
 
@@ -225,6 +227,48 @@ def sample_analysis() -> dict[str, Any]:
             ],
             kept=[],
             unknown_grants=[{"action": "s3-object-lambda:*", "resource": "*"}],
+            evidence=[
+                {
+                    "action": "s3:GetObject",
+                    "resource": "arn:aws:s3:::acme-uploads/incoming/*",
+                    "basis": "observed",
+                    "observed": {
+                        "calls": 1234,
+                        "first_seen": "2026-09-01T08:00:00Z",
+                        "last_seen": "2026-11-27T23:10:00Z",
+                        "functions": ["thumbnailer"],
+                        "example_event_id": "event-1",
+                    },
+                    "companion": None,
+                    "unknown": [],
+                },
+                {
+                    "action": "s3:ListBucket",
+                    "resource": "arn:aws:s3:::acme-uploads",
+                    "basis": "companion",
+                    "observed": None,
+                    "companion": {
+                        "with_calls": ["GetObject"],
+                        "reason": "without s3:ListBucket a missing key answers 403",
+                        "reference": "docs/s3-event-actions.md#listbucket",
+                    },
+                    "unknown": [],
+                },
+                {
+                    "action": "s3-object-lambda:*",
+                    "resource": "*",
+                    "basis": "unknown",
+                    "observed": None,
+                    "companion": None,
+                    "unknown": [
+                        {
+                            "code": "s3-family-unknown",
+                            "reason": "rightsizer does not right-size s3-object-lambda",
+                            "fix": "review the grant by hand",
+                        }
+                    ],
+                },
+            ],
             kms_keys=[
                 {
                     "key_arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}",

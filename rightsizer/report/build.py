@@ -147,6 +147,7 @@ def _role(index: int, role: RoleAnalysis) -> RoleSection:
         out_of_scope=tuple(OutOfScope(o.policy, o.sid, o.actions) for o in role.out_of_scope),
         precision_given_up=tuple(f"{p.from_} → {p.to}" for p in role.precision_given_up),
         activity=tuple(DayActivity(a.day.isoformat(), a.calls, a.denied) for a in role.activity),
+        evidence=role.evidence,
     )
 
 

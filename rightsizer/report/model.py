@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rightsizer.model import Finding, SelectorFix
+from rightsizer.model import Finding, GrantEvidence, SelectorFix
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,7 @@ class RoleSection:
     out_of_scope: tuple[OutOfScope, ...]
     precision_given_up: tuple[str, ...]
     activity: tuple[DayActivity, ...] = ()
+    evidence: tuple[GrantEvidence, ...] = ()  # why each recommended S3 grant is there
 
     @property
     def held(self) -> tuple[Grant, ...]:

@@ -188,7 +188,8 @@ def test_role_filter_and_unknown_role(
     assert code == 0 and [r["role_name"] for r in data["roles"]] == ["config-reader-role"]
     code = main(analyze_args(dataset, Path(analysis["_db"]), "--role", "nope"))
     assert code == 2
-    assert "--role 'nope'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "role 'nope'" in err and "config-reader-role, eu-ingest-role" in err  # names them
 
 
 def test_missing_snapshot_file_is_a_one_line_error(

@@ -50,6 +50,8 @@ def test_over_privileged_role_is_narrowed_to_the_prefix_it_used() -> None:
             "count": 3,
             "first_seen": T0,
             "last_seen": T0,
+            "functions": (),
+            "example_event_id": "",
         }
     ]
     changes = diff(role(FULL_ACCESS).policies, rec.policy, rec.unknown_grants)
