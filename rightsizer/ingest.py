@@ -45,7 +45,7 @@ from rightsizer.records import (
 from rightsizer.sources import Listing, LogFile, LogSource
 from rightsizer.store import connect
 from rightsizer.window import Window
-from rightsizer.workers import decode_pool, spool_folder
+from rightsizer.workers import decode_pool, discard_spool, spool_folder
 
 T = TypeVar("T")
 
@@ -534,6 +534,8 @@ def _read_new(
             _read_all(conn, source, todo, workers or os.cpu_count() or 1, summary, shown, stop)
         finally:
             shown.finish()
+    else:
+        discard_spool(conn)  # decoded tables a killed run left, though it committed them all
 
 
 def _read_all(

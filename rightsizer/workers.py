@@ -34,15 +34,11 @@ def spool_folder(conn: duckdb.DuckDBPyConnection) -> Iterator[str]:
     the single-writer lock means no other run uses it), or a temporary folder for a database in
     memory.
     """
-    ((path,),) = conn.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()
-    if not path:
+    folder = discard_spool(conn)
+    if folder is None:
         with tempfile.TemporaryDirectory(prefix="rightsizer-spool-") as temporary:
             yield temporary
         return
-    folder = Path(f"{path}.spool")
-    shutil.rmtree(folder, ignore_errors=True)
     try:
         folder.mkdir()
     except OSError as exc:
@@ -54,6 +50,20 @@ def spool_folder(conn: duckdb.DuckDBPyConnection) -> Iterator[str]:
         yield str(folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def discard_spool(conn: duckdb.DuckDBPyConnection) -> Path | None:
+    """Remove `<db>.spool/`, which a killed run may have left, and return its path (None for a
+    database in memory). A run with nothing new to ingest calls it too: the killed run may have
+    committed every file before it was killed."""
+    ((path,),) = conn.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    if not path:
+        return None
+    folder = Path(f"{path}.spool")
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
 
 
 def _start_worker(parent: int) -> None:

@@ -250,6 +250,20 @@ def test_tables_a_killed_run_left_in_the_spool_are_cleared(tmp_path: Path) -> No
     assert not spool.exists()
 
 
+def test_a_spool_left_by_a_run_killed_after_its_last_commit_goes_on_a_run_with_nothing_new(
+    tmp_path: Path,
+) -> None:
+    write_tree(tmp_path / "logs")
+    db = tmp_path / "store.duckdb"
+    run_ingest(tmp_path / "logs", db)
+    spool = tmp_path / "store.duckdb.spool"
+    spool.mkdir()
+    (spool / "0123456789abcdef.arrow").write_bytes(b"left by a killed run")
+    summary = run_ingest(tmp_path / "logs", db)
+    assert summary.events_added == 0
+    assert not spool.exists()
+
+
 def test_a_failed_insert_keeps_committed_batches_and_leaves_the_connection_usable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
