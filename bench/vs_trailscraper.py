@@ -1,6 +1,7 @@
 """rightsizer against trailscraper, end to end on the same CloudTrail tree, in the same run.
 
-    python bench/vs_trailscraper.py [--records 600000] [--trailscraper PATH] [--fresh]
+    python bench/vs_trailscraper.py [--records 600000] [--trailscraper PATH] [--role NAME]
+                                    [--timeout 1800] [--fresh]
 
 Writes (or reuses) the synthetic demo scenario at that scale under bench/.cache/ (a CloudTrail
 tree as a trail delivers it: account, region and day folders of .json.gz files, with digest
@@ -9,11 +10,18 @@ and Insight files beside them), then times, each as a user runs it:
 * rightsizer: `rightsizer analyze` into a new store, that is ingest plus the analysis of every
   Lambda role (six), with the IAM snapshot, as JSON;
 * trailscraper: `trailscraper select --log-dir TREE --filter-assumed-role-arn ROLE --from
-  START --to END | trailscraper generate` for one role, the busiest (thumbnailer).
+  START --to END | trailscraper generate` for one role.
 
 Both read the window of the tree's 30 days. Prints both times and their ratio (target:
-rightsizer at least 10 times faster). trailscraper (0.10.0 on PyPI) pins old versions of
-libraries this project uses; install it into a virtual environment of its own:
+rightsizer at least 10 times faster). The role is `report-role` unless `--role` names another
+Lambda role of the scenario: the third busiest (a fifth of the records), touching few
+distinct objects (259). trailscraper's `generate` merges each new resource into a sorted list,
+so its time grows with the square of a role's distinct objects: for the busiest role,
+`thumbnailer-role-x1y2z3` (95,000 distinct objects at 600,000 records), it takes far longer;
+a run over `--timeout` seconds is stopped and the ratio printed as a lower bound.
+
+trailscraper (0.10.0 on PyPI) pins old versions of libraries this project uses; install it
+into a virtual environment of its own:
 
     python3 -m venv /tmp/ts-venv && /tmp/ts-venv/bin/pip install trailscraper
     python bench/vs_trailscraper.py --trailscraper /tmp/ts-venv/bin/trailscraper
@@ -46,7 +54,7 @@ INSTALL = (
     "    python3 -m venv /tmp/ts-venv && /tmp/ts-venv/bin/pip install trailscraper\n"
     "then pass --trailscraper /tmp/ts-venv/bin/trailscraper (or put it on PATH)"
 )
-ROLE = synth.THUMBNAILER_ROLE
+ROLES = {role.name: role for role in synth.LAMBDA_ROLES}
 
 
 def _trailscraper(given: str | None) -> str:
@@ -76,35 +84,46 @@ def _rightsizer(ds: synth.SynthDataset, folder: Path) -> tuple[float, dict[str, 
 
 
 def _trailscraper_run(
-    executable: str, ds: synth.SynthDataset, folder: Path
-) -> tuple[float, dict[str, Any], int]:
-    """Seconds of `select | generate` for ROLE, the policy it wrote, and its warning lines."""
+    executable: str, ds: synth.SynthDataset, role: synth.RoleSpec, folder: Path, timeout: float
+) -> tuple[float, dict[str, Any] | None, int]:
+    """Seconds of `select | generate` for `role`, the policy it wrote (None when stopped after
+    `timeout` seconds), and its warning lines."""
     window = Window.ending(ds.until, ds.days)
     select = [executable, "select", "--log-dir", str(ds.source_dir)]
-    select += ["--filter-assumed-role-arn", ROLE.arn]
+    select += ["--filter-assumed-role-arn", role.arn]
     select += ["--from", f"{window.start:%Y-%m-%d}", "--to", f"{window.end:%Y-%m-%d}"]
     warnings_path = folder / "select.stderr"
     began = time.monotonic()
     with warnings_path.open("w") as warnings:
         selecting = subprocess.Popen(select, stdout=subprocess.PIPE, stderr=warnings, cwd=folder)
-        generating = subprocess.run(
+        generating = subprocess.Popen(
             [executable, "generate"],
             stdin=selecting.stdout,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             cwd=folder,
         )
         assert selecting.stdout is not None
-        selecting.stdout.close()
+        selecting.stdout.close()  # generate alone reads the pipe now
+        try:
+            policy, errors = generating.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for process in (selecting, generating):
+                process.kill()
+                process.wait()
+            policy = None
         selected = selecting.wait()
     seconds = time.monotonic() - began
+    warned = sum(1 for line in warnings_path.read_text().splitlines() if "WARNING" in line)
+    if policy is None:
+        return seconds, None, warned
     if selected != 0 or generating.returncode != 0:
         sys.exit(
             f"trailscraper failed (select {selected}, generate {generating.returncode}): "
-            f"{generating.stderr.strip()[-500:]}"
+            f"{errors.strip()[-500:]}"
         )
-    warned = sum(1 for line in warnings_path.read_text().splitlines() if "WARNING" in line)
-    return seconds, json.loads(generating.stdout), warned
+    return seconds, json.loads(policy), warned
 
 
 def _s3_actions(statements: list[dict[str, Any]]) -> list[str]:
@@ -116,25 +135,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=600_000)
     parser.add_argument("--trailscraper", help="its executable (default: trailscraper on PATH)")
+    parser.add_argument(
+        "--role", choices=sorted(ROLES), default=synth.REPORT_ROLE.name, help="for trailscraper"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1800, help="stop trailscraper after this many seconds"
+    )
     parser.add_argument("--fresh", action="store_true", help="regenerate the tree")
     args = parser.parse_args()
     executable = _trailscraper(args.trailscraper)
+    role = ROLES[args.role]
     ds = dataset(args.records, args.fresh)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         ours, analysis = _rightsizer(ds, folder)
-        theirs, policy, warned = _trailscraper_run(executable, ds, folder)
+        theirs, policy, warned = _trailscraper_run(executable, ds, role, folder, args.timeout)
     roles = analysis["roles"]
-    role = next(r for r in roles if r["role_arn"] == ROLE.arn)
-    statements = policy["Statement"]
+    used = next(r for r in roles if r["role_arn"] == role.arn)["used"]
     print(f"tree: {ds.records:,} records in {ds.files:,} log files, {ds.days} days")
     print(
         f"rightsizer analyze (ingest + {len(roles)} roles): {ours:.1f} s  "
-        f"({analysis['ingest']['events_added']:,} events stored; {ROLE.name} uses "
-        f"{len(role['used'])} S3 grants)"
+        f"({analysis['ingest']['events_added']:,} events stored; {role.name}: "
+        f"{len(used)} S3 grants used)"
     )
+    if policy is None:
+        print(f"trailscraper select | generate ({role.name}): stopped after {theirs:.0f} s")
+        print(f"ratio: rightsizer more than {theirs / ours:.1f}x faster   (target >= 10x)")
+        return
+    statements = policy["Statement"]
     print(
-        f"trailscraper select | generate (1 role): {theirs:.1f} s  ({len(statements)} "
+        f"trailscraper select | generate ({role.name}): {theirs:.1f} s  ({len(statements)} "
         f"statements, S3 actions {_s3_actions(statements)}; {warned} warnings)"
     )
     print(f"ratio: rightsizer {theirs / ours:.1f}x faster   (target >= 10x)")
