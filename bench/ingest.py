@@ -191,11 +191,13 @@ def main() -> None:
         cli_env = {**os.environ, "RIGHTSIZER_WORKERS": str(args.workers)}
     else:
         cli_env = {k: v for k, v in os.environ.items() if k != "RIGHTSIZER_WORKERS"}
-    cli_seconds = []
+    cli_seconds, cli_cpu = [], []
     for _ in range(2):  # cold, then nothing new
+        cpu_before = _cpu_seconds()[1]
         began = time.perf_counter()
         subprocess.run(cli, check=True, capture_output=True, env=cli_env)
         cli_seconds.append(time.perf_counter() - began)
+        cli_cpu.append(_cpu_seconds()[1] - cpu_before)  # the command and its workers
 
     size = sum(f.stat().st_size for f in tree.rglob("*.json.gz"))
     print(
@@ -213,9 +215,12 @@ def main() -> None:
     print(f"no-op rerun (library, incl. connect): {rerun_seconds:.2f}s")
     print(
         f"cold ingest (CLI process, incl. start-up): {cli_seconds[0]:.2f}s "
-        f"({cli_seconds[0] - cold_seconds:+.2f}s against the library)"
+        f"({cli_seconds[0] - cold_seconds:+.2f}s against the library); CPU "
+        f"{cli_cpu[0]:.2f}s against the library's {main_cpu + worker_cpu:.2f}s"
     )
-    print(f"no-op rerun (CLI process, incl. start-up): {cli_seconds[1]:.2f}s")
+    print(
+        f"no-op rerun (CLI process, incl. start-up): {cli_seconds[1]:.2f}s, CPU {cli_cpu[1]:.2f}s"
+    )
     print(f"peak RSS: main {own:.0f} MB, largest worker {children:.0f} MB")
 
 
