@@ -22,7 +22,7 @@ from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 # What the `rightsizer` console script runs.
-CLI = "import sys; from rightsizer.cli import main; sys.exit(main())"
+CLI = "from rightsizer.cli import run; run()"
 CASES: dict[str, list[str]] = {
     "rightsizer --help": ["-c", CLI, "--help"],
     "rightsizer config": ["-c", CLI, "config"],
