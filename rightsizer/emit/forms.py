@@ -93,20 +93,21 @@ def deployment(role_name: str, document: Mapping[str, Any]) -> Deployment:
         return Deployment("inline", (PolicyPart(INLINE_POLICY_NAME, document),), size)
     pieces: list[dict[str, Any]] = []
     problems: list[str] = []
+    header = _header(document)
     for index, statement in enumerate(document.get("Statement", [])):
-        split = _split(dict(statement), _header(document))
+        split = _split(dict(statement), header)
         pieces.extend(split)
         for piece in split:
-            over = policy_size({**_header(document), "Statement": [piece]})
+            over = policy_size({**header, "Statement": [piece]})
             if over > MANAGED_POLICY_LIMIT:
                 label = piece.get("Sid") or f"number {index + 1}"
                 problems.append(
                     f"statement {label} alone is {over:,} characters, over the "
                     f"{MANAGED_POLICY_LIMIT:,} of a managed policy, and cannot be split further"
                 )
-    groups = _pack(pieces, _header(document))
+    groups = _pack(pieces, header)
     parts = tuple(
-        PolicyPart(f"{role_name}-{INLINE_POLICY_NAME}-{n}", {**_header(document), "Statement": g})
+        PolicyPart(f"{role_name}-{INLINE_POLICY_NAME}-{n}", {**header, "Statement": g})
         for n, g in enumerate(groups, start=1)
     )
     if len(parts) > MANAGED_POLICIES_PER_ROLE:
