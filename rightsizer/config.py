@@ -39,6 +39,14 @@ class Settings:
     event_selectors: str | None = _setting(None, "get-event-selectors JSON file, or `live`")
     granularity: str = _setting("prefix", "object | prefix | bucket")
     engine: str = _setting("duckdb", "where the usage stage runs (see analyze --help)")
+    athena_workgroup: str = _setting("primary", "Athena workgroup (--engine athena)")
+    athena_database: str | None = _setting(
+        None, "Athena database of the CloudTrail table and the staging tables"
+    )
+    athena_output: str | None = _setting(None, "s3://bucket/prefix/ for Athena results, staging")
+    athena_table: str = _setting("cloudtrail_logs", "the CloudTrail table in athena_database")
+    athena_create_table: bool = _setting(False, "consent to create the CloudTrail table if missing")
+    max_scan_gb: float | None = _setting(None, "stop Athena above this many GB scanned in a run")
     profile: str | None = _setting(None, "AWS profile for boto3")
     region: str | None = _setting(None, "AWS region for API calls (IAM, SES, CloudTrail)")
     workers: int = _setting(0, "ingest worker processes (0 = one per core)")
@@ -80,6 +88,12 @@ class Flags:
     event_selectors: str | None = None
     granularity: str | None = None
     engine: str | None = None
+    athena_workgroup: str | None = None
+    athena_database: str | None = None
+    athena_output: str | None = None
+    athena_table: str | None = None
+    athena_create_table: bool | None = None
+    max_scan_gb: float | None = None
     profile: str | None = None
     smtp_host: str | None = None
     smtp_port: int | None = None
@@ -134,6 +148,10 @@ def _coerce(name: str, raw: Any, where: str) -> Any:
             if isinstance(raw, bool):
                 raise ValueError(raw)
             return int(raw)
+        if kind is float:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return float(raw)
         if kind is tuple:
             if isinstance(raw, list | tuple):
                 return tuple(str(item) for item in raw)

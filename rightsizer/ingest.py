@@ -234,6 +234,8 @@ class IngestSummary:
             "exit_code": self.exit_code,
             "interrupted": self.interrupted,
             "engine": "duckdb",
+            "scanned_bytes": 0,
+            "cost_usd": 0.0,
         }
 
 

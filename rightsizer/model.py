@@ -385,6 +385,10 @@ class IngestRun:
     # duckdb: the logs were ingested into the store; another engine read them in place
     # (nothing stored: events_added is 0) and the counts are what it read.
     engine: str
+    # An engine that bills by the data it reads (athena): the bytes reading the logs scanned
+    # and their price in USD; 0 for the store's ingest.
+    scanned_bytes: int
+    cost_usd: float
 
     @classmethod
     def from_json(cls, summary: Mapping[str, Any]) -> IngestRun:

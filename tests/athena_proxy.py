@@ -5,7 +5,8 @@ moto runs no SQL: a query goes QUEUED -> RUNNING -> SUCCEEDED as it is polled, s
 and returns the rows queued for it (`queue_results`, moto's own API). The proxy adds, over HTTP
 like the service: pages of GetQueryResults (MaxResults, NextToken), and for the n-th query
 started, a state, reason and bytes scanned its GetQueryExecution reports (`script`: a failure,
-a scan that runs long) until rightsizer stops it. Every Athena request is kept (`requests`).
+a scan that runs long) until rightsizer stops it, and rows for the queries whose text holds a
+fragment (`answer_queries`). Every Athena request is kept (`requests`).
 Not a test module itself.
 """
 
@@ -35,11 +36,18 @@ class AthenaProxy:
     scripts: dict[int, dict[str, Any]] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
     stopped: set[str] = field(default_factory=set)
+    texts: dict[str, str] = field(default_factory=dict)
+    answers: list[tuple[str, list[list[str | None]]]] = field(default_factory=list)
 
     def script(self, nth: int, **status: Any) -> None:
         """The `nth` query started (1-based) reports `State`, `StateChangeReason` and/or
         `DataScannedInBytes` until it is stopped."""
         self.scripts[nth] = status
+
+    def answer_queries(self, fragment: str, rows: list[list[str | None]]) -> None:
+        """Rows (header first) for every query whose text holds `fragment`, in place of
+        moto's queued or empty result."""
+        self.answers.append((fragment, rows))
 
     def queue_results(self, *results: list[list[str | None]]) -> None:
         """Rows (the first is the header, as Athena sends) for the next queries started."""
@@ -72,6 +80,7 @@ class AthenaProxy:
         self.requests.append((operation, body))
         if operation == "StartQueryExecution":
             self.started.append(reply["QueryExecutionId"])
+            self.texts[reply["QueryExecutionId"]] = body["QueryString"]
         elif operation == "StopQueryExecution":
             self.stopped.add(body["QueryExecutionId"])
         elif operation == "GetQueryExecution":
@@ -86,6 +95,13 @@ class AthenaProxy:
                     if key in status:
                         execution["Status"][key] = status[key]
         elif operation == "GetQueryResults":
+            text = self.texts.get(body["QueryExecutionId"], "")
+            for fragment, answer in self.answers:
+                if fragment in text:
+                    reply["ResultSet"]["Rows"] = [
+                        {"Data": [{} if v is None else {"VarCharValue": v} for v in row]}
+                        for row in answer
+                    ]
             rows = reply["ResultSet"]["Rows"]
             start = int(body.get("NextToken") or 0)
             end = start + int(body.get("MaxResults") or 1000)

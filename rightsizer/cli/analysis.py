@@ -212,7 +212,7 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
     )
     if choice.in_place:
         with open_engine(choice.name, settings, window) as engine:
-            return analyze(
+            analysis = analyze(
                 engine,
                 window,
                 snapshot,
@@ -221,6 +221,10 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
                 role_filter=options.role or (),
                 ingest_summary=engine.ingest_summary(),
             )
+        note = engine.cost_note()  # what the engine's reading cost (Athena bills by the byte)
+        if note:
+            typer.echo(note, err=True)
+        return analysis
     summary = run_ingest(settings, window, quiet=quiet)
     conn = connect(settings.db, read_only=summary is None)
     try:

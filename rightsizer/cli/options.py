@@ -37,7 +37,10 @@ ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile."
 # would make every start of the command line load rich, Jinja and DuckDB.
 FORMAT_HELP = "table (default on a terminal), json (default otherwise) or markdown."
 # engine.engine_help(), written out for the same reason (the same test checks it).
-ENGINE_HELP = "Where the usage stage runs: duckdb (the local store, after an ingest; default)."
+ENGINE_HELP = (
+    "Where the usage stage runs: duckdb (the local store, after an ingest; default) or athena "
+    "(Amazon Athena, over the trail's CloudTrail table; see --athena-*)."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +95,43 @@ class AnalysisOptions:
         ),
     ] = None
     engine: Annotated[str | None, typer.Option("--engine", help=ENGINE_HELP)] = None
+    athena_workgroup: Annotated[
+        str | None, typer.Option("--athena-workgroup", help="Athena workgroup (primary).")
+    ] = None
+    athena_database: Annotated[
+        str | None,
+        typer.Option(
+            "--athena-database",
+            help="Athena database holding the CloudTrail table; the run's staging tables "
+            "(rightsizer_*) are made there and dropped at the end.",
+        ),
+    ] = None
+    athena_output: Annotated[
+        str | None,
+        typer.Option(
+            "--athena-output",
+            help="s3://bucket/prefix/ for Athena's query results and the staging files.",
+        ),
+    ] = None
+    athena_table: Annotated[
+        str | None,
+        typer.Option("--athena-table", help="The CloudTrail table in --athena-database."),
+    ] = None
+    athena_create_table: Annotated[
+        bool | None,
+        typer.Option(
+            "--athena-create-table",
+            help="Consent to create the CloudTrail table (partition projection over the "
+            "--source s3:// trail's accounts, regions and days) when it is missing.",
+        ),
+    ] = None
+    max_scan_gb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-scan-gb",
+            help="Stop Athena's queries once the run has scanned this many GB (USD 5 per TB).",
+        ),
+    ] = None
     profile: ProfileOpt = None
 
 

@@ -56,7 +56,14 @@ class EngineChoice:
 
 ENGINES: dict[str, EngineChoice] = {
     choice.name: choice
-    for choice in (EngineChoice("duckdb", "the local store, after an ingest; default"),)
+    for choice in (
+        EngineChoice("duckdb", "the local store, after an ingest; default"),
+        EngineChoice(
+            "athena",
+            "Amazon Athena, over the trail's CloudTrail table; see --athena-*",
+            "rightsizer.engine.athena",
+        ),
+    )
 }
 
 

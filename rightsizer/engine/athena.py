@@ -29,8 +29,9 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
@@ -43,10 +44,13 @@ from rightsizer.engine.athena_values import (
     values_table,
 )
 from rightsizer.engine.base import ROWS_PER_BATCH, Engine, Prepared, identifier
-from rightsizer.engine.cloudtrail_table import DAY_FORMAT
+from rightsizer.engine.cloudtrail_table import DAY_FORMAT, ensure_table
 from rightsizer.engine.duckdb import DuckDBEngine
 from rightsizer.errors import ConfigError, QueryError
 from rightsizer.window import Window
+
+if TYPE_CHECKING:
+    from rightsizer.config import Settings
 
 # Athena SQL pricing (aws.amazon.com/athena/pricing): USD 5 per TB scanned, each query billed
 # at least 10 MB, rounded up to the next MB; DDL statements and failed queries cost nothing.
@@ -150,11 +154,58 @@ class AthenaEngine(Engine):
         self._values: dict[str, pa.Table] = {}
         self._staged: dict[str, str] = {}
         self._shadow = DuckDBEngine(store.connect(":memory:"), owned=True)
+        self._started = time.monotonic()
+        self.source = f"athena:{options.database}.{options.table}"
 
     @property
     def spend(self) -> Spend:
         """Queries run, bytes scanned and their cost so far (the engine and its sessions)."""
         return self._run.spend
+
+    def ingest_summary(self) -> dict[str, Any]:
+        """The `ingest` block: the window's logs as Athena read them (staged, not stored).
+
+        `records` counts the events after ingest's rules; the records those rules left out
+        (duplicates, bad, Insight) are not counted here: 0. `scanned_bytes` and `cost_usd`
+        are those of reading the logs (the staging), the bulk of a run's scan.
+        """
+        ((files, events),) = self.rows("events_read")
+        spend = self._run.spend
+        seconds = time.monotonic() - self._started
+        return {
+            "run_id": self._run.run_id,
+            "source": self.source,
+            "window": self.window.as_dict(),
+            "files_listed": files,
+            "files_already_ingested": 0,
+            "files_skipped_before": 0,
+            "files_read": files,
+            "records": events,
+            "events_added": 0,
+            "duplicates": 0,
+            "bad_records": 0,
+            "insight_records": 0,
+            "skipped_files": [],
+            "non_log_objects": {"other": 0},
+            "unexpected_folders": [],
+            "seconds": round(seconds, 3),
+            "records_per_second": round(events / seconds) if seconds > 0 else 0,
+            "strict": False,
+            "exit_code": 0,
+            "interrupted": False,
+            "engine": "athena",
+            "scanned_bytes": spend.scanned_bytes,
+            "cost_usd": round(spend.cost_usd, 6),
+        }
+
+    def cost_note(self) -> str:
+        """What the run's Athena queries scanned and what that costs."""
+        spend = self._run.spend
+        return (
+            f"athena: {spend.queries} queries scanned {spend.scanned_bytes / GB:,.3f} GB, "
+            f"about USD {spend.cost_usd:,.4f} (USD {USD_PER_TB:g} per TB scanned, 10 MB minimum "
+            "per query: aws.amazon.com/athena/pricing)"
+        )
 
     # --- the Engine interface ---------------------------------------------------------------
 
@@ -245,7 +296,7 @@ class AthenaEngine(Engine):
             if table.name in self._values:
                 table.replace(values_table(table.name, self._values[table.name], table.alias))
             elif table.name in MANIFEST_TABLES:  # empty here: Athena reads the files itself
-                empty = self._shadow.conn.table(table.name).arrow()
+                empty = self._shadow.conn.table(table.name).to_arrow_table()
                 table.replace(values_table(table.name, empty, table.alias))
             elif qualified.get(table.name):
                 table.set("this", exp.to_identifier(qualified[table.name]))
@@ -289,10 +340,12 @@ class AthenaEngine(Engine):
         }
         if args:
             request["ExecutionParameters"] = [literal(value) for value in args]
-        query_id: str = self.client.start_query_execution(**request)["QueryExecutionId"]
+        with aws_errors("Athena"):
+            query_id: str = self.client.start_query_execution(**request)["QueryExecutionId"]
         where = "a DDL statement" if ddl else f"queries/{name}.sql"
         try:
-            state, reason, scanned = self._wait(query_id)
+            with aws_errors("Athena"):
+                state, reason, scanned = self._wait(query_id)
         except BaseException:  # interrupted, or a call failed: the query must not run on
             self.client.stop_query_execution(QueryExecutionId=query_id)
             raise
@@ -334,11 +387,12 @@ class AthenaEngine(Engine):
         token: str | None = None
         first = True
         while True:
-            page = self.client.get_query_results(
-                QueryExecutionId=query_id,
-                MaxResults=1000,
-                **({"NextToken": token} if token else {}),
-            )
+            with aws_errors("Athena"):
+                page = self.client.get_query_results(
+                    QueryExecutionId=query_id,
+                    MaxResults=1000,
+                    **({"NextToken": token} if token else {}),
+                )
             data = page["ResultSet"]["Rows"]
             if first and data and cells(data[0]) == schema.names:
                 data = data[1:]  # a SELECT's first row holds the column labels
@@ -364,3 +418,74 @@ def _tables(statement: Any) -> set[str]:
     tree = sqlglot.parse_one(statement, read="athena") if isinstance(statement, str) else statement
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
     return {t.name for t in tree.find_all(exp.Table) if not t.db} - ctes
+
+
+def open_engine(settings: Settings, window: Window) -> AthenaEngine:
+    """The engine `--engine athena` runs: the --athena-* settings, AWS from --profile, and the
+    CloudTrail table checked (created over the --source s3:// trail with --athena-create-table).
+    """
+    from rightsizer import aws
+    from rightsizer.sources import open_source
+
+    missing = [
+        flag
+        for flag, value in (
+            ("--athena-database", settings.athena_database),
+            ("--athena-output", settings.athena_output),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigError(
+            f"--engine athena needs {' and '.join(missing)} (the database of the CloudTrail "
+            "table, and s3://bucket/prefix/ for query results)"
+        )
+    options = AthenaOptions(
+        database=settings.athena_database or "",
+        output=settings.athena_output or "",
+        workgroup=settings.athena_workgroup,
+        table=settings.athena_table,
+        max_scan_gb=settings.max_scan_gb,
+    )
+    session = aws.session(settings.profile, settings.region)
+    engine = AthenaEngine(session.client("athena"), options, window)
+    engine.source = settings.source or engine.source
+    trail = None
+    try:
+        if settings.source and settings.source.startswith("s3://"):
+            trail = open_source(settings.source, profile=settings.profile, region=settings.region)
+        with aws_errors("the Glue Data Catalog"):
+            ensure_table(
+                session.client("glue"),
+                trail,
+                database=options.database,
+                table=options.table,
+                create=settings.athena_create_table,
+                run_ddl=engine.run_ddl,
+            )
+    except BaseException:
+        engine.close()
+        raise
+    finally:
+        if trail is not None:
+            trail.close()
+    return engine
+
+
+@contextmanager
+def aws_errors(service: str) -> Iterator[None]:
+    """An AWS error (denied, no credentials, unreachable) as one line naming `service`."""
+    import botocore.exceptions as bce
+
+    try:
+        yield
+    except bce.ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise QueryError(
+            f"{service}: {error.get('Code', 'error')}: {error.get('Message', exc)}; check the "
+            "--athena-* settings and the permissions in the README"
+        ) from None
+    except bce.BotoCoreError as exc:
+        raise QueryError(
+            f"{service}: {exc}; check AWS credentials, --profile and the region"
+        ) from None

@@ -194,6 +194,11 @@ class Engine(ABC):
         store, whose ingest ran before."""
         return None
 
+    def cost_note(self) -> str | None:
+        """One line on what the run cost in an engine that bills by the data it reads (for
+        stderr after the analysis); None for an engine that does not."""
+        return None
+
     def prepare(self, name: str, params: Mapping[str, Any] | None = None) -> Prepared:
         """queries/NAME.sql in this engine's dialect, with `params` bound its way."""
         return prepare(name, params or {}, self.dialect)
