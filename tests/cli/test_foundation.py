@@ -35,6 +35,16 @@ def test_settings_reject_bad_values(tmp_path: Path) -> None:
         load_settings(None, env={}, cwd=tmp_path)
 
 
+def test_a_decimal_setting_is_read_from_the_environment_and_the_file(tmp_path: Path) -> None:
+    env = {"RIGHTSIZER_MAX_SCAN_GB": "2.5"}
+    assert load_settings(None, env=env, cwd=tmp_path).max_scan_gb == 2.5
+    (tmp_path / "rightsizer.toml").write_text("max_scan_gb = 40\n[athena]\ndatabase = 'sec'\n")
+    from_file = load_settings(None, env={}, cwd=tmp_path)
+    assert (from_file.max_scan_gb, from_file.athena_database) == (40.0, "sec")
+    with pytest.raises(ConfigError, match="max_scan_gb = 'lots' is not a valid float"):
+        load_settings(None, env={"RIGHTSIZER_MAX_SCAN_GB": "lots"}, cwd=tmp_path)
+
+
 def test_secrets_only_from_environment_and_masked(tmp_path: Path) -> None:
     settings = load_settings(None, env={"RIGHTSIZER_SMTP_PASSWORD": "hunter2"}, cwd=tmp_path)
     shown = {name: value for name, value, _ in settings.describe()}
