@@ -14,7 +14,8 @@ hundred rows) go into each statement that reads them as inline VALUES: no table,
 `close()` drops the staging tables; their files stay under the output location with Athena's
 own result files, for the workgroup's lifecycle rule. The ingest manifest tables (`files`,
 `skipped_files`) do not exist here (Athena reads the files itself, and one it cannot read fails
-the query): a query that reads only them runs on the local empty tables.
+the query): a query that reads only them runs on the local empty tables, and one that reads
+them beside `events` (store_totals) gets them as empty VALUES.
 
 Results. GetQueryResults gives every value as text; list and struct columns are asked for as
 JSON and rebuilt with the types the same query has on DuckDB, which a schema-only DuckDB (the
