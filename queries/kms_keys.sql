@@ -24,7 +24,11 @@ WITH kms AS (
             OR e.source_ip IN ('fas.s3.amazonaws.com', 's3.amazonaws.com')
         )
         AND coalesce(e.invoked_by, '') <> 'lambda.amazonaws.com'
-        AND coalesce(e.error_code NOT IN (SELECT a.error_code FROM auth_error_codes AS a), TRUE)
+        -- IS NULL OR, not coalesce(NOT IN): Spark keeps no NULL of a NOT IN inside coalesce.
+        AND (
+            e.error_code IS NULL
+            OR e.error_code NOT IN (SELECT a.error_code FROM auth_error_codes AS a)
+        )
 )
 
 SELECT

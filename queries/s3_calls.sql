@@ -464,7 +464,7 @@ SELECT
     t.request_flags,
     t.needs,
     CASE
-        WHEN len(t.needs) < len(coalesce(t.targets, []))
+        WHEN array_length(t.needs) < array_length(coalesce(t.targets, []))
             THEN list_transform(
                 list_filter(t.targets, lambda n: n.resource IS NULL), lambda n: n.action
             )
@@ -473,7 +473,7 @@ SELECT
     CASE
         WHEN t.event_source <> 's3.amazonaws.com' THEN 'other_s3_service'
         WHEN NOT t.known THEN 'no_mapping'
-        WHEN len(t.needs) < len(coalesce(t.targets, [])) THEN 'no_resource'
+        WHEN array_length(t.needs) < array_length(coalesce(t.targets, [])) THEN 'no_resource'
         ELSE 'mapped'
     END AS status,
     t.error_code,

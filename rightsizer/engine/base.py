@@ -87,6 +87,10 @@ def _transpiled(text: str, dialect: str) -> tuple[str, tuple[str, ...]]:
     tree = sqlglot.parse_one(text, read="duckdb").transform(_json_as_text, copy=False)
     if PARAM_STYLES[dialect] == "positional":
         tree = tree.transform(_trino_semantics, copy=False)
+    if dialect in ("spark", "databricks"):
+        from rightsizer.engine.spark_sql import rewrite
+
+        tree = rewrite(tree)
     if PARAM_STYLES[dialect] == "named":
         return tree.sql(dialect=dialect, comments=False), ()
     for node in tree.find_all(exp.Placeholder):
