@@ -64,7 +64,15 @@ from rightsizer.usage import RoleUsage, UsageReport, compute_usage, discover_lam
 from rightsizer.verify import replay
 from rightsizer.window import Window
 
-__all__ = ["Analysis", "analyze", "load_selectors", "load_snapshot", "policy_text", "store_totals"]
+__all__ = [
+    "Analysis",
+    "analyze",
+    "check_accounts",
+    "load_selectors",
+    "load_snapshot",
+    "policy_text",
+    "store_totals",
+]
 
 
 def analyze(
@@ -75,13 +83,18 @@ def analyze(
     granularity: str = "prefix",
     selectors: EventSelectors | None = None,
     role_filter: Sequence[str] = (),
+    accounts: Sequence[str] = (),
+    only_changes: bool = False,
     ingest_summary: Mapping[str, Any] | None = None,
 ) -> Analysis:
-    """Analyze every Lambda role (or those named in `role_filter`) over `window`, on the store
-    `conn` or any engine (rightsizer.engine)."""
+    """Analyze every Lambda role over `window`, on the store `conn` or any engine
+    (rightsizer.engine): all of them, or those named in `role_filter` and of the `accounts`
+    given; `only_changes` leaves out the roles that need no change."""
     scope = _lambda_roles(conn, window, snapshot)
     if role_filter:
         scope = _filter(scope, role_filter)
+    if accounts:
+        scope = _of_accounts(scope, accounts)
     usage = compute_usage(conn, window, lambda_roles=scope, selectors=selectors, with_calls=False)
     holes: set[Hole] = set()  # what the trail's selectors leave out, for every role
     roles = tuple(
@@ -96,12 +109,15 @@ def analyze(
         )
         for role_arn in sorted(scope)
     )
+    if only_changes:
+        roles = tuple(role for role in roles if role.changed is not False)
+    coverage = _coverage(usage)
     return Analysis(
         window=window,
         granularity=granularity,
         ingest=IngestRun.from_json(ingest_summary) if ingest_summary is not None else None,
         store=StoreTotals(**store_totals(conn)),
-        coverage=_coverage(usage),
+        coverage=tuple(c for c in coverage if not accounts or c.account in accounts),
         skipped_log_files=tuple(usage.coverage.skipped),
         unmapped_events=tuple(
             UnmappedRow(u.event_source, u.event_name, u.reason, u.count) for u in usage.unmapped
@@ -134,6 +150,30 @@ def _filter(scope: dict[str, tuple[str, ...]], wanted: Sequence[str]) -> dict[st
             raise ConfigError(
                 f"role {name!r} is not a Lambda role of the snapshot or the logs; "
                 f"give a role name or ARN: {shown or 'none in this window'}"
+            )
+        out.update({arn: scope[arn] for arn in matches})
+    return out
+
+
+def check_accounts(accounts: Sequence[str]) -> None:
+    """ConfigError naming the first of `accounts` that is not an AWS account id."""
+    for account in accounts:
+        if not (len(account) == 12 and account.isdigit()):
+            raise ConfigError(f"--account {account!r} is not an AWS account id (12 digits)")
+
+
+def _of_accounts(
+    scope: dict[str, tuple[str, ...]], accounts: Sequence[str]
+) -> dict[str, tuple[str, ...]]:
+    """The roles of `scope` in one of `accounts`; ConfigError for an account with none."""
+    check_accounts(accounts)
+    out = {}
+    for account in accounts:
+        matches = [arn for arn in scope if (arn_ := parse_arn(arn)) and arn_.account == account]
+        if not matches:
+            raise ConfigError(
+                f"--account {account} has no Lambda role to analyze; give an account from "
+                "`rightsizer analyze` output"
             )
         out.update({arn: scope[arn] for arn in matches})
     return out
@@ -183,6 +223,7 @@ def _role_analysis(
         current_policy=None,
         recommended_policy=None,
         recommended_policy_size=None,
+        changed=None,
         diff=PolicyDiff(removed=(), kept=(), unknown=(), unified=""),
         counts=None,
         out_of_scope=(),
@@ -233,6 +274,7 @@ def _role_analysis(
         current_policy=to_dict(current),
         recommended_policy=to_dict(rec.policy),
         recommended_policy_size=policy_size(rec.policy),
+        changed=bool(found["unified"]),
         diff=_policy_diff(found),
         counts=_counts(current, rec.policy, found, rows["used"]),
         replay=Replay(

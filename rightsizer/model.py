@@ -281,7 +281,8 @@ class RoleAnalysis:
     """One Lambda role: its use, today's policies, the recommendation and its checks.
 
     `recommended_policy` is None when there is none: `refused` (the replay found a call it
-    would deny) or no recommendation could be made (`replay` is None then).
+    would deny) or no recommendation could be made (`replay` is None then). `changed` is
+    False when the role needs no change: the recommendation is today's statements as they are.
     """
 
     role_arn: str
@@ -300,6 +301,8 @@ class RoleAnalysis:
     current_policy: Mapping[str, Any] | None
     recommended_policy: Mapping[str, Any] | None
     recommended_policy_size: int | None
+    # False when the recommendation is today's document (empty diff); None without one.
+    changed: bool | None
     diff: PolicyDiff
     counts: Counts | None
     out_of_scope: tuple[OutOfScope, ...]

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from rightsizer.errors import ConfigError
 from rightsizer.files import write_atomically
-from rightsizer.model import Analysis, RoleAnalysis, as_analysis
+from rightsizer.model import Analysis, Counts, PolicyCounts, RoleAnalysis, as_analysis
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 # Column title → field of the role's `counts` (before → after; README, "The figures").
 COUNT_COLUMNS = {
@@ -47,46 +48,153 @@ def to_json(analysis: AnalysisLike) -> str:
 
 def change(role: RoleAnalysis, key: str) -> str:
     """`before → after` of one of the role's counts; `-` without a recommendation."""
-    if role.counts is None:
+    return _change(role.counts, key)
+
+
+def _change(counts: Counts | None, key: str) -> str:
+    if counts is None:
         return "-"
     if key == "buckets":  # "all" rather than a count when a grant reaches every bucket
-        return f"{role.counts.before.buckets_label} → {role.counts.after.buckets_label}"
-    return f"{getattr(role.counts.before, key)} → {getattr(role.counts.after, key)}"
+        return f"{counts.before.buckets_label} → {counts.after.buckets_label}"
+    return f"{getattr(counts.before, key)} → {getattr(counts.after, key)}"
 
 
 def reduction(role: RoleAnalysis) -> str:
     """The share of today's S3 grants the recommendation removes or narrows, and how many."""
-    return role.counts.reduction_label if role.counts is not None else "-"
+    return _reduction(role.counts)
+
+
+def _reduction(counts: Counts | None) -> str:
+    return counts.reduction_label if counts is not None else "-"
 
 
 def used_actions(role: RoleAnalysis) -> list[str]:
     return list(role.used_actions)
 
 
+def no_change(role: RoleAnalysis) -> bool:
+    """True when the role needs no change: the recommendation is today's document."""
+    return role.changed is False
+
+
+def totals(roles: Sequence[RoleAnalysis]) -> Counts | None:
+    """The roles' figures added up (buckets read "all" when a role's reach every bucket); None
+    when no role has a recommendation."""
+    counted = [role.counts for role in roles if role.counts is not None]
+    if not counted:
+        return None
+
+    def side(name: str) -> PolicyCounts:
+        figures = [getattr(c, name) for c in counted]
+        return PolicyCounts(
+            grants=sum(f.grants for f in figures),
+            s3_actions=sum(f.s3_actions for f in figures),
+            buckets=sum(f.buckets for f in figures),
+            all_buckets=any(f.all_buckets for f in figures),
+            wildcard_grants=sum(f.wildcard_grants for f in figures),
+        )
+
+    before, removed = side("before"), sum(c.removed_or_narrowed for c in counted)
+    return Counts(
+        before=before,
+        after=side("after"),
+        used_actions=sum(c.used_actions for c in counted),
+        removed_or_narrowed=removed,
+        reduction=removed / before.grants if before.grants else None,
+    )
+
+
 def render_table(analysis: AnalysisLike, console: Console) -> None:
-    """A terminal table, one row per role, then the warnings labelled with their severity."""
+    """A terminal table, one row per role and a totals row, then the warnings labelled with
+    their severity. Columns are as wide as their longest word at least, so a name or an action
+    is never broken; when the console is too narrow for that, each role is a block of lines."""
     # Imported here, as in the other formats: `analyze --format json` needs neither rich
     # nor the report's templates.
-    from rich.markup import escape
+    from rich import box
     from rich.table import Table
+
+    from rightsizer.columns import fit_columns
 
     analysis = as_analysis(analysis)
     window = analysis.window.as_dict()
-    table = Table(
-        title=f"S3 right-sizing, {window['start']} to {window['end']} ({window['days']} days)",
-        show_lines=True,
-    )
-    for column in ("role", "functions", "S3 actions used", *COUNT_COLUMNS, "reduction"):
-        table.add_column(column, overflow="fold")
-    for role in analysis.roles:
-        table.add_row(
-            escape(role.role_name),
-            escape("\n".join(role.functions)) or "-",
-            escape("\n".join(used_actions(role))) or "(none)",
-            *(change(role, key) for key in COUNT_COLUMNS.values()),
-            reduction(role),
+    title = f"S3 right-sizing, {window['start']} to {window['end']} ({window['days']} days)"
+    header = ("role", "functions", "S3 actions used", *COUNT_COLUMNS, "reduction")
+    rows = [_table_row(role) for role in analysis.roles]
+    rows.append(_totals_row(analysis.roles))
+    # A count reads `180 → 6` on one line; the other columns wrap between words.
+    wraps = [True, True, True, *(False for _ in COUNT_COLUMNS), False]
+    # Two cells between columns, none at the edges (the table's box and padding below).
+    widths = fit_columns(header, rows, wraps, console.width - 2 * (len(header) - 1))
+    if widths is None:
+        _print_blocks(title, header, rows, console)
+    else:
+        table = Table(
+            title=title,
+            box=box.HORIZONTALS,
+            show_edge=False,
+            show_lines=True,
+            pad_edge=False,
+            collapse_padding=True,
         )
-    console.print(table)
+        for column, width in zip(header, widths, strict=True):
+            table.add_column(column, width=width, overflow="fold")
+        for row in rows[:-1]:
+            table.add_row(*row)
+        table.add_row(*rows[-1], style="bold")
+        console.print(table)
+    _print_findings(analysis, console)
+
+
+def _table_row(role: RoleAnalysis) -> list[Text]:
+    from rich.text import Text
+
+    name = Text(role.role_name)
+    if no_change(role):
+        name.append("\nno change", style="green")
+    return [
+        name,
+        Text("\n".join(role.functions) or "-"),
+        Text("\n".join(used_actions(role)) or "(none)"),
+        *(Text(change(role, key)) for key in COUNT_COLUMNS.values()),
+        Text(reduction(role)),
+    ]
+
+
+def _totals_row(roles: Sequence[RoleAnalysis]) -> list[Text]:
+    from rich.text import Text
+
+    counts = totals(roles)
+    functions = {f for role in roles for f in role.functions}
+    actions = {action for role in roles for action in used_actions(role)}
+    unchanged = sum(1 for role in roles if no_change(role))
+    return [
+        Text(f"all {len(roles)} roles" + (f", {unchanged} unchanged" if unchanged else "")),
+        Text(f"{len(functions)} functions"),
+        Text(f"{len(actions)} actions"),
+        *(Text(_change(counts, key)) for key in COUNT_COLUMNS.values()),
+        Text(_reduction(counts)),
+    ]
+
+
+def _print_blocks(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[Text]], console: Console
+) -> None:
+    """The table as one block of `column: value` lines per row, for a narrow console."""
+    from rich.text import Text
+
+    console.print(Text(title, style="italic"))
+    for row in rows:
+        console.print()
+        block = Text(row[0].plain.replace("\n", " · "), style="bold")
+        for column, cell in zip(header[1:], row[1:], strict=True):
+            block.append(f"\n  {column}: ").append(cell.plain.replace("\n", ", "))
+        console.print(block)
+
+
+def _print_findings(analysis: Analysis, console: Console) -> None:
+    """The warnings of each role, skipped log files and unmapped events, one line each."""
+    from rich.markup import escape
+
     for role in analysis.roles:
         for warning in role.warnings:
             style = _SEVERITY_STYLE[warning.severity]
@@ -132,6 +240,10 @@ def render_markdown(analysis: AnalysisLike) -> str:
         change=change,
         reduction=reduction,
         used_actions=used_actions,
+        no_change=no_change,
+        totals=totals,
+        total_change=_change,
+        total_reduction=_reduction,
         policy_json=lambda document: json.dumps(document, indent=2),
     )
 
@@ -141,7 +253,7 @@ class OutputFormat:
     """One way `analyze` and `demo` print an analysis on stdout."""
 
     name: str
-    note: str  # shown in the --format help, e.g. "default on a terminal"
+    note: str  # shown in the --format help, e.g. "the default"
     write: Callable[[Analysis, TextIO], None]
 
 
@@ -162,15 +274,15 @@ def _write_markdown(analysis: Analysis, out: TextIO) -> None:
 FORMATS: dict[str, OutputFormat] = {
     f.name: f
     for f in (
-        OutputFormat("table", "default on a terminal", _write_table),
-        OutputFormat("json", "default otherwise", _write_json),
+        OutputFormat("table", "the default, also when stdout is not a terminal", _write_table),
+        OutputFormat("json", "", _write_json),
         OutputFormat("markdown", "", _write_markdown),
     )
 }
 
 
 def format_help() -> str:
-    """`table (default on a terminal), json (default otherwise) or markdown.`"""
+    """`table (the default, also when stdout is not a terminal), json or markdown.`"""
     names = [f"{f.name} ({f.note})" if f.note else f.name for f in FORMATS.values()]
     return f"{', '.join(names[:-1])} or {names[-1]}."
 

@@ -104,6 +104,7 @@ def _role(
         "current_policy": _policy(*statements),
         "recommended_policy": recommended,
         "recommended_policy_size": len(json.dumps(recommended, separators=(",", ":"))),
+        "changed": _policy(*statements) != recommended,
         "diff": {
             "removed": removed,
             "kept": kept,

@@ -55,9 +55,10 @@ def analyze_command(
 ) -> int:
     """Recommend a least-privilege S3 policy for every Lambda role, with a diff against today.
 
-    Ingests what is new first (when a source is configured), then analyzes the window. Exit
-    codes: 0 done, 2 a problem you can fix (message says what), 3 a recommendation failed its
-    replay check and was refused.
+    Ingests what is new first (when a source is configured), then analyzes the window. Prints
+    a table, the same on a terminal, in a pipe or in a file (as wide as COLUMNS, else 80);
+    programs ask for --format json. Exit codes: 0 done, 2 a problem you can fix (message says
+    what), 3 a recommendation failed its replay check and was refused.
     """
     from rightsizer.emit import parse_emit
     from rightsizer.errors import ConfigError
@@ -188,18 +189,20 @@ def demo_command(
 def _output_format(value: str | None) -> str:
     from rightsizer.render import format_named
 
-    return format_named(value or ("table" if sys.stdout.isatty() else "json")).name
+    # The same output in a terminal, a pipe or a file: a program asks for --format json.
+    return format_named(value or "table").name
 
 
 def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> Analysis:
     """Ingest what is new (when a source is configured), then analyze the window; with an
     engine that reads the logs in place (`--engine spark`), that engine runs the usage stage
     on the source instead, and nothing is ingested or stored."""
-    from rightsizer.analyze import analyze, load_selectors, load_snapshot
+    from rightsizer.analyze import analyze, check_accounts, load_selectors, load_snapshot
     from rightsizer.engine import engine_named, open_engine
     from rightsizer.store import connect
 
     choice = engine_named(settings.engine)  # a misspelled engine fails before any work
+    check_accounts(options.account or ())  # before any listing or reading
     window = Window.from_options(options.until, settings.days)
     snapshot = load_snapshot(
         settings.iam_details,
@@ -219,6 +222,8 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
                 granularity=settings.granularity,
                 selectors=selectors,
                 role_filter=options.role or (),
+                accounts=options.account or (),
+                only_changes=options.only_changes,
                 ingest_summary=engine.ingest_summary(),
             )
         note = engine.cost_note()  # what the engine's reading cost (Athena bills by the byte)
@@ -235,6 +240,8 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
             granularity=settings.granularity,
             selectors=selectors,
             role_filter=options.role or (),
+            accounts=options.account or (),
+            only_changes=options.only_changes,
             ingest_summary=summary,
         )
     finally:

@@ -35,7 +35,7 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="DuckDB database file.")
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile.")]
 # render.format_help(), written out (tests/cli/test_cli.py checks they agree): importing render
 # would make every start of the command line load rich, Jinja and DuckDB.
-FORMAT_HELP = "table (default on a terminal), json (default otherwise) or markdown."
+FORMAT_HELP = "table (the default, also when stdout is not a terminal), json or markdown."
 # engine.engine_help(), written out for the same reason (the same test checks it).
 ENGINE_HELP = (
     "Where the usage stage runs: duckdb (the local store, after an ingest; default) or athena "
@@ -86,6 +86,20 @@ class AnalysisOptions:
     role: Annotated[
         list[str] | None, typer.Option("--role", help="Only this role (name or ARN); repeatable.")
     ] = None
+    account: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--account", help="Only the roles of this AWS account (12 digits); repeatable."
+        ),
+    ] = None
+    only_changes: Annotated[
+        bool,
+        typer.Option(
+            "--only-changes",
+            help="Leave out the roles that need no change (their recommendation is today's "
+            "policy).",
+        ),
+    ] = False
     granularity: Annotated[
         str | None,
         typer.Option(

@@ -148,6 +148,7 @@ def _role(index: int, role: RoleAnalysis) -> RoleSection:
         precision_given_up=tuple(f"{p.from_} → {p.to}" for p in role.precision_given_up),
         activity=tuple(DayActivity(a.day.isoformat(), a.calls, a.denied) for a in role.activity),
         evidence=role.evidence,
+        unchanged=role.changed is False,
     )
 
 

@@ -131,6 +131,7 @@ class RoleSection:
     precision_given_up: tuple[str, ...]
     activity: tuple[DayActivity, ...] = ()
     evidence: tuple[GrantEvidence, ...] = ()  # why each recommended S3 grant is there
+    unchanged: bool = False  # the recommendation is today's document: nothing to apply
 
     @property
     def held(self) -> tuple[Grant, ...]:

@@ -92,8 +92,8 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: in
 
 
 def role_notes(role: RoleSection) -> list[str]:
-    """Short labels for a role: idle, unknown coverage, high risk removed."""
-    notes = []
+    """Short labels for a role: no change, idle, unknown coverage, high risk removed."""
+    notes = ["no change"] if role.unchanged else []
     if role.idle:
         notes.append("idle")
     if role.unknown_grants or role.unknown:

@@ -23,6 +23,18 @@ from rightsizer.synth.scenario import (
     THUMBNAILER_ROLE,
 )
 
+ROLE_NAMES = [
+    r.name
+    for r in (
+        THUMBNAILER_ROLE,
+        REPORT_ROLE,
+        CONFIG_READER_ROLE,
+        LEGACY_CLEANUP_ROLE,
+        EXPORTER_ROLE,
+        EU_INGEST_ROLE,
+    )
+]
+
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
     code = main(list(args))
@@ -325,9 +337,12 @@ def test_once_configured_analyze_days_90_works_as_typed(
         f'lambda_functions = "{dataset.lambda_functions}"\n'
     )
     monkeypatch.chdir(tmp_path)
-    code, data = run_json(capsys, "analyze", "--days", "90")
-    assert code == 0 and data["window"]["days"] == 90
-    assert data["ingest"]["events_added"] > 0 and len(data["roles"]) == 6
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["analyze", "--days", "90"]) == 0
+    table = capsys.readouterr().out
+    assert "(90 days)" in table
+    assert all(name in table for name in ROLE_NAMES)
+    assert "s3:GetObject" in table  # the configured source was ingested: the roles used S3
 
 
 def test_activity_per_day_adds_up_to_the_calls(analysis: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ same on every output (JSON, terminal table, Markdown, report)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,9 @@ def role(outputs: dict[str, Any], arn: str) -> dict[str, Any]:
 
 
 def table_row(outputs: dict[str, Any], name: str) -> list[str]:
-    line = next(line for line in outputs["table"].splitlines() if f" {name} " in line)
-    return [cell.strip() for cell in line.strip("│ ").split("│")]
+    """The cells of the first line of a role's row: the table parts columns by two spaces."""
+    line = next(line for line in outputs["table"].splitlines() if line.startswith(f"{name} "))
+    return re.split(r" {2,}", line.strip())
 
 
 def test_grants_narrowed_without_fewer_actions_do_not_read_zero_percent(
