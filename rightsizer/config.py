@@ -60,7 +60,9 @@ class Settings:
     smtp_user: str | None = _setting(None, "SMTP user (environment only)", secret=True)
     smtp_password: str | None = _setting(None, "SMTP password (environment only)", secret=True)
     report_to: tuple[str, ...] = _setting((), "report recipients")
-    report_from: str = _setting("rightsizer@localhost", "report sender")
+    report_from: str | None = _setting(
+        None, "report sender (default rightsizer@ this host's domain, when it has one)"
+    )
     report_subject: str | None = _setting(None, "report subject line")
     ses: bool = _setting(False, "send the report with Amazon SES instead of SMTP")
     ses_region: str | None = _setting(None, "SES region")

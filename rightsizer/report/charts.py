@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -130,37 +131,92 @@ MAX_ACTIVITY_ROLES = 6
 ACTIVITY_COLORS = ("#2563eb", "#c2410c", "#15803d", "#7c3aed", "#db2777", "#0f766e")
 
 
-def _window_days(report: Report) -> list[dt.date]:
-    start = dt.date.fromisoformat(report.summary.window_start[:10])
-    end = dt.datetime.fromisoformat(report.summary.window_end.replace("Z", "+00:00"))
+@dataclass(frozen=True)
+class Activity:
+    """What the activity chart draws: the window's UTC days, the calls per day of the busiest
+    roles, and the days the window holds only in part (its first and last, unless it starts
+    or ends at midnight), each with its hours in the window. A partial day is drawn as such,
+    so that its fewer calls do not read as a fall in use."""
+
+    days: tuple[dt.date, ...]
+    roles: tuple[tuple[RoleSection, tuple[int, ...]], ...]
+    partial: Mapping[dt.date, float]
+
+    def partial_note(self) -> str:
+        """`Dec 03 is partial (12 of 24 hours)`, for each partial day; "" when none is."""
+        return "; ".join(
+            f"{day:%b %d} is partial ({hours:g} of 24 hours)" for day, hours in self.partial.items()
+        )
+
+
+def _utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def activity(report: Report) -> Activity | None:
+    """The activity chart's data; None when no role called S3 or the window is under 2 days."""
+    start, end = _utc(report.summary.window_start), _utc(report.summary.window_end)
     last = end.date() if end.time() != dt.time(0) else end.date() - dt.timedelta(days=1)
-    return [start + dt.timedelta(days=i) for i in range((last - start).days + 1)]
-
-
-def activity_chart(report: Report, *, dpi: int = 100) -> Chart | None:
-    """S3 calls per day of the window for the busiest roles (denied calls included)."""
+    days = tuple(start.date() + dt.timedelta(days=i) for i in range((last - start.date()).days + 1))
+    partial: dict[dt.date, float] = {}
+    if start.time() != dt.time(0):
+        partial[start.date()] = round(24 - _hours(start.time()), 2)
+    if end.time() != dt.time(0):
+        partial[end.date()] = round(_hours(end.time()), 2)
     busy = sorted(
         (r for r in report.roles if r.activity),
         key=lambda r: (-sum(a.calls + a.denied for a in r.activity), r.role_name, r.role_arn),
     )[:MAX_ACTIVITY_ROLES]
-    days = _window_days(report)
     if not busy or len(days) < 2:
+        return None
+    roles = []
+    for role in busy:
+        per_day = {a.day: a.calls + a.denied for a in role.activity}
+        roles.append((role, tuple(per_day.get(day.isoformat(), 0) for day in days)))
+    return Activity(days, tuple(roles), partial)
+
+
+def _hours(time: dt.time) -> float:
+    return time.hour + time.minute / 60 + time.second / 3600
+
+
+def activity_chart(report: Report, *, dpi: int = 100) -> Chart | None:
+    """S3 calls per day of the window for the busiest roles (denied calls included); a partial
+    first or last day is a hollow point on a shaded day, labelled partial, off the line."""
+    data = activity(report)
+    if data is None:
         return None
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    days = data.days
+    partial = [i for i, day in enumerate(days) if day in data.partial]
+    whole = [i for i, day in enumerate(days) if day not in data.partial]
     width_in, height_in = 9.0, 4.2
     with matplotlib.rc_context({"font.family": "DejaVu Sans", "font.size": 10}):
         fig = Figure(figsize=(width_in, height_in), dpi=dpi)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        for role, color in zip(busy, ACTIVITY_COLORS, strict=False):
-            per_day = {a.day: a.calls + a.denied for a in role.activity}
-            values = [per_day.get(day.isoformat(), 0) for day in days]
+        for (role, values), color in zip(data.roles, ACTIVITY_COLORS, strict=False):
             ax.plot(
-                range(len(days)), values, color=color, linewidth=1.6, label=_label(role.role_name)
+                whole,
+                [values[i] for i in whole],
+                color=color,
+                linewidth=1.6,
+                label=_label(role.role_name),
             )
+            # A partial day is a point of its own, not joined to the line: no false dive.
+            ax.plot(
+                partial,
+                [values[i] for i in partial],
+                color=color,
+                linestyle="none",
+                marker="o",
+                markerfacecolor="white",
+            )
+        for i in partial:
+            ax.axvspan(i - 0.5, i + 0.5, color="#f3f4f6", zorder=0)
         title = "S3 calls per day"
         ax.set_title(title, loc="left", fontsize=12, fontweight="bold", pad=10)
         ax.set_ylabel("calls")
@@ -168,17 +224,23 @@ def activity_chart(report: Report, *, dpi: int = 100) -> Chart | None:
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", color="#e5e7eb")
         # Under the dates: as many names as there are lines, never over the title.
-        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.1), ncols=3, frameon=False, fontsize=9)
+        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.14), ncols=3, frameon=False, fontsize=9)
         step = max(1, len(days) // 8)
-        ticks = list(range(0, len(days), step))
-        ax.set_xticks(ticks, [days[i].strftime("%b %d") for i in ticks])
-        ax.set_xlim(0, len(days) - 1)
+        ticks = sorted(set(range(0, len(days), step)) | set(partial))
+        labels = [
+            days[i].strftime("%b %d") + ("\n(partial)" if i in partial else "") for i in ticks
+        ]
+        ax.set_xticks(ticks, labels)
+        margin = 0.5 if partial else 0  # the whole shaded day, its point not cut in half
+        ax.set_xlim(-margin, len(days) - 1 + margin)
         png = _png(fig)
     alt = "; ".join(
         f"{r.role_name}: {sum(a.calls + a.denied for a in r.activity)} S3 calls on "
         f"{len(r.activity)} of {len(days)} days"
-        for r in busy
+        for r, _ in data.roles
     )
+    if data.partial:
+        alt += f" ({data.partial_note()})"
     return Chart(
         name="activity-per-day",
         title=title,

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 import re
+import socket
 from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -42,6 +43,23 @@ def parse_address(text: str, what: str) -> Address:
     if not address.username or not address.domain:
         raise DeliveryError(f"{what} {text!r} is not an email address like name@example.com")
     return address
+
+
+def report_sender(sender: str | None) -> str:
+    """The report's sender: `sender` when given, else `rightsizer@` this host's domain (from
+    its fully qualified name); DeliveryError when neither is there."""
+    if sender:
+        return sender
+    fqdn = socket.getfqdn().lower().rstrip(".")
+    host, _, domain = fqdn.partition(".")
+    # `localhost.localdomain` and reverse-DNS names (`1.0.0.127.in-addr.arpa`) name no domain.
+    if domain and host != "localhost" and domain != "localdomain" and not domain.endswith("arpa"):
+        return f"rightsizer@{domain}"
+    raise DeliveryError(
+        f"no sender address: this host's name ({fqdn or 'unknown'}) has no domain to send as "
+        "rightsizer@<domain>; give --from ADDRESS (or from under [report] in rightsizer.toml, "
+        "or RIGHTSIZER_REPORT_FROM)"
+    )
 
 
 def safe_subject(text: str) -> str:

@@ -16,7 +16,7 @@ from rightsizer.report.charts import render_charts
 from rightsizer.report.delivery import SmtpSettings, send_ses, send_smtp
 from rightsizer.report.errors import DeliveryError, ReportError
 from rightsizer.report.history import load_previous, save_run
-from rightsizer.report.message import build_message, parse_address
+from rightsizer.report.message import build_message, parse_address, report_sender
 from rightsizer.report.model import Report
 from rightsizer.report.render import render_html, render_text
 
@@ -55,7 +55,7 @@ def check_report_options(
     *,
     out: Path | None = None,
     to: Sequence[str] = (),
-    sender: str = "rightsizer@localhost",
+    sender: str | None = None,
     smtp: SmtpSettings | None = None,
     ses: bool = False,
     ses_region: str | None = None,
@@ -63,14 +63,14 @@ def check_report_options(
 ) -> None:
     """Refuse a report that could not be written or sent as asked, before any work is done.
 
-    Checks the addresses, that recipients come with a way to send (SMTP host or SES, with a
-    region when `ses_session` is given), and that the folder of `out` exists. `run_report`
+    Checks the addresses (a missing sender is `rightsizer@` this host's domain, when it has
+    one), that recipients come with a way to send (SMTP host or SES, with a region when
+    `ses_session` is given), and that the folder of `out` exists. `run_report`
     calls it first; callers that analyse before reporting call it before the analysis.
     """
     for recipient in to:
         parse_address(recipient, "recipient")
     if to:
-        parse_address(sender, "sender")
         if not ses and (smtp is None or not smtp.host):
             raise DeliveryError(
                 "recipients given but no way to send: set --smtp-host (or smtp_host in "
@@ -78,6 +78,7 @@ def check_report_options(
             )
         if ses and ses_session is not None and not (ses_region or ses_session.region_name):
             raise DeliveryError("no AWS region for Amazon SES; give --ses-region")
+        parse_address(report_sender(sender), "sender")
     if out is not None:
         _check_out_folder(out)
 
@@ -88,7 +89,7 @@ def run_report(
     *,
     out: Path | None = None,
     to: Sequence[str] = (),
-    sender: str = "rightsizer@localhost",
+    sender: str | None = None,
     subject: str | None = None,
     smtp: SmtpSettings | None = None,
     ses: bool = False,
@@ -123,7 +124,11 @@ def run_report(
     message = None
     if recipients:
         message = build_message(
-            report, sender=sender, recipients=recipients, subject=subject, charts=charts
+            report,
+            sender=report_sender(sender),
+            recipients=recipients,
+            subject=subject,
+            charts=charts,
         )
     if out is not None:
         write_html(out, render_html(report, images="data-uri", charts=charts))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,6 +142,35 @@ def test_a_report_that_cannot_be_sent_is_refused_before_the_analysis(
     assert not db.exists()
 
 
+def test_the_default_sender_is_rightsizer_at_the_host_s_domain_or_must_be_given(
+    dataset: synth.SynthDataset,
+    tmp_path: Path,
+    inbox: tuple[Inbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server, port = inbox
+    smtp = ["--to", "sec@example.com", "--smtp-host", "127.0.0.1", "--smtp-port", str(port)]
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": "batch-7.corp.example.org")
+    assert main(report_args(dataset, tmp_path / "r.duckdb", *smtp)) == 0
+    ((mail_from, _, _),) = server.received
+    assert mail_from == "rightsizer@corp.example.org"
+    assert server.message()["From"] == "rightsizer@corp.example.org"
+
+    # A host without a domain: the sender must be given, and nothing is analysed or sent.
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": "buildbox")
+    db = tmp_path / "other.duckdb"
+    assert main(report_args(dataset, db, *smtp)) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith("error: no sender address: this host's name (buildbox) has no domain")
+    assert "--from" in error and "[report]" in error and "RIGHTSIZER_REPORT_FROM" in error
+    assert len(server.received) == 1 and not db.exists()
+
+    monkeypatch.setenv("RIGHTSIZER_REPORT_FROM", "audit@example.net")
+    assert main(report_args(dataset, db, *smtp)) == 0
+    assert server.message()["From"] == "audit@example.net"
+
+
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_the_password_goes_in_clear_only_with_smtp_insecure(
     dataset: synth.SynthDataset,
@@ -153,7 +183,7 @@ def test_the_password_goes_in_clear_only_with_smtp_insecure(
     monkeypatch.setenv("RIGHTSIZER_SMTP_USER", USER)
     monkeypatch.setenv("RIGHTSIZER_SMTP_PASSWORD", PASSWORD)
     smtp = ["--to", "sec@example.com", "--smtp-host", "127.0.0.1", "--smtp-port", str(port)]
-    args = report_args(dataset, tmp_path / "r.duckdb", *smtp)
+    args = report_args(dataset, tmp_path / "r.duckdb", *smtp, "--from", "rs@example.com")
     assert main(args) == 2
     err = capsys.readouterr().err
     assert f"SMTP server 127.0.0.1:{port} does not offer STARTTLS, so the report and the " in err

@@ -425,6 +425,7 @@ def test_failed_delivery_is_not_remembered(tmp_path: Path) -> None:
             conn,
             out=out,
             to=["a@example.com"],
+            sender=SENDER,
             smtp=SmtpSettings(host="127.0.0.1", port=free_port(), timeout=5),
         )
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

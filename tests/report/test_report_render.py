@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 import struct
 from html.parser import HTMLParser
@@ -12,7 +13,7 @@ from report_samples import evil_analysis, sample_analysis
 
 from rightsizer.report import build_report, render_charts, render_html, render_markdown, render_text
 from rightsizer.report.build import bucket_of
-from rightsizer.report.charts import chart_roles
+from rightsizer.report.charts import activity, chart_roles
 from rightsizer.report.errors import ReportError
 from rightsizer.report.grants import actions_matching, is_high_risk
 
@@ -194,6 +195,23 @@ def test_chart_is_a_deterministic_png() -> None:
         assert b"tEXt" not in _png_chunks(one.png)  # no Software or time stamp
     assert "thumbnailer-role: 180 S3 actions allowed today" in first[0].alt
     assert "S3 calls on 2 of 90 days" in first[1].alt
+
+
+def test_a_window_ending_mid_day_marks_its_last_day_partial_not_a_fall() -> None:
+    analysis = sample_analysis()
+    # `--until` at noon: the window holds the first and the last day half each.
+    analysis["window"] = {"start": "2026-08-29T12:00:00Z", "end": "2026-11-27T12:00:00Z"}
+    report = build_report(analysis, previous=None)
+    data = activity(report)
+    assert data is not None
+    assert data.days[0] == dt.date(2026, 8, 29) and data.days[-1] == dt.date(2026, 11, 27)
+    assert data.partial == {dt.date(2026, 8, 29): 12.0, dt.date(2026, 11, 27): 12.0}
+    chart = render_charts(report)[1]
+    assert "Nov 27 is partial (12 of 24 hours)" in chart.alt
+
+    whole = activity(build_report(sample_analysis(), previous=None))
+    assert whole is not None and whole.partial == {}  # midnight to midnight: every day whole
+    assert whole.days[-1] == dt.date(2026, 11, 27)  # the end is exclusive: Nov 28 is not in
 
 
 def test_no_activity_chart_without_activity() -> None:
