@@ -167,6 +167,12 @@ def test_only_changes_leaves_out_the_roles_that_need_none(
     table = shown(dataset, db, capsys, monkeypatch, "--only-changes")
     assert CONFIG_READER_ROLE.name not in table and changed[0] in table
 
+    report_args = args(dataset, db, "--only-changes", "--preview")
+    report_args[0] = "report"
+    assert main(report_args) == 0
+    report = capsys.readouterr().out
+    assert CONFIG_READER_ROLE.name not in report and all(name in report for name in changed)
+
 
 def test_account_keeps_the_roles_of_the_accounts_given(
     dataset: synth.SynthDataset,
