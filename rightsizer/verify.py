@@ -4,15 +4,35 @@ A call the role made successfully and that its identity policies allow today mus
 allowed by the recommended policy; anything else is a bug in generation, and the policy is
 refused. Calls today's policies do not allow (a bucket policy granted them) are not replayed:
 the recommendation never grants more than today.
+
+Every distinct (action, resource) the calls needed is checked, a batch of them at a time: each
+policy's statements are asked as RE2 patterns over the batch's ARN column (Arrow), so a store
+of millions of object keys is replayed without a Python object per key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
-from rightsizer.iam.policy import Evaluator, PolicyDocument
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rightsizer.iam.policy import Evaluator, PolicyDocument, Re2Test
 from rightsizer.usage import UsedPermission
+
+# The columns of a batch of permissions to replay, one distinct (action, resource) a row.
+NEEDS_SCHEMA = pa.schema(
+    [
+        ("action", pa.string()),
+        ("resource_arn", pa.string()),
+        ("calls", pa.int64()),
+        ("first_seen", pa.timestamp("us")),
+    ]
+)
+_ROWS_PER_BATCH = 100_000
 
 
 @dataclass(frozen=True)
@@ -50,15 +70,74 @@ def replay(
     `used` holds each distinct (action, resource) any call needed, so allowing all of them is
     allowing every call.
     """
+    return replay_batches(recommended, current, _as_batches(used))
+
+
+def replay_batches(
+    recommended: PolicyDocument,
+    current: Sequence[PolicyDocument],
+    needs: Iterable[pa.RecordBatch],
+) -> Replay:
+    """`replay` of permissions given as Arrow batches of `NEEDS_SCHEMA`'s columns, one distinct
+    (action, resource) a row. Failures come in order of first use, then action and resource."""
     # Conditions are not evaluated; only unconditional Denies count in a replay.
-    today = Evaluator(current, conditional_deny="ignore").allows
-    proposed = Evaluator(recommended, conditional_deny="ignore").allows
-    failures: list[Failure] = []
+    today = Evaluator(current, conditional_deny="ignore")
+    proposed = Evaluator(recommended, conditional_deny="ignore")
+    failed: list[tuple[dt.datetime, str, str, int]] = []
     checked = not_granted = 0
-    for use in used:
-        checked += 1
-        if not today(use.action, use.resource):
-            not_granted += 1
-        elif not proposed(use.action, use.resource):
-            failures.append(Failure(use.action, use.resource, use.count))
-    return Replay(checked, not_granted, tuple(failures))
+    for batch in needs:
+        checked += batch.num_rows
+        actions = batch.column("action")
+        for action in pc.unique(actions).to_pylist():
+            rows = batch.filter(pc.equal(actions, action))
+            resources = rows.column("resource_arn")
+            granted = _allowed(today, action, resources)
+            not_granted += len(granted) - pc.sum(granted.cast(pa.int64())).as_py()
+            denied = pc.and_(granted, pc.invert(_allowed(proposed, action, resources)))
+            if pc.any(denied).as_py():
+                lost = rows.filter(denied)
+                failed.extend(
+                    (first, action, resource, calls)
+                    for resource, calls, first in zip(
+                        lost.column("resource_arn").to_pylist(),
+                        lost.column("calls").to_pylist(),
+                        lost.column("first_seen").to_pylist(),
+                        strict=True,
+                    )
+                )
+    failures = tuple(Failure(action, resource, n) for _, action, resource, n in sorted(failed))
+    return Replay(checked, not_granted, failures)
+
+
+def _allowed(policies: Evaluator, action: str, resources: pa.Array) -> pa.BooleanArray:
+    """Evaluator.allows for every ARN of `resources` at once: no Deny matches, an Allow does."""
+    denies, allows = policies.re2_tests(action)
+    allowed = _any(allows, resources)
+    return pc.and_(allowed, pc.invert(_any(denies, resources)))
+
+
+def _any(tests: list[Re2Test], resources: pa.Array) -> pa.BooleanArray:
+    hit = pa.array([False] * len(resources), pa.bool_())
+    for source, negate in tests:
+        if source is None:
+            matched = pa.array([negate] * len(resources), pa.bool_())
+        else:
+            matched = pc.match_substring_regex(resources, source)
+            if negate:
+                matched = pc.invert(matched)
+        hit = pc.or_(hit, matched)
+    return hit
+
+
+def _as_batches(used: Iterable[UsedPermission]) -> Iterator[pa.RecordBatch]:
+    rows = iter(used)
+    while chunk := list(islice(rows, _ROWS_PER_BATCH)):
+        yield pa.RecordBatch.from_arrays(
+            [
+                pa.array([u.action for u in chunk], pa.string()),
+                pa.array([u.resource for u in chunk], pa.string()),
+                pa.array([u.count for u in chunk], pa.int64()),
+                pa.array([u.first_seen for u in chunk], pa.timestamp("us")),
+            ],
+            schema=NEEDS_SCHEMA,
+        )

@@ -18,6 +18,7 @@ when a Deny must be assumed to apply).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Literal
 
@@ -79,7 +80,33 @@ def compile_resources(
     return re.compile("|".join(parts), re.DOTALL)
 
 
-def _resource_source(pattern: str, variables: bool, unresolved: Unresolved) -> str | None:
+@lru_cache(maxsize=4096)
+def resource_regex_re2(
+    patterns: tuple[str, ...], variables: bool, unresolved: Unresolved
+) -> str | None:
+    """`compile_resources` as RE2 source, anchored (Arrow's regex functions, which test a whole
+    column at once, speak RE2); None if none of the patterns can match."""
+    sources = [_resource_source(p, variables, unresolved, _re2_literal) for p in patterns]
+    parts = [f"(?:{source})" for source in sources if source is not None]
+    if not parts:
+        return None
+    return "(?s)^(?:" + "|".join(parts) + ")$"
+
+
+def _re2_literal(text: str) -> str:
+    """`text` as RE2 source matching only itself: letters and digits as they are, any other
+    character by its code point (no escaping rule of either regex dialect to get wrong)."""
+    return "".join(
+        ch if ch.isascii() and (ch.isalnum() or ch == "_") else f"\\x{{{ord(ch):x}}}" for ch in text
+    )
+
+
+def _resource_source(
+    pattern: str,
+    variables: bool,
+    unresolved: Unresolved,
+    literal: Callable[[str], str] = re.escape,
+) -> str | None:
     """Translate one Resource pattern to regex source; None when it can never match."""
     out: list[str] = []
     colons = 0
@@ -91,7 +118,7 @@ def _resource_source(pattern: str, variables: bool, unresolved: Unresolved) -> s
             if close != -1:
                 inner = pattern[i + 2 : close]
                 if inner in _ESCAPES:
-                    out.append(re.escape(inner))
+                    out.append(literal(inner))
                 elif unresolved == "any":
                     out.append(".*")
                 else:
@@ -107,6 +134,6 @@ def _resource_source(pattern: str, variables: bool, unresolved: Unresolved) -> s
         else:
             if ch == ":":
                 colons += 1
-            out.append(re.escape(ch))
+            out.append(literal(ch))
         i += 1
     return "".join(out)

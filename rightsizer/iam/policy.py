@@ -38,6 +38,7 @@ from rightsizer.iam.matching import (
     escape_resource,
     has_wildcard,
     resource_matches,
+    resource_regex_re2,
 )
 from rightsizer.iam.s3 import expand_s3_actions  # re-exported: part of the policy API
 
@@ -387,6 +388,8 @@ def is_allowed(
 
 # How a statement's Resource/NotResource matches a resource: (fullmatch or None, negate).
 _ResourceTest = tuple["Callable[[str], object] | None", bool]
+# A resource test as RE2 source (None: matches nothing) and whether it is negated.
+Re2Test = tuple[str | None, bool]
 
 
 class Evaluator:
@@ -406,6 +409,7 @@ class Evaluator:
         docs = (policies,) if isinstance(policies, PolicyDocument) else tuple(policies)
         broad = conditional_deny == "apply"
         self._statements: list[tuple[Statement, _ResourceTest]] = []
+        self._readings: dict[int, tuple[bool, bool]] = {}  # statement → (variables, broad)
         for doc in docs:
             variables = doc.reads_variables
             for st in doc.statements:
@@ -413,6 +417,7 @@ class Evaluator:
                     continue
                 # A Deny under "apply" reads unresolved variables widely; an Allow never does.
                 wide = broad and st.effect == "Deny"
+                self._readings[len(self._statements)] = (variables, wide)
                 self._statements.append((st, _resource_test(st, variables, broad=wide)))
         self._by_action: dict[str, tuple[list[_ResourceTest], list[_ResourceTest]]] = {}
 
@@ -440,6 +445,19 @@ class Evaluator:
     def allows(self, action: str, resource: str) -> bool:
         return self(action, resource) is Decision.ALLOW
 
+    def re2_tests(self, action: str) -> tuple[list[Re2Test], list[Re2Test]]:
+        """The Deny and the Allow statements that apply to `action`, each as the RE2 source of
+        its resource test (None: no pattern can match) and whether the test is negated
+        (NotResource): what a caller needs to decide a whole column of ARNs at once in RE2.
+        """
+        denies: list[Re2Test] = []
+        allows: list[Re2Test] = []
+        for index, (st, _) in enumerate(self._statements):
+            if _action_applies(st, action):
+                variables, broad = self._readings[index]
+                (denies if st.effect == "Deny" else allows).append(_re2_test(st, variables, broad))
+        return denies, allows
+
 
 def _action_applies(st: Statement, action: str) -> bool:
     if st.actions is not None:
@@ -457,6 +475,15 @@ def _resource_test(st: Statement, variables: bool, *, broad: bool) -> _ResourceT
         regex = compile_resources(st.not_resources, variables, "no_match" if broad else "any")
         return (regex.fullmatch if regex is not None else None), True
     return None, False  # no Resource: a trust-policy statement, which grants no identity request
+
+
+def _re2_test(st: Statement, variables: bool, broad: bool) -> Re2Test:
+    """`_resource_test` as RE2 source: the same reading of variables and of NotResource."""
+    if st.resources is not None:
+        return resource_regex_re2(st.resources, variables, "any" if broad else "no_match"), False
+    if st.not_resources is not None:
+        return resource_regex_re2(st.not_resources, variables, "no_match" if broad else "any"), True
+    return None, False
 
 
 def _matches(test: _ResourceTest, resource: str) -> bool:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rightsizer.iam.policy import (
     Decision,
+    Evaluator,
     PolicyDocument,
     Statement,
     action_matches,
@@ -19,9 +21,12 @@ from rightsizer.iam.policy import (
     policy_size,
     resource_matches,
 )
+from rightsizer.usage import UsedPermission
+from rightsizer.verify import replay
 
 S3_PREFIX = "arn:aws:s3:::"
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+T0 = dt.datetime(2026, 11, 1)
 
 services = st.sampled_from(["s3", "kms", "logs", "dynamodb"])
 action_names = st.text(LETTERS, min_size=1, max_size=12)
@@ -199,3 +204,62 @@ def test_a_matching_deny_always_wins_and_a_missing_one_changes_nothing(
         )
     )
     assert evaluate([*policies, elsewhere], action, resource) is before
+
+
+# --- the replay decides a column of ARNs at once ----------------------------------------------
+
+# Resource patterns with every character the two regex dialects treat differently.
+odd_text = st.text(st.sampled_from("ab/:*?$.{}()[]^|+\\#~ \n٣é"), max_size=8)
+odd_patterns = st.one_of(
+    st.just("*"),
+    st.builds(lambda b, p: f"{S3_PREFIX}{b}/{p}", buckets, odd_text),
+    st.builds(lambda p: f"arn:aws:s3:{p}", odd_text),
+    st.sampled_from(["arn:aws:s3:::a/${aws:username}/*", "arn:aws:s3:::a/${*}${?}${$}*"]),
+)
+
+
+@st.composite
+def odd_statements(draw: st.DrawFn) -> Statement:
+    chosen = tuple(draw(st.lists(odd_patterns, min_size=1, max_size=3)))
+    negate = draw(st.booleans())
+    return Statement(
+        effect=draw(st.sampled_from(["Allow", "Allow", "Deny"])),
+        actions=("s3:GetObject",),
+        resources=None if negate else chosen,
+        not_resources=chosen if negate else None,
+        condition=draw(conditions),
+    )
+
+
+odd_documents = st.builds(
+    PolicyDocument,
+    version=st.sampled_from(["2012-10-17", None]),
+    statements=st.lists(odd_statements(), min_size=1, max_size=3).map(tuple),
+)
+
+
+@settings(deadline=None)
+@given(
+    odd_documents,
+    odd_documents,
+    st.lists(
+        st.one_of(
+            st.builds(lambda b, k: f"{S3_PREFIX}{b}/{k}", buckets, odd_text),
+            st.builds(lambda p: f"arn:aws:s3:{p}", odd_text),
+        ),
+        unique=True,
+        max_size=12,
+    ),
+)
+def test_the_replay_decides_each_arn_as_the_evaluator_does(
+    today: PolicyDocument, proposed: PolicyDocument, arns: list[str]
+) -> None:
+    used = [UsedPermission("s3:GetObject", arn, 1, T0, T0) for arn in arns]
+    checked = replay(proposed, [today], used)
+    granted = Evaluator([today], conditional_deny="ignore").allows
+    kept = Evaluator([proposed], conditional_deny="ignore").allows
+    assert checked.permissions == len(arns)
+    assert checked.not_granted_today == sum(not granted("s3:GetObject", arn) for arn in arns)
+    assert {f.resource for f in checked.failures} == {
+        arn for arn in arns if granted("s3:GetObject", arn) and not kept("s3:GetObject", arn)
+    }
