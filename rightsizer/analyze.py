@@ -64,6 +64,10 @@ from rightsizer.usage import RoleUsage, UsageReport, compute_usage, discover_lam
 from rightsizer.verify import replay
 from rightsizer.window import Window
 
+# Below these, a recommendation rests on thin evidence (README, "Warning codes").
+MIN_WINDOW_DAYS = 30
+MIN_CALLS = 100  # the default of the min_calls setting (rightsizer.config), for library callers
+
 __all__ = [
     "Analysis",
     "analyze",
@@ -86,10 +90,12 @@ def analyze(
     accounts: Sequence[str] = (),
     only_changes: bool = False,
     ingest_summary: Mapping[str, Any] | None = None,
+    min_calls: int = MIN_CALLS,
 ) -> Analysis:
     """Analyze every Lambda role over `window`, on the store `conn` or any engine
     (rightsizer.engine): all of them, or those named in `role_filter` and of the `accounts`
-    given; `only_changes` leaves out the roles that need no change."""
+    given; `only_changes` leaves out the roles that need no change. A role with fewer than
+    `min_calls` successful S3 calls is warned about as low evidence."""
     scope = _lambda_roles(conn, window, snapshot)
     if role_filter:
         scope = _filter(scope, role_filter)
@@ -109,6 +115,7 @@ def analyze(
         )
         for role_arn in sorted(scope)
     )
+    roles = tuple(_with_evidence_findings(role, window, min_calls) for role in roles)
     if only_changes:
         roles = tuple(role for role in roles if role.changed is not False)
     coverage = _coverage(usage)
@@ -125,6 +132,41 @@ def analyze(
         roles=roles,
         selector_fixes=tuple(selector_fixes(selectors, holes)),
     )
+
+
+def _with_evidence_findings(role: RoleAnalysis, window: Window, min_calls: int) -> RoleAnalysis:
+    """Warn where the window is thin evidence: an idle role about to lose all its S3 access, a
+    window under MIN_WINDOW_DAYS, a role with fewer than `min_calls` calls."""
+    if role.counts is None or role.replay is None:
+        return role
+    calls, figures = role.replay.calls, role.counts
+    found = []
+    if calls == 0 and figures.before.grants and not figures.after.grants:
+        found.append(
+            Finding(
+                Code.IDLE_ROLE,
+                f"no S3 call in the {window.days}-day window: the recommendation removes all "
+                f"{figures.before.grants} of the role's S3 grants; check that its functions are "
+                "retired or run less often than the window before applying it",
+            )
+        )
+    elif calls < min_calls:
+        found.append(
+            Finding(
+                Code.LOW_EVIDENCE,
+                f"only {calls:,} successful S3 call(s) in the window (fewer than --min-calls "
+                f"{min_calls}): a rarer need may be missing; analyze a longer window (--days)",
+            )
+        )
+    if window.days < MIN_WINDOW_DAYS:
+        found.append(
+            Finding(
+                Code.LOW_EVIDENCE,
+                f"the window is {window.days} day(s), under {MIN_WINDOW_DAYS}: monthly or rarer "
+                f"work may not appear; analyze --days {MIN_WINDOW_DAYS} or more",
+            )
+        )
+    return dataclasses.replace(role, warnings=(*role.warnings, *found)) if found else role
 
 
 def _lambda_roles(
@@ -304,7 +346,11 @@ def _role_analysis(
         f"refused: the recommendation would deny {first.describe()}{more}",
     )
     return dataclasses.replace(
-        analysis, recommended_policy=None, warnings=(*warnings, refusal), refused=True
+        analysis,
+        recommended_policy=None,
+        evidence=(),  # nothing is recommended, so nothing to explain
+        warnings=(*warnings, refusal),
+        refused=True,
     )
 
 

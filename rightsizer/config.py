@@ -38,6 +38,9 @@ class Settings:
     lambda_functions: str | None = _setting(None, "aws lambda list-functions JSON file")
     event_selectors: str | None = _setting(None, "get-event-selectors JSON file, or `live`")
     granularity: str = _setting("prefix", "object | prefix | bucket")
+    min_calls: int = _setting(
+        100, "a role with fewer successful S3 calls in the window gets a low-evidence warning"
+    )
     engine: str = _setting("duckdb", "where the usage stage runs (see analyze --help)")
     athena_workgroup: str = _setting("primary", "Athena workgroup (--engine athena)")
     athena_database: str | None = _setting(
@@ -89,6 +92,7 @@ class Flags:
     lambda_functions: str | None = None
     event_selectors: str | None = None
     granularity: str | None = None
+    min_calls: int | None = None
     engine: str | None = None
     athena_workgroup: str | None = None
     athena_database: str | None = None
@@ -238,5 +242,7 @@ def _validate(values: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"granularity {values['granularity']!r} is not one of object, prefix, bucket"
         )
+    if values["min_calls"] < 0:
+        raise ConfigError(f"min_calls must be 0 or more (got {values['min_calls']})")
     if values["workers"] < 0:
         raise ConfigError(f"workers must be 0 (one per core) or more (got {values['workers']})")

@@ -88,6 +88,16 @@ class Code(StrEnum):
         "warning",
         "today's policy grants only exact keys in a folder the code keeps writing new keys to",
     )
+    IDLE_ROLE = (
+        "idle-role",
+        "warning",
+        "no S3 call in the window: the recommendation removes all of the role's S3 access",
+    )
+    LOW_EVIDENCE = (
+        "low-evidence",
+        "warning",
+        "a window under 30 days, or fewer calls than --min-calls: rarer needs may be missing",
+    )
     ROLE_NOT_IN_SNAPSHOT = (
         "role-not-in-snapshot",
         "error",

@@ -225,6 +225,7 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
                 accounts=options.account or (),
                 only_changes=options.only_changes,
                 ingest_summary=engine.ingest_summary(),
+                min_calls=settings.min_calls,
             )
         note = engine.cost_note()  # what the engine's reading cost (Athena bills by the byte)
         if note:
@@ -243,6 +244,7 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
             accounts=options.account or (),
             only_changes=options.only_changes,
             ingest_summary=summary,
+            min_calls=settings.min_calls,
         )
     finally:
         conn.close()

@@ -146,6 +146,14 @@ class AnalysisOptions:
             help="Stop Athena's queries once the run has scanned this many GB (USD 5 per TB).",
         ),
     ] = None
+    min_calls: Annotated[
+        int | None,
+        typer.Option(
+            "--min-calls",
+            help="A role with fewer successful S3 calls in the window is warned about as low "
+            "evidence (100).",
+        ),
+    ] = None
     profile: ProfileOpt = None
 
 
