@@ -122,3 +122,27 @@ def aws_calls(_aws_guard_installed: None) -> Iterator[aws_guard.AwsCalls]:
             "use aws_guard.setup_client or aws_guard.allow_writes)",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """One local Spark session for the whole test run (starting its JVM costs seconds): two
+    cores, a small driver, two shuffle partitions. Skipped without pyspark or Java."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        skip_or_fail("pyspark is not installed (pip install -e '.[spark]')")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        skip_or_fail("Spark needs Java (17 or later) on the PATH or in JAVA_HOME")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("rightsizer-tests")
+        .config("spark.driver.memory", "1g")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -38,8 +38,9 @@ ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile."
 FORMAT_HELP = "table (the default, also when stdout is not a terminal), json or markdown."
 # engine.engine_help(), written out for the same reason (the same test checks it).
 ENGINE_HELP = (
-    "Where the usage stage runs: duckdb (the local store, after an ingest; default) or athena "
-    "(Amazon Athena, over the trail's CloudTrail table; see --athena-*)."
+    "Where the usage stage runs: duckdb (the local store, after an ingest; default), athena "
+    "(Amazon Athena, over the trail's CloudTrail table; see --athena-*) or spark (PySpark reads "
+    "--source in place)."
 )
 
 

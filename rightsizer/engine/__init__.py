@@ -63,6 +63,7 @@ ENGINES: dict[str, EngineChoice] = {
             "Amazon Athena, over the trail's CloudTrail table; see --athena-*",
             "rightsizer.engine.athena",
         ),
+        EngineChoice("spark", "PySpark reads --source in place", "rightsizer.engine.spark"),
     )
 }
 

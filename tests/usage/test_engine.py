@@ -8,6 +8,7 @@ then runs on it too.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ import duckdb
 import pytest
 import sqlglot
 from athena_tables import load_raw, records_document
+from trail_logs import log_key, write_log
 from usage_events import (
     ACCOUNT,
     FUNCTION,
@@ -61,15 +63,35 @@ def _duckdb_over_athena_table(tmp_path: Path, records: list[dict[str, Any]]) -> 
     return DuckDBEngine(conn, owned=True)
 
 
+def _spark(tmp_path: Path, records: list[dict[str, Any]]) -> Engine:
+    """The records in a log file of a local tree, read by Spark in the tests' session."""
+    from pyspark.sql import SparkSession
+
+    from rightsizer.engine.spark import read_logs
+    from rightsizer.sources import open_source
+
+    tree = tmp_path / "trail"
+    write_log(tree, log_key(dt.datetime(2026, 10, 10, 12), region="eu-west-1"), records)
+    source = open_source(str(tree))
+    listing = source.list_files(WINDOW)
+    source.close()
+    spark = SparkSession.getActiveSession()
+    assert spark is not None, "the spark fixture starts it"
+    return read_logs(spark, str(tree), WINDOW, listing)
+
+
 ENGINES: dict[str, MakeEngine] = {
     "duckdb": _duckdb,
     "duckdb-athena-table": _duckdb_over_athena_table,
+    "spark": _spark,
 }
 
 
 @pytest.fixture(params=sorted(ENGINES))
 def make_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeEngine]:
     made: list[Engine] = []
+    if request.param == "spark":
+        request.getfixturevalue("spark")  # one local session for the run; skipped without it
 
     def make(records: list[dict[str, Any]]) -> Engine:
         engine = ENGINES[request.param](tmp_path, records)
