@@ -22,7 +22,7 @@ from typing import Any
 import distinct_keys
 
 from rightsizer import analyze as analyze_module
-from rightsizer import generate, prefixes
+from rightsizer import generate, usedsets
 from rightsizer.analyze import analyze, load_selectors, load_snapshot
 from rightsizer.store import connect
 from rightsizer.window import Window
@@ -88,10 +88,10 @@ def main() -> None:
 
     distinct = sum(r["replay"]["permissions"] for r in data["roles"] if r["replay"])
     stages = Stages()
-    stages.wrap(analyze_module, "compute_usage")
-    stages.wrap(generate, "_generalize_keys")
-    stages.wrap(prefixes, "_walk")
-    stages.wrap(analyze_module, "replay")
+    stages.wrap(usedsets, "usage_in")
+    stages.wrap(analyze_module, "recommend")
+    stages.wrap(generate, "_place_used")
+    stages.wrap(analyze_module, "replay_batches")
     tracemalloc.start(1)
     _run(args.records)
     _, peak = tracemalloc.get_traced_memory()

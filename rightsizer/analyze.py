@@ -61,7 +61,8 @@ from rightsizer.model import (
 from rightsizer.selectors import EventSelectors, fetch_event_selectors, load_event_selectors
 from rightsizer.trailfix import selector_fixes
 from rightsizer.usage import RoleUsage, UsageReport, compute_usage, discover_lambda_roles
-from rightsizer.verify import replay
+from rightsizer.usedsets import UsedSets, staged_usage
+from rightsizer.verify import replay_batches
 from rightsizer.window import Window
 
 # Below these, a recommendation rests on thin evidence (README, "Warning codes").
@@ -101,20 +102,24 @@ def analyze(
         scope = _filter(scope, role_filter)
     if accounts:
         scope = _of_accounts(scope, accounts)
-    usage = compute_usage(conn, window, lambda_roles=scope, selectors=selectors, with_calls=False)
     holes: set[Hole] = set()  # what the trail's selectors leave out, for every role
-    roles = tuple(
-        _role_analysis(
-            role_arn,
-            snapshot.roles.get(role_arn),
-            usage.roles.get(role_arn),
-            usage,
-            granularity,
-            partial(_example_call, conn, window, role_arn, scope[role_arn], selectors),
-            holes,
+    with staged_usage(
+        conn, window, lambda_roles=scope, selectors=selectors, granularity=granularity
+    ) as staged:
+        usage = staged.report
+        roles = tuple(
+            _role_analysis(
+                role_arn,
+                snapshot.roles.get(role_arn),
+                usage.roles.get(role_arn),
+                usage,
+                granularity,
+                staged.sets(role_arn),
+                partial(_example_call, conn, window, role_arn, scope[role_arn], selectors),
+                holes,
+            )
+            for role_arn in sorted(scope)
         )
-        for role_arn in sorted(scope)
-    )
     roles = tuple(_with_evidence_findings(role, window, min_calls) for role in roles)
     if only_changes:
         roles = tuple(role for role in roles if role.changed is not False)
@@ -227,6 +232,7 @@ def _role_analysis(
     role_usage: RoleUsage | None,
     usage: UsageReport,
     granularity: str,
+    sets: UsedSets,
     example_call: Callable[[str, str], str],
     holes: set[Hole],
 ) -> RoleAnalysis:
@@ -246,17 +252,21 @@ def _role_analysis(
         activity=tuple(
             ActivityDay(a.day, a.calls, a.denied) for a in (role_usage.daily if role_usage else ())
         ),
-        used=tuple(
-            UsedRow(
-                u.action,
-                u.resource,
-                u.count,
-                u.first_seen,
-                u.last_seen,
-                u.functions,
-                u.example_event_id,
+        used=(
+            ()
+            if role is not None  # the recommendation's rows replace them
+            else tuple(
+                UsedRow(
+                    u.action,
+                    u.resource,
+                    u.count,
+                    u.first_seen,
+                    u.last_seen,
+                    u.functions,
+                    u.example_event_id,
+                )
+                for u in sorted(sets.used(), key=lambda u: (u.first_seen, u.action, u.resource))
             )
-            for u in (role_usage.used if role_usage else ())
         ),
         unknown=(),
         not_granted_by_identity_policy=(),
@@ -284,7 +294,7 @@ def _role_analysis(
                 ),
             ),
         )
-    rec = recommend(role, role_usage, usage.coverage, granularity=granularity)
+    rec = recommend(role, role_usage, usage.coverage, granularity=granularity, sets=sets)
     holes |= rec.selector_holes
     warnings = [Finding(**w) for w in rec.warnings]
     if role.missing_policies:
@@ -296,7 +306,7 @@ def _role_analysis(
                 + "; their grants could not be considered",
             )
         )
-    check = replay(rec.policy, role.policies, role_usage.used if role_usage else ())
+    check = replay_batches(rec.policy, role.policies, sets.needs())
     current = merged(role.policies)
     found = diff(role.policies, rec.policy, rec.unknown_grants)
     rows = _recommendation_rows(rec)

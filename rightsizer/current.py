@@ -58,6 +58,10 @@ class CurrentGrants:
         self.allows: list[HeldAllow] = []
         # Every statement of today, in the order of the merged document the diff compares with.
         self.statements = tuple(st for doc in role.policies for st in doc.statements)
+        # Today's Denies as `today` reads them (unconditional only), with their documents'
+        # reading of `${...}`.
+        self._denies: list[tuple[Statement, bool]] = []
+        self._deny_reach: dict[tuple[str, str], bool] = {}
         for _, doc in role.policy_sources:
             variables = doc.reads_variables
             for grant in grants(doc):
@@ -65,6 +69,11 @@ class CurrentGrants:
                     self.allows.append(
                         HeldAllow(grant, doc.statements[grant.statement_index], variables)
                     )
+            self._denies.extend(
+                (st, variables)
+                for st in doc.statements
+                if st.effect == "Deny" and not st.has_condition
+            )
 
     def cover(self, action: str, resource: str) -> Cover | None:
         """The grant allowing `action` on every ARN `resource` matches; unconditional first."""
@@ -72,6 +81,19 @@ class CurrentGrants:
         if key not in self._covers:
             self._covers[key] = self._find_cover(action, resource)
         return self._covers[key]
+
+    def may_deny(self, action: str, resource: str) -> bool:
+        """Whether a Deny of today (as `today` reads them) might reach an ARN `resource` matches:
+        by its literal prefix for a wildcard pattern, always for a NotResource Deny."""
+        key = (action, resource)
+        if key not in self._deny_reach:
+            self._deny_reach[key] = any(
+                st.not_resources is not None
+                or any(may_overlap(resource, r, variables) for r in st.resources or ())
+                for st, variables in self._denies
+                if _deny_applies(st, action)
+            )
+        return self._deny_reach[key]
 
     def grants_action(self, action: str) -> bool:
         """False when no Allow grant of today applies to `action`, so none covers any resource."""
@@ -98,3 +120,9 @@ class CurrentGrants:
     def s3_grants(self) -> list[HeldAllow]:
         """Allow grants whose action pattern can reach S3."""
         return [a for a in self.allows if could_be_s3(a.grant.action)]
+
+
+def _deny_applies(st: Statement, action: str) -> bool:
+    if st.actions is not None:
+        return any(action_matches(a, action) for a in st.actions)
+    return not any(action_matches(a, action) for a in st.not_actions or ())

@@ -17,7 +17,7 @@ are kept and marked unknown. Every non-S3 statement and every Deny is carried ov
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -34,11 +34,11 @@ from rightsizer.iam.policy import (
     PolicyDocument,
     Statement,
 )
-from rightsizer.iam.s3 import S3Resource
 from rightsizer.iam.snapshot import Role
-from rightsizer.prefixes import folders_below, generalize_with_fragile
+from rightsizer.prefixes import folders_below
 from rightsizer.unknown import Wanted, keep_unobservable
-from rightsizer.usage import RoleUsage, UsedPermission
+from rightsizer.usage import RoleUsage
+from rightsizer.usedsets import Group, MemorySets, UsedSets
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,17 @@ def recommend(
     *,
     granularity: str = "prefix",
     size_limit: int = INLINE_POLICY_LIMIT,
+    sets: UsedSets | None = None,
 ) -> Recommendation:
-    """Build the replacement policy for one role from its usage and today's grants."""
+    """Build the replacement policy for one role from its usage and today's grants.
+
+    `sets` gives the used permissions as groups (rightsizer.usedsets; the analysis of a store
+    passes the engine's, generalized at `granularity`); None takes them from `usage.used`.
+    """
     current = CurrentGrants(role)
-    placed = _place_used(current, usage, granularity)
-    _add_companions(current, usage, placed)
+    sets = sets if sets is not None else MemorySets(usage, granularity)
+    placed = _place_used(current, sets)
+    _add_companions(current, sets, placed)
     unknown = _keep_unknown(current, coverage, role, usage, placed.wanted)
     carried = carry_over(role)
     fitted = fit_size(
@@ -112,7 +118,6 @@ class _Placed:
     """The used permissions placed on today's grants (step 1), and those today's identity
     policies do not grant."""
 
-    objects: dict[str, _Object]  # object ARN → its parts and generalized ARN
     wanted: Wanted = field(default_factory=lambda: defaultdict(set))
     used: dict[Item, dict[str, Any]] = field(default_factory=dict)  # the `used` rows
     not_granted: list[dict[str, Any]] = field(default_factory=list)
@@ -144,41 +149,68 @@ class _Placed:
         return warnings
 
 
-def _place_used(current: CurrentGrants, usage: RoleUsage | None, granularity: str) -> _Placed:
+def _place_used(current: CurrentGrants, sets: UsedSets) -> _Placed:
     """Step 1: every permission the role used, generalized into prefixes and placed on the
-    widest resource today's grants allow (see _place); what they do not grant is set aside."""
-    uses = list(usage.used) if usage else []
-    objects, fragile = _generalize_keys([u.resource for u in uses], granularity)
-    placed = _Placed(objects)
+    widest resource today's grants allow (see _place); what they do not grant is set aside.
+
+    A group whose target today's grants cover whole, with no Deny of today reaching into it,
+    goes there at once (each of its keys would); the keys of the other groups are placed one
+    by one."""
+    placed = _Placed()
     placements: dict[tuple[str, str], tuple[str, Cover] | None] = {}
-    for use in uses:
-        obj = objects.get(use.resource)
-        target = obj.target if obj else use.resource
-        key = (use.action, target)
-        # Keys sharing a generalized target share the answer, unless today's grant is narrower.
-        if not current.today.allows(use.action, use.resource):
-            spot = None  # allowed by a bucket policy, or under one of today's Denies
-        elif (spot := placements.get(key)) is None:
-            spot = _place(current, use.action, use.resource, obj)
-            if spot is not None and spot[0] == target:
-                placements[key] = spot
-        if spot is None:
-            placed.not_granted.append(
-                {"action": use.action, "resource": use.resource, "count": use.count}
-            )
-            continue
-        resource, cover = spot
-        if obj and use.resource in fragile and resource == obj.exact:
-            placed.exact_only[target].add(use.resource)
-        placed.wanted[(resource, cover.condition)].add(use.action)
-        _tally(placed.used, Item(use.action, resource), use)
+    by_key: list[Group] = []
+    for group in sets.groups("used"):
+        if group.keys == 1:
+            _place_key(current, placed, placements, group)
+        elif (cover := _whole(current, group)) is not None:
+            placed.wanted[(group.target, cover.condition)].add(group.action)
+            _tally(placed.used, Item(group.action, group.target), group)
+        else:
+            by_key.append(group)
+    for key in sets.keys("used", by_key):
+        _place_key(current, placed, placements, key)
     return placed
 
 
-def _tally(
-    rows: dict[Item, dict[str, Any]], item: Item, use: UsedPermission | dict[str, Any]
+def _whole(current: CurrentGrants, group: Group) -> Cover | None:
+    """Today's grant covering every key of the group alike: it covers the target and no Deny
+    of today can reach any key under it (so each key is allowed today and placed there)."""
+    cover = current.cover(group.action, group.target)
+    if cover is None or current.may_deny(group.action, group.target):
+        return None
+    return cover
+
+
+def _place_key(
+    current: CurrentGrants,
+    placed: _Placed,
+    placements: dict[tuple[str, str], tuple[str, Cover] | None],
+    use: Group,
 ) -> None:
-    """Add uses (a used permission, or a `used` row being regrouped) to the `used` row of
+    """Place one used (action, resource): a group of one key."""
+    resource = use.resource or use.target
+    obj = _object_of(use)
+    target = obj.target if obj else resource
+    key = (use.action, target)
+    # Keys sharing a generalized target share the answer, unless today's grant is narrower.
+    if not current.today.allows(use.action, resource):
+        spot = None  # allowed by a bucket policy, or under one of today's Denies
+    elif (spot := placements.get(key)) is None:
+        spot = _place(current, use.action, resource, obj)
+        if spot is not None and spot[0] == target:
+            placements[key] = spot
+    if spot is None:
+        placed.not_granted.append({"action": use.action, "resource": resource, "count": use.count})
+        return
+    where, cover = spot
+    if obj and use.fragile and where == obj.exact:
+        placed.exact_only[target].add(resource)
+    placed.wanted[(where, cover.condition)].add(use.action)
+    _tally(placed.used, Item(use.action, where), use)
+
+
+def _tally(rows: dict[Item, dict[str, Any]], item: Item, use: Group | dict[str, Any]) -> None:
+    """Add uses (a group or a key, or a `used` row being regrouped) to the `used` row of
     `item`, starting the row on its first use; functions and an example event ride along as
     the evidence of the grant (rightsizer.evidence)."""
     get: Callable[[str], Any] = use.get if isinstance(use, dict) else partial(getattr, use)
@@ -203,14 +235,29 @@ def _tally(
     )
 
 
-def _add_companions(current: CurrentGrants, usage: RoleUsage | None, placed: _Placed) -> None:
+def _add_companions(current: CurrentGrants, sets: UsedSets, placed: _Placed) -> None:
     """Step 2: permissions no call needed that a rare path of the same calls may need, kept
     where today's grants hold them on the used permission's target or a folder below it."""
-    for companion in usage.companions if usage else ():
-        obj = placed.objects.get(companion.resource)
-        spot = _place(current, companion.action, companion.resource, obj, fallback=False)
-        if spot is not None:
-            placed.wanted[(spot[0], spot[1].condition)].add(companion.action)
+    by_key: list[Group] = []
+    for group in sets.groups("companion"):
+        if not current.grants_action(group.action):
+            continue  # e.g. a companion the role is not given today: none of its keys is held
+        if group.keys == 1:
+            _place_companion(current, placed, group)
+        elif (cover := current.cover(group.action, group.target)) is not None:
+            placed.wanted[(group.target, cover.condition)].add(group.action)
+        else:
+            by_key.append(group)  # a folder below the target may still be held, key by key
+    for key in sets.keys("companion", by_key):
+        _place_companion(current, placed, key)
+
+
+def _place_companion(current: CurrentGrants, placed: _Placed, companion: Group) -> None:
+    resource = companion.resource or companion.target
+    obj = _object_of(companion)
+    spot = _place(current, companion.action, resource, obj, fallback=False)
+    if spot is not None:
+        placed.wanted[(spot[0], spot[1].condition)].add(companion.action)
 
 
 @dataclass(frozen=True)
@@ -262,25 +309,11 @@ class _Object:
         return f"{self.base}/{self.suffix}"
 
 
-def _generalize_keys(
-    resources: Iterable[str], granularity: str
-) -> tuple[dict[str, _Object], frozenset[str]]:
-    """The object resources (a key, not `*`) by ARN, generalized bucket (or access point) by
-    bucket; and the object ARNs among data-named keys (fragile when granted one by one), unless
-    exact keys are asked."""
-    keys: dict[str, set[str]] = defaultdict(set)  # "arn:P:s3:::bucket" → keys
-    for arn in resources:
-        parsed = S3Resource.parse(arn)
-        if parsed is not None and parsed.key is not None and parsed.key != "*":
-            keys[parsed.object_base].add(parsed.key)
-    out: dict[str, _Object] = {}
-    fragile: set[str] = set()
-    for base, base_keys in keys.items():
-        suffixes, data_named = generalize_with_fragile(base_keys, granularity)
-        for key, suffix in suffixes.items():
-            out[f"{base}/{key}"] = _Object(base, escape_resource(key), suffix)
-        fragile.update(f"{base}/{key}" for key in data_named)
-    return out, frozenset(fragile)
+def _object_of(one: Group) -> _Object | None:
+    """The object a group of one key names, parsed; None for a resource naming no object."""
+    if one.base is None or one.key is None:
+        return None
+    return _Object(one.base, escape_resource(one.key), one.suffix)
 
 
 def _place(

@@ -225,13 +225,32 @@ def compute_usage(
     """
     # A session of its own keeps the temp tables off the caller's connection.
     with as_engine(conn).session() as engine:
-        if lambda_roles is None:
-            functions = discover_lambda_roles(engine, window)
-        else:
-            functions = {role: tuple(sorted(set(names))) for role, names in lambda_roles.items()}
-        stage_s3_calls(engine, window, sorted(functions))
-        with _gc_paused():
-            return _build_report(engine, window, functions, selectors, with_calls)
+        return usage_in(
+            engine, window, lambda_roles=lambda_roles, selectors=selectors, with_calls=with_calls
+        )
+
+
+def usage_in(
+    engine: Engine,
+    window: Window,
+    *,
+    lambda_roles: Mapping[str, Sequence[str]] | None = None,
+    selectors: EventSelectors | None = None,
+    with_calls: bool = True,
+    with_used: bool = True,
+) -> UsageReport:
+    """`compute_usage` in a session the caller holds, whose staging tables (s3_calls) stay.
+
+    `with_used=False` also leaves `RoleUsage.used` empty (one object per object key):
+    rightsizer.usedsets then reads it from the staging tables as sets.
+    """
+    if lambda_roles is None:
+        functions = discover_lambda_roles(engine, window)
+    else:
+        functions = {role: tuple(sorted(set(names))) for role, names in lambda_roles.items()}
+    stage_s3_calls(engine, window, sorted(functions))
+    with _gc_paused():
+        return _build_report(engine, window, functions, selectors, with_calls, with_used)
 
 
 @contextmanager
@@ -252,9 +271,10 @@ def _build_report(
     functions: Mapping[str, tuple[str, ...]],
     selectors: EventSelectors | None,
     with_calls: bool,
+    with_used: bool,
 ) -> UsageReport:
     params = window_params(window)
-    used = _by_role(engine.batches("usage"), UsedPermission)
+    used = _by_role(engine.batches("usage"), UsedPermission) if with_used else {}
     calls = _by_role(engine.batches("calls"), S3Call) if with_calls else {}
     activity = {row[0]: row[1:] for row in engine.rows("role_activity")}
     daily = _by_role(engine.batches("s3_daily"), DailyActivity)

@@ -13,7 +13,15 @@ from rightsizer.engine import prepare
 from rightsizer.engine.spark_sql import rewrite
 from rightsizer.sql import query_names
 
-PARAMS = {"window_start": 1, "window_end": 2, "all_principals": True, "first_day": "a"}
+PARAMS = {
+    "window_start": 1,
+    "window_end": 2,
+    "all_principals": True,
+    "first_day": "a",
+    "granularity": "prefix",
+    "role_arn": "r",
+    "kind": "used",
+}
 
 
 def _spark(sql: str) -> str:
