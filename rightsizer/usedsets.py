@@ -128,7 +128,7 @@ class UsedSets(ABC):
 
 
 class EngineSets(UsedSets):
-    """The sets of one role from the engine's staging tables (see rightsizer.usage.staged)."""
+    """The sets of one role from the engine's staging tables (see `staged_usage`)."""
 
     def __init__(self, engine: Engine, role_arn: str) -> None:
         self._engine = engine
@@ -156,7 +156,7 @@ class EngineSets(UsedSets):
     def needs(self) -> Iterator[pa.RecordBatch]:
         for batch in self._engine.batches("role_used", {"role_arn": self._role}):
             yield pa.RecordBatch.from_arrays(
-                [batch.column(name).cast(field.type) for name, field in _needs_fields()],
+                [batch.column(field.name).cast(field.type) for field in NEEDS_SCHEMA],
                 schema=NEEDS_SCHEMA,
             )
 
@@ -174,10 +174,6 @@ class EngineSets(UsedSets):
             columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
             columns[-2] = [tuple(functions or ()) for functions in columns[-2]]
             yield from map(Group, *columns)
-
-
-def _needs_fields() -> list[tuple[str, pa.Field]]:
-    return [(field.name, field) for field in NEEDS_SCHEMA]
 
 
 class MemorySets(UsedSets):
