@@ -224,10 +224,17 @@ SQL_METHODS = {"execute", "executemany", "sql", "query"}
 #  - DuckDBEngine.materialize: `CREATE TEMP TABLE {name} AS <queries/name.sql>`, name checked by
 #    load_query against ^[a-z][a-z0-9_]*$;
 #  - DuckDBEngine.load_table: `CREATE TEMP TABLE {name} AS SELECT * FROM {name}_rows`, name
-#    checked by engine.base.identifier against the same pattern (the rows come as Arrow).
+#    checked by engine.base.identifier against the same pattern (the rows come as Arrow);
+#  - SparkEngine.__init__: `CREATE TEMP VIEW {name} AS SELECT * FROM global_temp.{view}`, both
+#    checked by identifier;
+#  - SparkEngine._frame and spark.read_logs: a query file in Spark SQL (engine.base.prepare),
+#    its values bound as `args`.
 BUILT_SQL = {
     ("rightsizer/engine/duckdb.py", "materialize"),
     ("rightsizer/engine/duckdb.py", "load_table"),
+    ("rightsizer/engine/spark.py", "__init__"),
+    ("rightsizer/engine/spark.py", "_frame"),
+    ("rightsizer/engine/spark.py", "read_logs"),
 }
 
 
