@@ -63,6 +63,7 @@ from rightsizer.trailfix import selector_fixes
 from rightsizer.usage import RoleUsage, UsageReport, compute_usage, discover_lambda_roles
 from rightsizer.usedsets import UsedSets, staged_usage
 from rightsizer.verify import replay_batches
+from rightsizer.watch import WatchSettings, watch
 from rightsizer.window import Window
 
 # Below these, a recommendation rests on thin evidence (README, "Warning codes").
@@ -92,11 +93,13 @@ def analyze(
     only_changes: bool = False,
     ingest_summary: Mapping[str, Any] | None = None,
     min_calls: int = MIN_CALLS,
+    watch_settings: WatchSettings | None = None,
 ) -> Analysis:
     """Analyze every Lambda role over `window`, on the store `conn` or any engine
     (rightsizer.engine): all of them, or those named in `role_filter` and of the `accounts`
     given; `only_changes` leaves out the roles that need no change. A role with fewer than
-    `min_calls` successful S3 calls is warned about as low evidence."""
+    `min_calls` successful S3 calls is warned about as low evidence. Then watch what their
+    credentials did (rightsizer.watch; `watch_settings` holds its thresholds)."""
     scope = _lambda_roles(conn, window, snapshot)
     if role_filter:
         scope = _filter(scope, role_filter)
@@ -121,6 +124,8 @@ def analyze(
             for role_arn in sorted(scope)
         )
     roles = tuple(_with_evidence_findings(role, window, min_calls) for role in roles)
+    # Every analysed role is watched, also those --only-changes leaves out of the list.
+    findings, basis = watch(conn, window, snapshot, roles, watch_settings)
     if only_changes:
         roles = tuple(role for role in roles if role.changed is not False)
     coverage = _coverage(usage)
@@ -136,6 +141,8 @@ def analyze(
         ),
         roles=roles,
         selector_fixes=tuple(selector_fixes(selectors, holes)),
+        findings=findings,
+        watch=basis,
     )
 
 

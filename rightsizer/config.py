@@ -69,6 +69,22 @@ class Settings:
     report_subject: str | None = _setting(None, "report subject line")
     ses: bool = _setting(False, "send the report with Amazon SES instead of SMTP")
     ses_region: str | None = _setting(None, "SES region")
+    watch_recent_days: int = _setting(
+        7, "first-seen judges the window's last N days against all the store holds before"
+    )
+    watch_min_history_days: int = _setting(
+        7, "days of history first-seen needs before those days (less: nothing judged new)"
+    )
+    watch_burst_min_calls: int = _setting(20, "denied calls in an hour before it is a burst")
+    watch_burst_factor: int = _setting(
+        10, "a burst is this many times the role's usual hourly rate of denied calls"
+    )
+    watch_change_hours: int = _setting(
+        24, "hours after a policy change in which the role's denied calls are counted"
+    )
+    aws_ip_ranges: str | None = _setting(
+        None, "AWS's ip-ranges.json: judge whether a role's source IPs are AWS's"
+    )
     origin: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def describe(self) -> list[tuple[str, str, str]]:
@@ -111,6 +127,12 @@ class Flags:
     report_subject: str | None = None
     ses: bool | None = None
     ses_region: str | None = None
+    watch_recent_days: int | None = None
+    watch_min_history_days: int | None = None
+    watch_burst_min_calls: int | None = None
+    watch_burst_factor: int | None = None
+    watch_change_hours: int | None = None
+    aws_ip_ranges: str | None = None
 
 
 def _kind(hint: Any) -> type:
@@ -244,5 +266,14 @@ def _validate(values: Mapping[str, Any]) -> None:
         )
     if values["min_calls"] < 0:
         raise ConfigError(f"min_calls must be 0 or more (got {values['min_calls']})")
+    for name in (
+        "watch_recent_days",
+        "watch_min_history_days",
+        "watch_burst_min_calls",
+        "watch_burst_factor",
+        "watch_change_hours",
+    ):
+        if values[name] < 1:
+            raise ConfigError(f"{name} must be at least 1 (got {values[name]})")
     if values["workers"] < 0:
         raise ConfigError(f"workers must be 0 (one per core) or more (got {values['workers']})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -407,10 +408,115 @@ class StoreTotals:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """The calls behind an activity finding: how many, when, and where they came from.
+
+    `event_ids` are examples (the first and the last), not every call; `sessions` are the
+    role session names (the function name, for Lambda's own sessions).
+    """
+
+    count: int
+    first_seen: dt.datetime | None
+    last_seen: dt.datetime | None
+    event_ids: tuple[str, ...]
+    source_ips: tuple[str, ...]
+    user_agents: tuple[str, ...]
+    sessions: tuple[str, ...]
+
+    def describe(self, agent_width: int = 100) -> str:
+        """The evidence as one line of text (user agents cut to `agent_width` characters)."""
+        parts = [f"{self.count:,} call{'s' if self.count != 1 else ''}"]
+        first, last = self.first_seen, self.last_seen
+        if first is not None and last is not None and first != last:
+            parts.append(f"{first:%Y-%m-%d %H:%M:%S} to {last:%Y-%m-%d %H:%M:%S} UTC")
+        elif last is not None:
+            parts.append(f"{last:%Y-%m-%d %H:%M:%S} UTC")
+        if self.event_ids:
+            parts.append("event " + ", ".join(self.event_ids))
+        if self.sessions:
+            parts.append("session " + ", ".join(self.sessions))
+        if self.source_ips:
+            parts.append("from " + ", ".join(self.source_ips))
+        if self.user_agents:
+            cut = [
+                a if len(a) <= agent_width else a[: agent_width - 3] + "..."
+                for a in self.user_agents
+            ]
+            parts.append("user agent " + " | ".join(cut))
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class ActivityFinding:
+    """Something a Lambda role's credentials did that a security engineer should see
+    (rightsizer.watch; codes in rightsizer.watch.codes, apart from the warning codes).
+
+    `subject` names what the finding is about in words that stay the same between runs (a
+    bucket, a session and address, an hour), so a report can tell a new finding from one it
+    showed before. `blocked_by` and `statement` belong to `denied-call`: which policy denies
+    the call, and the smallest statement that would allow it (never added to the
+    recommendation).
+    """
+
+    code: str
+    severity: str
+    role_arn: str
+    role_name: str
+    subject: str
+    message: str
+    evidence: Evidence
+    what_to_do: str
+    blocked_by: str | None = None
+    statement: Mapping[str, Any] | None = None
+
+    @property
+    def statement_text(self) -> str:
+        """The statement as one line of JSON, as the outputs show it; empty without one."""
+        return json.dumps(dict(self.statement)) if self.statement is not None else ""
+
+    @property
+    def key(self) -> str:
+        """What identifies the finding from one report to the next."""
+        return f"{self.code} {self.role_arn} {self.subject}"
+
+
+@dataclass(frozen=True)
+class WatchBasis:
+    """What the activity findings could judge: the history behind `first-seen`, the policy
+    changes the store holds, whether source addresses could be placed, and the thresholds.
+
+    `recent_start`: `first-seen` judges the calls from here to the window end against every
+    call the store holds before it (`history_start` on, `history_days` days).
+    """
+
+    recent_start: dt.datetime
+    history_start: dt.datetime | None
+    history_days: int
+    first_seen_judged: bool
+    policy_change_events: int
+    aws_ip_ranges: bool
+    thresholds: Mapping[str, int]
+    notes: tuple[str, ...]
+
+    def describe(self) -> list[str]:
+        """What the findings were judged on, as lines of text: history, thresholds, limits."""
+        lines = []
+        if self.first_seen_judged and self.history_start is not None:
+            lines.append(
+                f"first seen: calls since {self.recent_start:%Y-%m-%d %H:%M} UTC against "
+                f"{self.history_days} days of history from {self.history_start:%Y-%m-%d} on"
+            )
+        lines.append("thresholds: " + ", ".join(f"{k} {v}" for k, v in self.thresholds.items()))
+        lines.extend(self.notes)
+        return lines
+
+
+@dataclass(frozen=True)
 class Analysis:
     """The analysis of a window: every Lambda role, and how far the logs can be trusted.
 
-    `ingest` is None when the analysis ingested nothing first.
+    `ingest` is None when the analysis ingested nothing first; `findings` are the activity
+    findings of rightsizer.watch, `watch` what they could judge (None when not looked for).
     """
 
     window: Window
@@ -422,6 +528,8 @@ class Analysis:
     unmapped_events: tuple[UnmappedRow, ...]
     roles: tuple[RoleAnalysis, ...]
     selector_fixes: tuple[SelectorFix, ...] = ()  # one per trail with holes to close
+    findings: tuple[ActivityFinding, ...] = ()
+    watch: WatchBasis | None = None
 
     @property
     def refused(self) -> tuple[str, ...]:

@@ -33,6 +33,8 @@ COUNT_COLUMNS = {
 }
 # How the terminal shows each severity of the warning catalogue.
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+# And each severity of the activity findings (rightsizer.watch.codes).
+_ACTIVITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9+=,.@_-]")
 # In each --out folder: the files rightsizer wrote there, removed when a later run does not.
 OUT_MANIFEST = ".rightsizer-files"
@@ -227,6 +229,35 @@ def _print_findings(analysis: Analysis, console: Console) -> None:
             markup=True,
             highlight=False,
         )
+    _print_activity(analysis, console)
+
+
+def _print_activity(analysis: Analysis, console: Console) -> None:
+    """The activity findings (rightsizer.watch): each with its evidence and what to do."""
+    from rich.markup import escape
+
+    if analysis.watch is None:
+        return
+    console.print("\nActivity findings", style="bold", highlight=False)
+    for f in analysis.findings:
+        style = _ACTIVITY_STYLE.get(f.severity, "yellow")
+        console.print(
+            f"[{style}]{f.severity}[/] {escape(f.code)} {escape(f.role_name)}: {escape(f.message)}",
+            markup=True,
+            highlight=False,
+        )
+        console.print(f"    evidence: {escape(f.evidence.describe())}", highlight=False)
+        if f.statement_text:
+            console.print(
+                "    smallest statement that would allow it (not added to the recommendation): "
+                + escape(f.statement_text),
+                highlight=False,
+            )
+        console.print(f"    to do: {escape(f.what_to_do)}", highlight=False)
+    if not analysis.findings:
+        console.print("none: nothing unusual in the roles' calls", highlight=False)
+    for line in analysis.watch.describe():
+        console.print(f"  {escape(line)}", style="dim", highlight=False)
 
 
 def render_markdown(analysis: AnalysisLike) -> str:

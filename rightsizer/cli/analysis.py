@@ -17,6 +17,7 @@ from rightsizer.cli.options import (
     FORMAT_HELP,
     AnalysisOptions,
     DeliveryOptions,
+    WatchOptions,
     bundled,
     flags,
 )
@@ -34,6 +35,7 @@ FormatOpt = Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)]
 @bundled
 def analyze_command(
     options: AnalysisOptions,
+    thresholds: WatchOptions,
     output_format: FormatOpt = None,
     out: Annotated[
         Path | None,
@@ -68,7 +70,7 @@ def analyze_command(
     forms = parse_emit(emit)
     if forms and out is None:
         raise ConfigError("--emit writes into the --out folder: give --out DIR as well")
-    settings = load_settings(flags(options))
+    settings = load_settings(flags(options, thresholds))
     if out is not None:
         check_out_dir(out)  # a bad --out fails now, not after the ingest and analysis
     analysis = _analysis(settings, options, quiet=chosen == "json" and not sys.stderr.isatty())
@@ -80,6 +82,7 @@ def analyze_command(
 def report_command(
     options: AnalysisOptions,
     delivery: DeliveryOptions,
+    thresholds: WatchOptions,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the self-contained HTML report here.")
     ] = None,
@@ -102,7 +105,7 @@ def report_command(
     from rightsizer.report import check_report_options, run_report
     from rightsizer.store import connect
 
-    settings = load_settings(flags(options, delivery))
+    settings = load_settings(flags(options, delivery, thresholds))
     smtp = _smtp(settings)
     ses_region = settings.ses_region or settings.region
     ses_session = aws.session(settings.profile, ses_region) if settings.ses else None
@@ -200,10 +203,12 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
     from rightsizer.analyze import analyze, check_accounts, load_selectors, load_snapshot
     from rightsizer.engine import engine_named, open_engine
     from rightsizer.store import connect
+    from rightsizer.watch import WatchSettings
 
     choice = engine_named(settings.engine)  # a misspelled engine fails before any work
     check_accounts(options.account or ())  # before any listing or reading
     window = Window.from_options(options.until, settings.days)
+    watch_settings = WatchSettings.from_settings(settings)  # a bad ip-ranges file fails now
     snapshot = load_snapshot(
         settings.iam_details,
         settings.lambda_functions,
@@ -226,6 +231,7 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
                 only_changes=options.only_changes,
                 ingest_summary=engine.ingest_summary(),
                 min_calls=settings.min_calls,
+                watch_settings=watch_settings,
             )
         note = engine.cost_note()  # what the engine's reading cost (Athena bills by the byte)
         if note:
@@ -245,6 +251,7 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
             only_changes=options.only_changes,
             ingest_summary=summary,
             min_calls=settings.min_calls,
+            watch_settings=watch_settings,
         )
     finally:
         conn.close()

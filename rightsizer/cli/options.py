@@ -193,6 +193,54 @@ class DeliveryOptions:
     ses_region: Annotated[str | None, typer.Option("--ses-region", help="SES region.")] = None
 
 
+@dataclasses.dataclass(frozen=True)
+class WatchOptions:
+    """The thresholds of the activity findings `analyze` and `report` show (README)."""
+
+    watch_recent_days: Annotated[
+        int | None,
+        typer.Option(
+            "--watch-recent-days",
+            help="First-seen judges the window's last N days against all before them (7).",
+        ),
+    ] = None
+    watch_min_history_days: Annotated[
+        int | None,
+        typer.Option(
+            "--watch-min-history-days",
+            help="Days of history first-seen needs before those days (7).",
+        ),
+    ] = None
+    watch_burst_min_calls: Annotated[
+        int | None,
+        typer.Option(
+            "--watch-burst-min-calls", help="Denied calls in an hour before it is a burst (20)."
+        ),
+    ] = None
+    watch_burst_factor: Annotated[
+        int | None,
+        typer.Option(
+            "--watch-burst-factor",
+            help="A burst is this many times the role's usual hourly rate of denied calls (10).",
+        ),
+    ] = None
+    watch_change_hours: Annotated[
+        int | None,
+        typer.Option(
+            "--watch-change-hours",
+            help="Hours after a policy change in which denied calls are counted (24).",
+        ),
+    ] = None
+    aws_ip_ranges: Annotated[
+        str | None,
+        typer.Option(
+            "--aws-ip-ranges",
+            help="AWS's ip-ranges.json (https://ip-ranges.amazonaws.com/ip-ranges.json): a "
+            "Lambda role's call from a public address outside it is a finding.",
+        ),
+    ] = None
+
+
 def flags(*bundles: DataclassInstance) -> Flags:
     """The settings given on the command line: the bundles' fields named like one of Flags."""
     names = {field.name for field in dataclasses.fields(Flags)}

@@ -232,6 +232,8 @@ def build_report(
         roles=roles,
         changes=None,
         selector_fixes=analysis.selector_fixes,
+        findings=analysis.findings,
+        watch=analysis.watch,
     )
     if previous is None:
         return report

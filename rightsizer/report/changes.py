@@ -45,6 +45,7 @@ def figures(report: Report) -> dict[str, Any]:
             "denied_calls": s.denied_calls,
             "skipped_files": report.ingest.skipped_total,
         },
+        "findings": sorted({finding.key for finding in report.findings}),
         "roles": {
             role.role_arn: {
                 "role_name": role.role_name,
@@ -89,6 +90,7 @@ def changes_since(previous: Mapping[str, Any], report: Report) -> Changes:
         no_longer_held += _named(role, held_then - held_now)
 
     current_arns = {role.role_arn for role in report.roles}
+    shown_then = previous.get("findings")  # absent from figures older than activity findings
     return Changes(
         previous_window_start=str(window.get("start") or ""),
         previous_window_end=str(window.get("end") or ""),
@@ -107,4 +109,10 @@ def changes_since(previous: Mapping[str, Any], report: Report) -> Changes:
         new_grants=tuple(new_grants),
         newly_unused=tuple(newly_unused),
         no_longer_held=tuple(no_longer_held),
+        new_findings=tuple(
+            sorted({f.key for f in report.findings} - set(shown_then or ()))
+            if shown_then is not None
+            else ()
+        ),
+        findings_compared=shown_then is not None,
     )

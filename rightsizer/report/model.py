@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rightsizer.model import Finding, GrantEvidence, SelectorFix
+from rightsizer.model import ActivityFinding, Finding, GrantEvidence, SelectorFix, WatchBasis
 
 
 @dataclass(frozen=True)
@@ -237,12 +237,16 @@ class Changes:
     new_grants: tuple[RoleGrant, ...]
     newly_unused: tuple[RoleGrant, ...]
     no_longer_held: tuple[RoleGrant, ...]
+    # Keys (ActivityFinding.key) of the activity findings the previous report did not show;
+    # `findings_compared` is False when its figures predate activity findings.
+    new_findings: tuple[str, ...] = ()
+    findings_compared: bool = False
 
     @property
     def anything(self) -> bool:
         moved = any(f.delta for f in self.figures)
         lists = (self.new_roles, self.gone_roles, self.new_grants, self.newly_unused)
-        return moved or any(lists) or bool(self.no_longer_held)
+        return moved or any(lists) or bool(self.no_longer_held) or bool(self.new_findings)
 
 
 @dataclass(frozen=True)
@@ -254,3 +258,5 @@ class Report:
     roles: tuple[RoleSection, ...]
     changes: Changes | None
     selector_fixes: tuple[SelectorFix, ...] = ()  # the analysis's, one command per trail
+    findings: tuple[ActivityFinding, ...] = ()  # the activity findings (rightsizer.watch)
+    watch: WatchBasis | None = None  # what they were judged on; None: not looked for

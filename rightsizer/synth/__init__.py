@@ -34,6 +34,13 @@ Lambda functions (session name = function name, user agent with `exec-env/AWS_La
   `acme-eu-landing/batches/<date>/<uuid>.json`, writes `acme-eu-processed/normalized/...`,
   GetBucketLocation (management) twice a day.
 
+Planted for rightsizer.watch, each once and inside the window when it reaches back that far
+(`LAPTOP_AT`, `NEW_BUCKET_AT`, `BURST_AT`: seconds before its end): report-mailer's live session
+used from a laptop (the AWS CLI on macOS, `LAPTOP_IP`: ListBuckets, then a GetObject of a final
+report); report-builder's first read of `acme-exports` (first seen, two days before the end);
+and `BURST_CALLS` more denied reads of `acme-secrets/keys.txt` by exporter within a quarter of an
+hour, three days before the end. Nothing else in the traffic is unusual.
+
 Not Lambda roles (never in results): IAM user `alice` (ListBuckets, GetObject, Lambda calls),
 EC2 role `ec2-app-role` (session `i-0abc1234def567890`, uploads to acme-uploads), AWS Config's
 service-linked role (bucket reads, invokedBy config.amazonaws.com), AWSService principals
@@ -70,6 +77,7 @@ from rightsizer.synth.scenario import (
     ACCOUNT_ID,
     ALICE_ARN,
     BUCKETS,
+    BURST_CALLS,
     CONFIG_BUCKET,
     CONFIG_KEYS,
     CONFIG_READER,
@@ -90,6 +98,7 @@ from rightsizer.synth.scenario import (
     FUNCTIONS,
     HOME_REGION,
     LAMBDA_ROLES,
+    LAPTOP_IP,
     LEGACY_BUCKET,
     LEGACY_CLEANUP,
     LEGACY_CLEANUP_ROLE,
@@ -117,6 +126,7 @@ __all__ = [
     "ACCOUNT_ID",
     "ALICE_ARN",
     "BUCKETS",
+    "BURST_CALLS",
     "CONFIG_BUCKET",
     "CONFIG_KEYS",
     "CONFIG_READER",
@@ -138,6 +148,7 @@ __all__ = [
     "FUNCTIONS",
     "HOME_REGION",
     "LAMBDA_ROLES",
+    "LAPTOP_IP",
     "LEGACY_BUCKET",
     "LEGACY_CLEANUP",
     "LEGACY_CLEANUP_ROLE",

@@ -128,6 +128,7 @@ class Traffic:
         for t in self._times(start, self._count(0.5)):
             self._config_service(t)
         self._daily(start)
+        self._planted(start)
 
     def _daily(self, start: int) -> None:
         """The rare calls each day holds exactly once, at a fixed hour, inside the window."""
@@ -153,6 +154,17 @@ class Traffic:
             self._build_report(t, versioned_source=True)
         elif hour == 14:
             self._missing_upload(t)
+
+    def _planted(self, start: int) -> None:
+        """The unusual calls planted for rightsizer.watch, each once, inside the window."""
+        for before_end, plant in (
+            (sc.LAPTOP_AT, self._laptop),
+            (sc.NEW_BUCKET_AT, self._first_export_read),
+            (sc.BURST_AT, self._denied_burst),
+        ):
+            t = self._end - before_end
+            if start <= t < start + 3600 and self._start <= t:
+                plant(t)
 
     # ---- sessions ----------------------------------------------------------------------------
 
@@ -485,6 +497,42 @@ class Traffic:
             read_only=True,
             error=("AccessDenied", message),
         )
+
+    def _denied_burst(self, t: int) -> None:
+        """exporter tries the secret again and again for a quarter of an hour: a burst."""
+        for n in range(sc.BURST_CALLS):
+            self._denied_secret(t + 30 * n)
+
+    def _first_export_read(self, t: int) -> None:
+        """report-builder reads an export once: the role's first call on acme-exports."""
+        key = f"out/{_day(t - 86400)}/part-0000.csv"
+        self._fn_s3(
+            sc.REPORT_BUILDER,
+            t,
+            "GetObject",
+            sc.EXPORTS_BUCKET,
+            key,
+            read_only=True,
+            bytes_out=50_000 + self._rng.randrange(500_000),
+            sse="SSE_S3",
+        )
+
+    def _laptop(self, t: int) -> None:
+        """report-mailer's live session used from a laptop: the AWS CLI on macOS, a public IP."""
+        session = self._session(sc.REPORT_MAILER, t)
+        identity = session.identity
+        agent = CLI_AGENT.format(c="s3.ls")
+        self._rec.s3_management(
+            t, sc.HOME_REGION, identity, sc.LAPTOP_IP, agent, "ListBuckets", None
+        )
+        key = f"final/{_day(t - 86400)}/summary.csv"
+        self._rec.s3_data(
+            t + 45, sc.HOME_REGION, identity, sc.LAPTOP_IP, f"[{CLI_AGENT.format(c='s3.cp')}]",
+            "GetObject", sc.REPORTS_BUCKET, key, read_only=True, bytes_out=48_213, sse="SSE_KMS",
+        )  # fmt: skip
+        context = {"aws:s3:arn": f"arn:aws:s3:::{sc.REPORTS_BUCKET}/{key}"}
+        fas = "fas.s3.amazonaws.com"
+        self._rec.kms(t + 45, session.fas_identity, "Decrypt", sc.REPORTS_KMS_KEY_ARN, context, fas)
 
     def _env_decrypt(self, t: int, function: sc.FunctionSpec, session: _Session) -> None:
         """Lambda decrypts the function's environment variables at a cold start."""

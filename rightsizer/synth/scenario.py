@@ -66,6 +66,14 @@ LEGACY_POLICY_ARN = f"arn:aws:iam::{ACCOUNT_ID}:policy/LegacyS3Access"
 BOUNDARY_POLICY_ARN = f"arn:aws:iam::{ACCOUNT_ID}:policy/boundaries/LambdaExportBoundary"
 
 ALICE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/alice"
+# What the data plants for rightsizer.watch to find (times before the window end): report-mailer's
+# session used from a laptop, report-builder's first read of acme-exports, and a burst of
+# exporter's denied reads of acme-secrets/keys.txt.
+LAPTOP_IP = "203.0.113.77"
+LAPTOP_AT = 30 * 3600 - 17 * 60  # seconds before the window end
+NEW_BUCKET_AT = 2 * 86400 - 11 * 3600
+BURST_AT = 3 * 86400 - 10 * 3600
+BURST_CALLS = 30
 EC2_INSTANCE_ID = "i-0abc1234def567890"
 
 

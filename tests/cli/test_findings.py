@@ -1,4 +1,5 @@
-"""The warning-code catalogue: every code the code base emits is in it, and the README shows it."""
+"""The warning-code catalogue and the activity-finding catalogue: every code the code base emits
+is in its catalogue, and the README shows both."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from rightsizer.findings import CATALOGUE, SEVERITIES, Code, severity_of
 from rightsizer.model import Finding
+from rightsizer.watch.codes import ACTIVITY_CATALOGUE, ACTIVITY_SEVERITIES, Activity
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(p for p in (ROOT / "rightsizer").rglob("*.py") if p.name != "findings.py")
@@ -74,3 +76,26 @@ def test_a_finding_takes_the_severity_of_its_code() -> None:
     assert Finding("permissions-boundary", "x").severity == "info"
     # A code of a newer rightsizer, read from its JSON, is shown as a warning.
     assert severity_of("code-from-the-future") == "warning"
+
+
+def test_the_readme_table_is_the_activity_catalogue() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("| finding | severity | meaning |\n|---|---|---|\n", 1)[1].split("\n\n")[0]
+    rows = [re.fullmatch(r"\| `([^`]+)` \| (\w+) \| (.+) \|", line) for line in block.splitlines()]
+    assert all(rows), "a row of the README's finding-code table is malformed"
+    documented = [m.groups() for m in rows if m]
+    assert documented == [(a.value, a.severity, a.meaning) for a in Activity]
+
+
+def test_activity_codes_are_apart_from_warning_codes_and_each_is_emitted() -> None:
+    assert not set(ACTIVITY_CATALOGUE) & set(CATALOGUE)
+    used = {
+        node.attr
+        for path in SOURCES
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "Activity"
+    }
+    assert {member.name for member in Activity} <= used
+    for member in Activity:
+        assert member.severity in ACTIVITY_SEVERITIES
+        assert member.meaning and "\n" not in member.meaning and len(member.meaning) <= 100

@@ -154,9 +154,13 @@ def test_records_have_the_fields_of_real_cloudtrail(records: list[dict[str, Any]
 def test_lambda_calls_carry_role_path_session_and_runtime(records: list[dict[str, Any]]) -> None:
     by_session = {f.session_arn: f for f in synth.FUNCTIONS}
     seen = set()
+    laptop = []
     for record in records:
         identity = record["userIdentity"]
         function = by_session.get(identity.get("arn", ""))
+        if record["sourceIPAddress"] == synth.LAPTOP_IP:  # planted: a session used elsewhere
+            laptop.append((identity["arn"], record["eventName"]))
+            continue
         if function is None:
             assert "exec-env/AWS_Lambda" not in record["userAgent"]
             continue
@@ -171,6 +175,10 @@ def test_lambda_calls_carry_role_path_session_and_runtime(records: list[dict[str
         else:  # KMS on the session's behalf: S3 forward access or Lambda's env decryption
             assert record["eventSource"] == "kms.amazonaws.com"
             assert record["userAgent"] == record["sourceIPAddress"] == invoked_by
+    assert laptop == [
+        (synth.REPORT_MAILER.session_arn, "ListBuckets"),
+        (synth.REPORT_MAILER.session_arn, "GetObject"),
+    ]
     assert synth.THUMBNAILER_ROLE.arn == (
         "arn:aws:iam::111122223333:role/service-role/thumbnailer-role-x1y2z3"
     )
@@ -246,7 +254,7 @@ def test_tricky_s3_calls_are_all_there(records: list[dict[str, Any]]) -> None:
 
 def test_denied_call_uses_the_real_s3_message(records: list[dict[str, Any]]) -> None:
     denied = [r for r in records if r.get("errorCode") == "AccessDenied"]
-    assert len(denied) == DAYS
+    assert len(denied) == DAYS + synth.BURST_CALLS  # one a day, and the planted burst
     assert denied[0]["errorMessage"] == (
         "User: arn:aws:sts::111122223333:assumed-role/exporter-role/exporter is not authorized "
         'to perform: s3:GetObject on resource: "arn:aws:s3:::acme-secrets/keys.txt" because no '

@@ -30,7 +30,7 @@ def _spark(sql: str) -> str:
 
 @pytest.mark.parametrize("name", query_names())
 def test_every_query_is_one_spark_statement_without_duckdb_only_syntax(name: str) -> None:
-    params = {**PARAMS, "last_day": "b"}
+    params = {**PARAMS, "last_day": "b", "recent_start": 1, "change_start": 1, "every_source": True}
     text = prepare(name, params, "spark").text
     assert len(sqlglot.parse(text, read="spark")) == 1
     for duckdb_only in ("MATERIALIZED", "ROW(", "TRY_STRPTIME", " URL_DECODE("):

@@ -1,0 +1,63 @@
+"""The catalogue of activity findings: each code once, with its severity and what it means.
+
+Activity findings are about what a role's credentials did (rightsizer.watch), not about the
+recommendation: they are kept apart from the warning codes of rightsizer.findings, in the
+analysis JSON (`findings`, not a role's `warnings`) and in this catalogue. The severities:
+
+- `high`: the role's credentials may be in someone else's hands; look now;
+- `medium`: something changed or broke; look before the next review;
+- `low`: context for the next review (a new bucket, a denied call and its cause).
+
+The README's table of finding codes is this catalogue (a test holds them equal).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+ActivitySeverity = Literal["high", "medium", "low"]
+ACTIVITY_SEVERITIES: tuple[ActivitySeverity, ...] = ("high", "medium", "low")
+
+
+class Activity(StrEnum):
+    """An activity finding code. A member is its code string, so it serializes as one."""
+
+    severity: ActivitySeverity
+    meaning: str
+
+    def __new__(cls, code: str, severity: ActivitySeverity, meaning: str) -> Activity:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.severity = severity
+        member.meaning = meaning
+        return member
+
+    CREDENTIALS_OUTSIDE_LAMBDA = (
+        "credentials-outside-lambda",
+        "high",
+        "the role's session called AWS from somewhere its functions do not run",
+    )
+    DENIED_BURST = (
+        "denied-burst",
+        "medium",
+        "denied calls in an hour far above the role's usual rate",
+    )
+    DENIED_AFTER_POLICY_CHANGE = (
+        "denied-after-policy-change",
+        "medium",
+        "denied calls rose in the hours after a change to the role's or a bucket's policy",
+    )
+    FIRST_SEEN = (
+        "first-seen",
+        "low",
+        "an action, bucket, prefix or region the role never used before in the store's history",
+    )
+    DENIED_CALL = (
+        "denied-call",
+        "low",
+        "a denied call: which policy blocks it, and the smallest statement that would allow it",
+    )
+
+
+ACTIVITY_CATALOGUE: dict[str, Activity] = {member.value: member for member in Activity}
