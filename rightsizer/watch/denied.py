@@ -81,6 +81,11 @@ def denied_hours(engine: Engine, window: Window) -> dict[str, list[DeniedHour]]:
     return hours
 
 
+def _hour_of(moment: dt.datetime) -> dt.datetime:
+    """The UTC hour a moment falls in, as the queries' date_trunc('hour', ...) gives it."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
 def _evidence(hours: Sequence[DeniedHour]) -> Evidence:
     return Evidence(
         count=sum(h.calls for h in hours),
@@ -105,7 +110,7 @@ def bursts(
     """`denied-burst` findings: runs of hours of the window far above the role's usual rate."""
     found = []
     for role_arn, role_hours in sorted(hours.items()):
-        start = first_call.get(role_arn, role_hours[0].hour).replace(minute=0, second=0)
+        start = _hour_of(first_call.get(role_arn, role_hours[0].hour))
         span = max(1, round((window.end - start) / _HOUR))
         total = sum(h.calls for h in role_hours)
         runs: list[list[DeniedHour]] = []
@@ -205,7 +210,7 @@ def after_changes(
         for change in changes:
             if not _touches(change, role, buckets):
                 continue
-            hour = change.event_time.replace(minute=0, second=0, microsecond=0)
+            hour = _hour_of(change.event_time)
             after = [h for h in role_hours if hour <= h.hour < hour + change_hours * _HOUR]
             before = sum(
                 h.calls for h in role_hours if hour - change_hours * _HOUR <= h.hour < hour
