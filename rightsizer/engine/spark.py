@@ -274,7 +274,7 @@ class SparkEngine(Engine):
     def arrow(self, name: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         """Run queries/NAME.sql and return its rows as an Arrow table."""
         with naming(name, _ERRORS):
-            return self._frame(name, params).toArrow()
+            return _naive_times(self._frame(name, params).toArrow())
 
     def batches(
         self,
@@ -534,3 +534,17 @@ def _raw_records(parsed: DataFrame) -> DataFrame:
         ),
         F.col("source_key").alias(PATH_COLUMN),
     )
+
+
+def _naive_times(table: pa.Table) -> pa.Table:
+    """`table` with its zoned timestamps as UTC without a zone, as DuckDB gives them: Spark
+    types some results (date_trunc of a timestamp, for one) as TIMESTAMP with the session's
+    zone, UTC here, and Python cannot compare those with the window's naive times."""
+    fields = [
+        field.with_type(pa.timestamp(field.type.unit))
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None
+        else field
+        for field in table.schema
+    ]
+    schema = pa.schema(fields, metadata=table.schema.metadata)
+    return table if schema.equals(table.schema) else table.cast(schema)

@@ -197,6 +197,21 @@ def test_a_failing_query_names_its_file(make_engine: MakeEngine) -> None:
     assert type(raised.value) is type(raised.value.__cause__), "the engine's error type is kept"
 
 
+def test_times_come_back_in_utc_without_a_zone_as_duckdb_gives_them(
+    make_engine: MakeEngine,
+) -> None:
+    # Spark types date_trunc('hour', ...) with the session's zone; Python cannot compare a
+    # zoned time with the window's naive ones (the denied-burst check did, and failed).
+    engine = make_engine(_records())
+    engine.load_table("scope_roles", columns_table({"role_arn": [ROLE]}))
+    engine.load_table("auth_error_codes", columns_table({"error_code": ["AccessDenied"]}))
+    rows = engine.rows("watch_denied_hours", {"window_end": WINDOW.end})
+    assert rows, "the records hold a denied call"
+    times = [value for row in rows for value in row if isinstance(value, dt.datetime)]
+    assert len(times) == 3 * len(rows)  # hour, first_seen, last_seen
+    assert all(t.tzinfo is None and WINDOW.start <= t < WINDOW.end for t in times)
+
+
 def test_compute_usage_takes_an_engine_or_a_connection(make_engine: MakeEngine) -> None:
     engine = make_engine(_records())
     through_engine = compute_usage(engine, WINDOW, lambda_roles={ROLE: [FUNCTION]})
