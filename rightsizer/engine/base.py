@@ -85,6 +85,7 @@ def _transpiled(text: str, dialect: str) -> tuple[str, tuple[str, ...]]:
             f"running the queries in {dialect} needs sqlglot; `pip install sqlglot`"
         ) from None
     tree = sqlglot.parse_one(text, read="duckdb").transform(_json_as_text, copy=False)
+    tree = tree.transform(_list_functions, copy=False)
     if PARAM_STYLES[dialect] == "positional":
         tree = tree.transform(_trino_semantics, copy=False)
     if dialect in ("spark", "databricks"):
@@ -111,6 +112,31 @@ def _json_as_text(node: Any) -> Any:
 
     if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON):
         return node.this
+    return node
+
+
+def _list_functions(node: Any) -> Any:
+    """DuckDB's list_slice and list_extract in the forms Trino and Spark both have.
+
+    `list_slice(l, begin, end)` (1-based, end included) is `slice(l, begin, end - begin + 1)`;
+    `list_extract(l, i)` is `element_at(l, i)`, NULL past the end as in DuckDB (Trino; Spark
+    with ANSI mode off, as its engine runs). sqlglot passes both through unchanged otherwise,
+    and neither engine knows them.
+    """
+    from sqlglot import exp
+
+    if not isinstance(node, exp.Anonymous) or len(node.expressions) not in (2, 3):
+        return node
+    name = node.name.lower()
+    if name == "list_slice" and len(node.expressions) == 3:
+        items, begin, end = node.expressions
+        length = exp.Add(
+            this=exp.Sub(this=exp.paren(end.copy()), expression=exp.paren(begin.copy())),
+            expression=exp.Literal.number(1),
+        )
+        return exp.Anonymous(this="SLICE", expressions=[items, begin, length])
+    if name == "list_extract" and len(node.expressions) == 2:
+        return exp.Anonymous(this="ELEMENT_AT", expressions=list(node.expressions))
     return node
 
 

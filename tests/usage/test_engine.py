@@ -287,6 +287,14 @@ def test_trino_statements_return_the_native_rows_with_positional_values(
     conn.close()
 
 
+@pytest.mark.parametrize("dialect", ["spark", "trino"])
+def test_list_slice_and_list_extract_become_functions_the_dialect_has(dialect: str) -> None:
+    text, _ = _transpiled("SELECT list_slice(a, 2, n), list_extract(a, n + 1) FROM t", dialect)
+    assert "LIST_" not in text.upper()
+    assert "SLICE(a, 2, (n) - (2) + 1)" in text
+    assert "ELEMENT_AT(a, n + 1)" in text
+
+
 def test_an_unknown_dialect_is_refused() -> None:
     with pytest.raises(ConfigError, match="'oracle' has no parameter style"):
         prepare("coverage", PARAMS, "oracle")
