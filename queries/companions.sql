@@ -29,7 +29,8 @@ SELECT
     t.role_arn,
     t.action,
     t.resource_arn,
-    list(DISTINCT t.event_name ORDER BY t.event_name) AS event_names,
+    -- Not list(DISTINCT ... ORDER BY ...): DuckDB cannot spill such an aggregate, one per object.
+    list_sort(list_distinct(list(t.event_name))) AS event_names,
     min(t.reason) AS reason,
     count(*) AS calls
 FROM companion_targets AS t

@@ -25,8 +25,9 @@ WITH used AS (
         count(*) AS calls,
         min(c.event_time) AS first_seen,
         max(c.event_time) AS last_seen,
-        list(DISTINCT c.function_name ORDER BY c.function_name)
-            FILTER (WHERE c.function_name IS NOT NULL) AS functions,
+        -- Not list(DISTINCT ... ORDER BY ...): DuckDB cannot spill such an aggregate, one per object.
+        list_sort(list_distinct(list(c.function_name)
+            FILTER (WHERE c.function_name IS NOT NULL))) AS functions,
         min(c.event_id) AS example_event_id
     FROM s3_calls AS c, unnest(c.needs) AS u(need)
     WHERE NOT c.denied

@@ -114,3 +114,39 @@ def test_parameters_are_bound_and_missing_ones_named(tmp_path: Path) -> None:
     ]
     with pytest.raises(ValueError, match=r"needs parameters \['window_end'\]"):
         as_engine(conn).rows("coverage", {"window_start": params["window_start"]})
+
+
+def _per_object_aggregates(name: str) -> list[str]:
+    """The DISTINCT or ORDER BY aggregates of the query's SELECTs grouped by a resource ARN."""
+    found = []
+    for select in sqlglot.parse_one(sql.load_query(name), read="duckdb").find_all(
+        sqlglot.exp.Select
+    ):
+        group = select.args.get("group")
+        keys = {column.name for column in group.find_all(sqlglot.exp.Column)} if group else set()
+        if not keys & {"resource_arn", "resource"}:
+            continue
+        for aggregate in select.find_all(sqlglot.exp.AggFunc):
+            if aggregate.find(sqlglot.exp.Distinct, sqlglot.exp.Order):
+                found.append(aggregate.sql("duckdb"))
+    return found
+
+
+@pytest.mark.parametrize("name", sql.query_names())
+def test_no_query_grouping_per_object_holds_an_aggregate_duckdb_cannot_spill(name: str) -> None:
+    """A DISTINCT or ORDER BY aggregate stays in memory: one per object key ran a store of a
+    million distinct keys out of DuckDB's memory limit (bench/analyze.py --distinct-keys)."""
+    assert _per_object_aggregates(name) == []
+
+
+def test_the_spill_check_sees_a_distinct_ordered_aggregate_per_object() -> None:
+    text = sql.load_query("usage").replace(
+        "list_sort(list_distinct(list(c.function_name)",
+        "list_sort(list_distinct(list(DISTINCT c.function_name ORDER BY c.function_name)",
+    )
+    assert text != sql.load_query("usage")
+    tree = sqlglot.parse_one(text, read="duckdb")
+    aggregates = [
+        a for s in tree.find_all(sqlglot.exp.Select) for a in s.find_all(sqlglot.exp.AggFunc)
+    ]
+    assert any(a.find(sqlglot.exp.Distinct, sqlglot.exp.Order) for a in aggregates)
