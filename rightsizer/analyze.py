@@ -346,7 +346,8 @@ def _role_analysis(
         evidence=explain_grants(
             rec.policy,
             rows["used"],
-            role_usage.companions if role_usage else (),
+            [(item.action, item.resource) for item in rec.companions],
+            role_usage.companion_sources if role_usage else (),
             rows["unknown"],
             warnings,
         ),

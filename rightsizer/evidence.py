@@ -1,21 +1,20 @@
 """Why each grant of a recommendation is there: observed use, a companion rule, or unknown.
 
 Attached after generation from what the analysis already holds: the `used` rows (placed on the
-recommended resources, with their calls, functions and one example event), the role's
-companions (queries/companions.sql, reasons from rightsizer/data/s3_event_actions.csv) and the
+recommended resources, with their calls, functions and one example event), the grants the
+recommendation kept as companions with the calls that make each action one
+(queries/companion_rules.sql, reasons from rightsizer/data/s3_event_actions.csv) and the
 unknown items with the warnings that name their reasons.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 
 from rightsizer.diff import s3_grants
 from rightsizer.findings import Code
-from rightsizer.iam.containment import within
-from rightsizer.iam.matching import action_matches, escape_resource
-from rightsizer.iam.policy import Grant, PolicyDocument
+from rightsizer.iam.matching import action_matches
+from rightsizer.iam.policy import PolicyDocument
 from rightsizer.model import (
     CompanionRule,
     Finding,
@@ -25,7 +24,7 @@ from rightsizer.model import (
     UnknownReason,
     UsedRow,
 )
-from rightsizer.usage import Companion
+from rightsizer.usage import CompanionSource
 
 # How to close each kind of gap (README, "What unknown means").
 FIXES: dict[str, str] = {
@@ -43,20 +42,25 @@ FIXES: dict[str, str] = {
 def explain_grants(
     policy: PolicyDocument,
     used: Sequence[UsedRow],
-    companions: Sequence[Companion],
+    companions: Collection[tuple[str, str]],
+    sources: Sequence[CompanionSource],
     unknown: Sequence[UnknownItem],
     warnings: Sequence[Finding],
 ) -> tuple[GrantEvidence, ...]:
-    """The evidence of every S3 grant of `policy`, sorted by action and resource."""
+    """The evidence of every S3 grant of `policy`, sorted by action and resource.
+
+    `companions` holds the (action, resource) grants the recommendation kept as companions,
+    `sources` the calls that make each action one.
+    """
     observed = {(row.action.lower(), row.resource): row for row in used}
-    by_action: dict[str, list[Companion]] = defaultdict(list)
-    for companion in companions:
-        by_action[companion.action.lower()].append(companion)
+    placed = {(action.lower(), resource) for action, resource in companions}
+    rules = {source.action.lower(): _rule(source) for source in sources}
     code_of = {w.message: w.code for w in warnings}
     out = []
     for grant in s3_grants(policy).values():
-        seen = observed.get((grant.action.lower(), grant.resource))
-        rule = _companion(grant, by_action.get(grant.action.lower(), ()))
+        key = (grant.action.lower(), grant.resource)
+        seen = observed.get(key)
+        rule = rules.get(key[0]) if key in placed else None
         gaps = tuple(
             UnknownReason(code, item.reason, FIXES.get(code, ""))
             for item in unknown
@@ -88,15 +92,6 @@ def explain_grants(
     return tuple(sorted(out, key=lambda e: (e.action.lower(), e.resource)))
 
 
-def _companion(grant: Grant, companions: Iterable[Companion]) -> CompanionRule | None:
-    """The companion rule that placed `grant`: its action, on an object or bucket within it."""
-    events: set[str] = set()
-    sources: set[str] = set()
-    for companion in companions:
-        if within(escape_resource(companion.resource), grant.resource):
-            events.update(companion.event_names)
-            sources.add(companion.reason)
-    if not events:
-        return None
-    reference, _, reason = min(sources).partition(": ")
-    return CompanionRule(tuple(sorted(events)), reason, reference)
+def _rule(source: CompanionSource) -> CompanionRule:
+    reference, _, reason = source.reason.partition(": ")
+    return CompanionRule(source.event_names, reason, reference)

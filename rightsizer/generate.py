@@ -64,6 +64,7 @@ class Recommendation:
     precision_given_up: list[dict[str, str]]
     warnings: list[dict[str, str]]
     selector_holes: frozenset[Hole] = frozenset()  # for the trail's selector fix
+    companions: frozenset[Item] = frozenset()  # grants (as in `policy`) kept as companions
 
     @property
     def unknown_grants(self) -> set[Item]:
@@ -94,7 +95,11 @@ def recommend(
     fitted = fit_size(
         current, placed.wanted, [*unknown.statements, *carried.statements], granularity, size_limit
     )
-    used = _regroup_used(placed.used, fitted.wanted) if fitted.given_up else placed.used
+    used, companions = placed.used, placed.companions
+    if fitted.given_up:  # the coarser grants now hold what was placed
+        used = _regroup_used(placed.used, fitted.wanted)
+        granted = _granted(fitted.wanted)
+        companions = {_coarser(item, granted) for item in placed.companions}
     return Recommendation(
         policy=fitted.policy,
         used=[used[k] for k in sorted(used, key=lambda i: (i.action, i.resource))],
@@ -110,6 +115,7 @@ def recommend(
             *fitted.warnings,
         ],
         selector_holes=frozenset(unknown.holes),
+        companions=frozenset(companions),
     )
 
 
@@ -124,6 +130,7 @@ class _Placed:
     exact_only: dict[str, set[str]] = field(  # target → fragile keys granted one by one
         default_factory=lambda: defaultdict(set)
     )
+    companions: set[Item] = field(default_factory=set)  # (action, target) placed in step 2
 
     def warnings(self) -> list[dict[str, str]]:
         """Why some used permissions are not in the policy, or only as exact keys."""
@@ -246,6 +253,7 @@ def _add_companions(current: CurrentGrants, sets: UsedSets, placed: _Placed) -> 
             _place_companion(current, placed, group)
         elif (cover := current.cover(group.action, group.target)) is not None:
             placed.wanted[(group.target, cover.condition)].add(group.action)
+            placed.companions.add(Item(group.action, group.target))
         else:
             by_key.append(group)  # a folder below the target may still be held, key by key
     for key in sets.keys("companion", by_key):
@@ -258,6 +266,7 @@ def _place_companion(current: CurrentGrants, placed: _Placed, companion: Group) 
     spot = _place(current, companion.action, resource, obj, fallback=False)
     if spot is not None:
         placed.wanted[(spot[0], spot[1].condition)].add(companion.action)
+        placed.companions.add(Item(companion.action, spot[0]))
 
 
 @dataclass(frozen=True)
@@ -371,14 +380,23 @@ def _boundary_warnings(role: Role) -> list[dict[str, str]]:
 def _regroup_used(rows: dict[Item, dict[str, Any]], wanted: Wanted) -> dict[Item, dict[str, Any]]:
     """After coarsening, fold used rows into the coarser resources that now cover them."""
     out: dict[Item, dict[str, Any]] = {}
-    granted = [(r, a) for (r, _), acts in wanted.items() for a in acts]
+    granted = _granted(wanted)
     for item, row in rows.items():
-        resource = next(
-            (r for r, a in sorted(granted) if a == item.action and within(item.resource, r)),
-            item.resource,
-        )
-        _tally(out, Item(item.action, resource), row)
+        _tally(out, _coarser(item, granted), row)
     return out
+
+
+def _granted(wanted: Wanted) -> list[tuple[str, str]]:
+    """The (resource, action) pairs of `wanted`, in order."""
+    return sorted((r, a) for (r, _), acts in wanted.items() for a in acts)
+
+
+def _coarser(item: Item, granted: list[tuple[str, str]]) -> Item:
+    """After coarsening, the grant (of `_granted`) that now covers `item`, or `item` itself."""
+    resource = next(
+        (r for r, a in granted if a == item.action and within(item.resource, r)), item.resource
+    )
+    return Item(item.action, resource)
 
 
 def _account(role_arn: str) -> str:

@@ -105,6 +105,16 @@ class Companion:
 
 
 @dataclass(frozen=True, slots=True)
+class CompanionSource:
+    """Why a role's calls make `action` a companion: their event names and the mapping's reason
+    (queries/companion_rules.sql; one per role and action, however many objects)."""
+
+    action: str
+    event_names: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class UnmodeledCall:
     """Authorized calls whose IAM requests the mapping cannot fully derive (queries/unmodeled.sql).
 
@@ -160,6 +170,7 @@ class RoleUsage:
     incomplete_calls: int = 0  # of those, calls whose IAM requests could not all be derived
     daily: tuple[DailyActivity, ...] = ()  # days with S3 calls, in order
     unmodeled: tuple[UnmodeledCall, ...] = ()  # the incomplete calls, folded
+    companion_sources: tuple[CompanionSource, ...] = ()  # per companion action
 
     @property
     def idle(self) -> bool:
@@ -241,8 +252,8 @@ def usage_in(
 ) -> UsageReport:
     """`compute_usage` in a session the caller holds, whose staging tables (s3_calls) stay.
 
-    `with_used=False` also leaves `RoleUsage.used` empty (one object per object key):
-    rightsizer.usedsets then reads it from the staging tables as sets.
+    `with_used=False` also leaves `RoleUsage.used` and `RoleUsage.companions` empty (one object
+    per object key): rightsizer.usedsets then reads them from the staging tables as sets.
     """
     if lambda_roles is None:
         functions = discover_lambda_roles(engine, window)
@@ -280,7 +291,9 @@ def _build_report(
     daily = _by_role(engine.batches("s3_daily"), DailyActivity)
     denied = _by_role(engine.batches("denied"), DeniedCall)
     kms_keys = _by_role(engine.batches("kms_keys", params), KmsKeyUse)
-    companions = _by_role(engine.batches("companions"), Companion)
+    # One row per companion object: only for the reports that hold every used permission.
+    companions = _by_role(engine.batches("companions"), Companion) if with_used else {}
+    sources = _by_role(engine.batches("companion_rules"), CompanionSource)
     unmodeled = _by_role(engine.batches("unmodeled"), UnmodeledCall)
     roles = {}
     for role in sorted(functions):
@@ -301,6 +314,7 @@ def _build_report(
             incomplete_calls=incomplete,
             daily=daily.get(role, ()),
             unmodeled=unmodeled.get(role, ()),
+            companion_sources=sources.get(role, ()),
         )
     observed = tuple(ObservedRegion(*row) for row in engine.rows("coverage", params))
     log_days = {

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from usage_events import (
     ROLE,
+    WINDOW,
     needs,
     needs_of,
     object_resources,
@@ -14,6 +15,11 @@ from usage_events import (
     s3_event,
     usage_of,
 )
+
+from rightsizer.engine import as_engine
+from rightsizer.ingest import load_records
+from rightsizer.store import connect
+from rightsizer.usage import compute_usage, usage_in
 
 OBJ = "arn:aws:s3:::photos/in/cat.jpg"
 
@@ -320,6 +326,38 @@ def test_rare_path_permissions_are_companions_not_needs(tmp_path: Path) -> None:
         ("s3:ListBucket", "arn:aws:s3:::photos"),
     }
     assert companions[("s3:AbortMultipartUpload", OBJ)].event_names == ("CreateMultipartUpload",)
+
+
+def test_the_set_wise_analysis_reads_one_companion_source_per_action_not_per_object(
+    tmp_path: Path,
+) -> None:
+    # One object per call: the analysis of a store must not hold a companion object per key.
+    uploads = [
+        s3_event(
+            name, {"bucketName": "photos", "key": key}, resources=object_resources("photos", key)
+        )
+        for name, key in [
+            *[("CreateMultipartUpload", f"in/{n}.jpg") for n in range(3)],
+            ("UploadPart", "in/0.jpg"),
+        ]
+    ]
+    conn = connect(tmp_path / "t.duckdb")
+    load_records(conn, uploads)
+    with as_engine(conn).session() as engine:
+        staged = usage_in(engine, WINDOW, with_calls=False, with_used=False).roles[ROLE]
+    full = compute_usage(conn, WINDOW).roles[ROLE]
+    conn.close()
+    assert staged.used == () and staged.companions == ()
+    assert len(full.companions) == 6  # abort and tagging, per object
+    sources = {s.action: s for s in staged.companion_sources}
+    assert sources == {s.action: s for s in full.companion_sources}
+    assert sources["s3:AbortMultipartUpload"].event_names == (
+        "CreateMultipartUpload",
+        "UploadPart",
+    )
+    assert set(sources) == {"s3:AbortMultipartUpload", "s3:PutObjectTagging"}
+    assert sources["s3:PutObjectTagging"].event_names == ("CreateMultipartUpload",)
+    assert sources["s3:AbortMultipartUpload"].reason.startswith("docs/s3-event-actions.md#")
 
 
 def test_usage_counts_calls_per_action_and_resource(tmp_path: Path) -> None:
