@@ -10,7 +10,13 @@ from rightsizer.generate import Item
 from rightsizer.iam.containment import within
 from rightsizer.iam.matching import action_matches, has_wildcard
 from rightsizer.iam.policy import Grant, PolicyDocument, canonical_json, expand_s3_actions, grants
-from rightsizer.iam.s3 import S3Resource, could_be_s3, is_s3_action, s3_family_service
+from rightsizer.iam.s3 import (
+    S3Resource,
+    could_be_s3,
+    expand_s3_family_actions,
+    is_s3_action,
+    s3_family_service,
+)
 
 # S3 actions with no resource type (docs/s3-event-actions.md): `*` is their only Resource, not
 # a wildcard.
@@ -172,18 +178,14 @@ def _bucket_pattern(resource: str) -> bool:
 
 def counts(doc: PolicyDocument) -> dict[str, Any]:
     """The figures of one document (README, "The figures"): S3 grants, concrete S3 actions
-    granted, buckets named (`all_buckets` when a grant reaches every bucket) and wildcard
-    grants, each grant counted once however many statements repeat it."""
+    granted, buckets named (`all_buckets` when a grant reaches every bucket), wildcard grants
+    and the actions they allow, each grant counted once however many statements repeat it."""
     found = s3_grants(doc)
     actions: set[str] = set()
     buckets: set[str] = set()
     all_buckets = False
     for grant in found.values():
-        actions.update(
-            a
-            for a in expand_s3_actions(grant.action)
-            if not any(action_matches(x, a) for x in grant.except_actions)
-        )
+        actions.update(_allowed(grant, expand_s3_actions(grant.action)))
         if s3_family_service(grant.action):
             continue  # their resources are not buckets
         if _reaches_every_bucket(grant):
@@ -192,13 +194,34 @@ def counts(doc: PolicyDocument) -> dict[str, Any]:
             grant.resource == "*" and _account_level(grant)
         ):
             buckets.add(parsed.access_point or parsed.bucket)
+    wildcards = [grant for grant in found.values() if is_wildcard(grant)]
     return {
         "grants": len(found),
         "s3_actions": len(actions),
         "buckets": len(buckets),
         "all_buckets": all_buckets,
-        "wildcard_grants": sum(1 for grant in found.values() if is_wildcard(grant)),
+        "wildcard_grants": len(wildcards),
+        "wildcard_actions": len(wildcard_actions(wildcards)),
     }
+
+
+def wildcard_actions(wildcards: Iterable[Grant]) -> set[str]:
+    """The concrete actions of S3 and the S3 family that some of the wildcard grants allow.
+
+    Unlike the number of wildcard grants, this cannot rise when a recommendation narrows:
+    `s3:*` on `*` kept as thirty data actions, each on `*`, is one grant become thirty, but
+    180 actions become thirty.
+    """
+    return {
+        action
+        for grant in wildcards
+        for action in _allowed(grant, expand_s3_family_actions(grant.action))
+    }
+
+
+def _allowed(grant: Grant, actions: Iterable[str]) -> list[str]:
+    """Those of `actions` the grant's NotAction does not leave out."""
+    return [a for a in actions if not any(action_matches(x, a) for x in grant.except_actions)]
 
 
 def removed_or_narrowed(removed: Iterable[Mapping[str, Any]]) -> int:

@@ -148,6 +148,13 @@ class PolicyDiff:
     unified: str
 
 
+# What every output for people says of the wildcard figure it shows (README, "The figures").
+WILDCARD_NOTE = (
+    "wildcard actions: the actions of S3 and its family that some wildcard grant allows "
+    "(wildcard_actions in the JSON), not the number of wildcard grants"
+)
+
+
 @dataclass(frozen=True)
 class PolicyCounts:
     """The figures of one side of the diff, counted alike for today and the recommendation
@@ -158,6 +165,9 @@ class PolicyCounts:
     buckets: int  # buckets (or access points, bucket patterns) named
     all_buckets: bool  # a grant reaches every bucket (`*`, NotResource): shown as "all"
     wildcard_grants: int  # grants with an action pattern, or on every bucket
+    # Concrete actions of S3 and the S3 family some wildcard grant allows: what people are
+    # shown, since it cannot rise when a recommendation narrows (wildcard_grants can).
+    wildcard_actions: int
 
     @property
     def buckets_label(self) -> str:

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from rightsizer.errors import ConfigError
 from rightsizer.files import write_atomically
-from rightsizer.model import Analysis, Counts, PolicyCounts, RoleAnalysis, as_analysis
+from rightsizer.model import (
+    WILDCARD_NOTE,
+    Analysis,
+    Counts,
+    PolicyCounts,
+    RoleAnalysis,
+    as_analysis,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,7 +36,7 @@ COUNT_COLUMNS = {
     "S3 grants": "grants",
     "S3 actions allowed": "s3_actions",
     "buckets": "buckets",
-    "wildcard grants": "wildcard_grants",
+    "wildcard actions": "wildcard_actions",  # not wildcard_grants: WILDCARD_NOTE says why
 }
 # How the terminal shows each severity of the warning catalogue.
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -94,6 +101,7 @@ def totals(roles: Sequence[RoleAnalysis]) -> Counts | None:
             buckets=sum(f.buckets for f in figures),
             all_buckets=any(f.all_buckets for f in figures),
             wildcard_grants=sum(f.wildcard_grants for f in figures),
+            wildcard_actions=sum(f.wildcard_actions for f in figures),
         )
 
     before, removed = side("before"), sum(c.removed_or_narrowed for c in counted)
@@ -144,6 +152,7 @@ def render_table(analysis: AnalysisLike, console: Console) -> None:
             table.add_row(*row)
         table.add_row(*rows[-1], style="bold")
         console.print(table)
+    console.print(WILDCARD_NOTE, style="dim", highlight=False)
     _print_findings(analysis, console)
 
 
@@ -268,6 +277,7 @@ def render_markdown(analysis: AnalysisLike) -> str:
         "analysis.md.j2",
         a=as_analysis(analysis),
         columns=COUNT_COLUMNS,
+        wildcard_note=WILDCARD_NOTE,
         change=change,
         reduction=reduction,
         used_actions=used_actions,

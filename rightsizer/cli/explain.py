@@ -115,6 +115,8 @@ def _text(
     action: str | None,
 ) -> str:
     """The explanation for people: the role's figures, then each permission and its evidence."""
+    from rightsizer.model import WILDCARD_NOTE
+
     lines = [f"{role.role_name} ({role.role_arn})"]
     lines.append(f"functions: {', '.join(role.functions) or 'none found'}")
     if role.counts is not None:
@@ -122,9 +124,10 @@ def _text(
         lines.append(
             f"S3 grants {c.before.grants} → {c.after.grants}, S3 actions "
             f"{c.before.s3_actions} → {c.after.s3_actions}, buckets {c.before.buckets_label} → "
-            f"{c.after.buckets_label}, wildcard grants {c.before.wildcard_grants} → "
-            f"{c.after.wildcard_grants}, reduction {c.reduction_label}"
+            f"{c.after.buckets_label}, wildcard actions {c.before.wildcard_actions} → "
+            f"{c.after.wildcard_actions}, reduction {c.reduction_label}"
         )
+        lines.append(WILDCARD_NOTE)
     if role.recommended_policy is None:
         lines.append("no recommended policy: see the warnings")
     for item in evidence:

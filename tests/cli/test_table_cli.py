@@ -22,7 +22,7 @@ from rightsizer.cli import main
 from rightsizer.synth.scenario import CONFIG_READER_ROLE
 
 ROOT = Path(__file__).resolve().parents[2]
-COUNT_KEYS = ("grants", "s3_actions", "wildcard_grants")
+COUNT_KEYS = ("grants", "s3_actions", "wildcard_actions")  # the columns shown
 OTHER_ACCOUNT = "444455556666"
 
 

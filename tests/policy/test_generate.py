@@ -13,7 +13,7 @@ from usage_events import ROLE as EVENTS_ROLE
 
 from rightsizer.analyze import analyze
 from rightsizer.coverage import Coverage
-from rightsizer.diff import diff
+from rightsizer.diff import counts, diff, merged
 from rightsizer.fitting import MANAGED_POLICY_LIMIT
 from rightsizer.generate import recommend
 from rightsizer.iam.containment import within
@@ -253,6 +253,39 @@ def test_recommendation_is_a_subset_allows_every_use_and_is_deterministic(
             assert is_allowed(r.policies, action, arn), (action, arn)
     # deterministic
     assert recommend(r, u, coverage, granularity=granularity).policy == rec.policy
+
+
+# Wildcard grants of every kind the figures know, beside those of `grant`.
+wildcard_grant = st.fixed_dictionaries(
+    {
+        "Effect": st.just("Allow"),
+        "Action": st.sampled_from(
+            ["s3:*", "s3:*Object", "s3:List*", "s3-object-lambda:*", "s3express:Create*", "*"]
+        ),
+        "Resource": st.sampled_from(
+            ["*", "arn:aws:s3:::*", "arn:aws:s3:::al*/*", "arn:aws:s3:::beta/a/*"]
+        ),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.one_of(grant, wildcard_grant), min_size=1, max_size=4),
+    st.lists(st.tuples(st.sampled_from(ACTIONS), object_arn), min_size=0, max_size=12),
+    st.sampled_from(["object", "prefix", "bucket"]),
+    st.sampled_from([COVERED, NO_DATA_EVENTS]),
+)
+def test_the_actions_under_wildcards_never_rise(
+    grants_: list[dict[str, Any]],
+    pairs: list[tuple[str, str]],
+    granularity: str,
+    coverage: Coverage,
+) -> None:
+    r = role(*grants_)
+    rec = recommend(r, usage(*pairs) if pairs else None, coverage, granularity=granularity)
+    before, after = counts(merged(r.policies)), counts(rec.policy)
+    assert after["wildcard_actions"] <= before["wildcard_actions"]
 
 
 def test_unknown_coverage_keeps_a_not_resource_grant_as_it_is() -> None:

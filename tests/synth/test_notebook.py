@@ -29,7 +29,12 @@ from rightsizer.analyze import analyze, load_selectors, load_snapshot, policy_te
 from rightsizer.ingest import ingest
 from rightsizer.sources import open_source
 from rightsizer.store import connect
-from rightsizer.synth.scenario import LAMBDA_ROLES, LEGACY_CLEANUP_ROLE, THUMBNAILER_ROLE
+from rightsizer.synth.scenario import (
+    LAMBDA_ROLES,
+    LEGACY_CLEANUP_ROLE,
+    REPORT_ROLE,
+    THUMBNAILER_ROLE,
+)
 from rightsizer.usage import compute_usage
 from rightsizer.window import Window, parse_until
 
@@ -49,7 +54,9 @@ print(json.dumps({
     "window": analysis["window"],
     "chosen": chosen["role_arn"],
     "daily_calls": {name: int(calls) for name, calls in daily.sum().items()},
-    "table": role_table.set_index("role")[["grants", "used", "reduction"]].to_dict("index"),
+    "table": role_table.set_index("role")[
+        ["grants", "used", "reduction", "wildcard_actions"]
+    ].to_dict("index"),
     "report": {
         r.role_name: {"grants": f"{r.grants_before} → {r.grants_after}", "used": r.actions_used}
         for r in report.roles
@@ -271,3 +278,36 @@ def test_explore_opens_the_database_named_by_rightsizer_db(tmp_path: Path) -> No
     assert run.probe["daily_calls"] == {
         role.role_name: sum(call.count for call in role.calls) for role in usage.roles.values()
     }
+
+
+@pytest.mark.slow
+def test_explore_shows_unknown_coverage_as_fewer_actions_under_wildcards(tmp_path: Path) -> None:
+    # A trail without S3 data events: report-role's s3:* on * is kept as its data actions,
+    # each on `*` (more wildcard grants); the notebook's figure must still read falling.
+    dark = synth.generate(tmp_path / "dark", days=7, data_events=False)
+    db_path = tmp_path / "store" / "rightsizer.duckdb"
+    db_path.parent.mkdir()
+    window = Window.ending(dark.until, dark.days)
+    source = open_source(str(dark.source_dir))
+    conn = connect(db_path)
+    try:
+        ingest(conn, source, window)
+        snapshot = load_snapshot(str(dark.iam_details), str(dark.lambda_functions))
+        expected = analyze(conn, window, snapshot).data
+    finally:
+        conn.close()
+        source.close()
+    settings = {
+        "RIGHTSIZER_DB": str(db_path),
+        "RIGHTSIZER_IAM_DETAILS": str(dark.iam_details),
+        "RIGHTSIZER_LAMBDA_FUNCTIONS": str(dark.lambda_functions),
+        "RIGHTSIZER_DAYS": str(dark.days),
+        "RIGHTSIZER_UNTIL": dark.until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    run = execute(EXPLORE, tmp_path / "run", settings, probe=EXPLORE_PROBE)
+
+    counts = next(r for r in expected["roles"] if r["role_arn"] == REPORT_ROLE.arn)["counts"]
+    before, after = counts["before"]["wildcard_actions"], counts["after"]["wildcard_actions"]
+    assert counts["after"]["wildcard_grants"] > counts["before"]["wildcard_grants"]
+    assert after < before
+    assert run.probe["table"][REPORT_ROLE.name]["wildcard_actions"] == f"{before} → {after}"
