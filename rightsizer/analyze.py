@@ -143,12 +143,26 @@ def analyze(
         selector_fixes=tuple(selector_fixes(selectors, holes)),
         findings=findings,
         watch=basis,
+        warnings=_window_findings(window),
+    )
+
+
+def _window_findings(window: Window) -> tuple[Finding, ...]:
+    """Warnings about the window itself, which hold for every role: said once, not per role."""
+    if window.days >= MIN_WINDOW_DAYS:
+        return ()
+    return (
+        Finding(
+            Code.LOW_EVIDENCE,
+            f"the window is {window.days} day(s), under {MIN_WINDOW_DAYS}: monthly or rarer work "
+            f"of any role may not appear; analyze --days {MIN_WINDOW_DAYS} or more",
+        ),
     )
 
 
 def _with_evidence_findings(role: RoleAnalysis, window: Window, min_calls: int) -> RoleAnalysis:
-    """Warn where the window is thin evidence: an idle role about to lose all its S3 access, a
-    window under MIN_WINDOW_DAYS, a role with fewer than `min_calls` calls."""
+    """Warn where the role's own evidence is thin: an idle role about to lose all its S3
+    access, a role with fewer than `min_calls` calls (the window's length: _window_findings)."""
     if role.counts is None or role.replay is None:
         return role
     calls, figures = role.replay.calls, role.counts
@@ -168,14 +182,6 @@ def _with_evidence_findings(role: RoleAnalysis, window: Window, min_calls: int) 
                 Code.LOW_EVIDENCE,
                 f"only {calls:,} successful S3 call(s) in the window (fewer than --min-calls "
                 f"{min_calls}): a rarer need may be missing; analyze a longer window (--days)",
-            )
-        )
-    if window.days < MIN_WINDOW_DAYS:
-        found.append(
-            Finding(
-                Code.LOW_EVIDENCE,
-                f"the window is {window.days} day(s), under {MIN_WINDOW_DAYS}: monthly or rarer "
-                f"work may not appear; analyze --days {MIN_WINDOW_DAYS} or more",
             )
         )
     return dataclasses.replace(role, warnings=(*role.warnings, *found)) if found else role

@@ -96,7 +96,8 @@ class Code(StrEnum):
     LOW_EVIDENCE = (
         "low-evidence",
         "warning",
-        "a window under 30 days, or fewer calls than --min-calls: rarer needs may be missing",
+        "a window under 30 days (said once) or a role under --min-calls calls: "
+        "rarer needs may be missing",
     )
     ROLE_NOT_IN_SNAPSHOT = (
         "role-not-in-snapshot",

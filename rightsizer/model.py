@@ -527,6 +527,7 @@ class Analysis:
 
     `ingest` is None when the analysis ingested nothing first; `findings` are the activity
     findings of rightsizer.watch, `watch` what they could judge (None when not looked for).
+    `warnings` hold for every role (a window too short to trust): said once, not per role.
     """
 
     window: Window
@@ -540,6 +541,7 @@ class Analysis:
     selector_fixes: tuple[SelectorFix, ...] = ()  # one per trail with holes to close
     findings: tuple[ActivityFinding, ...] = ()
     watch: WatchBasis | None = None
+    warnings: tuple[Finding, ...] = ()
 
     @property
     def refused(self) -> tuple[str, ...]:

@@ -203,9 +203,17 @@ def _print_blocks(
 
 
 def _print_findings(analysis: Analysis, console: Console) -> None:
-    """The warnings of each role, skipped log files and unmapped events, one line each."""
+    """The warnings of the whole analysis, then of each role, skipped log files and unmapped
+    events, one line each."""
     from rich.markup import escape
 
+    for warning in analysis.warnings:
+        style = _SEVERITY_STYLE[warning.severity]
+        console.print(
+            f"[{style}]{warning.severity}[/] every role: {escape(warning.message)}",
+            markup=True,
+            highlight=False,
+        )
     for role in analysis.roles:
         for warning in role.warnings:
             style = _SEVERITY_STYLE[warning.severity]

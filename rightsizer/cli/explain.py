@@ -17,7 +17,7 @@ from rightsizer.config import load_settings
 from rightsizer.errors import ConfigError
 
 if TYPE_CHECKING:
-    from rightsizer.model import GrantEvidence, RemovedGrant, RoleAnalysis
+    from rightsizer.model import Finding, GrantEvidence, RemovedGrant, RoleAnalysis
 
 
 @app.command("explain")
@@ -50,9 +50,10 @@ def explain_command(
     for analysed in analysis.roles:
         evidence, removed = _chosen(analysed, action, resource)
         if output_format == "json":
-            typer.echo(json.dumps(_document(analysed, evidence, removed), indent=2))
+            document = _document(analysed, evidence, removed, analysis.warnings)
+            typer.echo(json.dumps(document, indent=2))
         else:
-            typer.echo(_text(analysed, evidence, removed, action))
+            typer.echo(_text(analysed, evidence, removed, action, analysis.warnings))
     return analysis.exit_code
 
 
@@ -93,9 +94,13 @@ def _chosen(
 
 
 def _document(
-    role: RoleAnalysis, evidence: tuple[GrantEvidence, ...], removed: tuple[RemovedGrant, ...]
+    role: RoleAnalysis,
+    evidence: tuple[GrantEvidence, ...],
+    removed: tuple[RemovedGrant, ...],
+    every_role: tuple[Finding, ...],
 ) -> dict[str, Any]:
-    """The explanation as JSON: the analysis's own fields for this role."""
+    """The explanation as JSON: the analysis's own fields for this role, and its warnings that
+    hold for every role (`analysis_warnings`)."""
     from rightsizer.model_json import json_value
 
     return {
@@ -105,6 +110,7 @@ def _document(
         "evidence": json_value(evidence),
         "removed": json_value(removed),
         "warnings": json_value(role.warnings),
+        "analysis_warnings": json_value(every_role),
     }
 
 
@@ -113,6 +119,7 @@ def _text(
     evidence: tuple[GrantEvidence, ...],
     removed: tuple[RemovedGrant, ...],
     action: str | None,
+    every_role: tuple[Finding, ...],
 ) -> str:
     """The explanation for people: the role's figures, then each permission and its evidence."""
     from rightsizer.model import WILDCARD_NOTE
@@ -139,7 +146,8 @@ def _text(
         if not kept:
             asked = f"{action}: " if action else ""
             lines.append(f"  {asked}removed, no call of the window needed it")
-    if role.warnings:
+    if role.warnings or every_role:
         lines.append("")
         lines += [f"{w.severity} {w.code}: {w.message}" for w in role.warnings]
+        lines += [f"{w.severity} {w.code} (every role): {w.message}" for w in every_role]
     return "\n".join(lines)

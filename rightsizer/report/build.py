@@ -234,6 +234,7 @@ def build_report(
         selector_fixes=analysis.selector_fixes,
         findings=analysis.findings,
         watch=analysis.watch,
+        warnings=analysis.warnings,
     )
     if previous is None:
         return report

@@ -125,6 +125,8 @@ def findings_csv(report: Report) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(FINDINGS_COLUMNS)
+    for w in report.warnings:  # true of every role: one row, no role named
+        writer.writerow(["", "", "warning", "", "", "", "", _cell(f"{w.code}: {w.message}")])
     for role in report.roles:
         rows: list[tuple[Any, ...]] = []
         for x in role.removed:

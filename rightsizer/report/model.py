@@ -261,3 +261,4 @@ class Report:
     selector_fixes: tuple[SelectorFix, ...] = ()  # the analysis's, one command per trail
     findings: tuple[ActivityFinding, ...] = ()  # the activity findings (rightsizer.watch)
     watch: WatchBasis | None = None  # what they were judged on; None: not looked for
+    warnings: tuple[Finding, ...] = ()  # the analysis's, true of every role: shown once

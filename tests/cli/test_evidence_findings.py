@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from rightsizer import synth
+from rightsizer.report import build_report, render_html, render_markdown, render_text
+from rightsizer.report.message import findings_csv
 from rightsizer.synth.scenario import CONFIG_READER_ROLE, LEGACY_CLEANUP_ROLE, REPORT_ROLE
 
 
@@ -55,13 +57,35 @@ def test_an_idle_role_losing_all_s3_access_is_warned_on_the_terminal(
     assert "idle-role" not in codes(document, REPORT_ROLE.arn)
 
 
-def test_a_short_window_and_few_calls_are_low_evidence(
+def test_a_short_window_is_said_once_on_every_output(
+    demo: tuple[synth.SynthDataset, Path],
+) -> None:
+    short = "the window is 7 day(s), under 30"
+    document = json.loads(cli(demo, "--days", "7", "--format", "json").stdout)
+    assert [w["code"] for w in document["warnings"] if short in w["message"]] == ["low-evidence"]
+    assert not any(short in w["message"] for r in document["roles"] for w in r["warnings"])
+    report = build_report(document, previous=None)
+    shown = {
+        "table": cli(demo, "--days", "7", "--format", "table").stdout,
+        "markdown": cli(demo, "--days", "7", "--format", "markdown").stdout,
+        "report.md": render_markdown(report),
+        "report.txt": render_text(report),
+        "report.html": render_html(report, charts=[]),
+        "findings.csv": findings_csv(report).decode(),
+    }
+    assert len(document["roles"]) > 1  # once for all of them
+    assert {name: text.count(short) for name, text in shown.items()} == dict.fromkeys(shown, 1)
+    assert "every role: " + short in shown["table"]
+    # A window of 30 days or more is not short: no such warning anywhere.
+    longer = json.loads(cli(demo, "--days", "30", "--format", "json").stdout)
+    assert longer["warnings"] == []
+
+
+def test_few_calls_are_low_evidence_per_role(
     demo: tuple[synth.SynthDataset, Path],
 ) -> None:
     document = json.loads(cli(demo, "--days", "7", "--format", "json").stdout)
     role = next(r for r in document["roles"] if r["role_arn"] == CONFIG_READER_ROLE.arn)
-    short = [w["message"] for w in role["warnings"] if w["code"] == "low-evidence"]
-    assert any("the window is 7 day(s), under 30" in m for m in short)
     calls = role["replay"]["calls"]
     # --min-calls above the role's calls: its few calls are named; at or below them: not.
     above = json.loads(

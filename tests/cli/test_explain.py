@@ -109,3 +109,12 @@ def test_explain_names_what_exists_when_asked_about_what_does_not(
     done = cli("explain", *args, *demo[1])
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and named in done.stderr
+
+
+def test_explain_says_a_short_window_once(demo: tuple[synth.SynthDataset, list[str]]) -> None:
+    done = cli("explain", REPORT_ROLE.name, *demo[1])
+    assert done.stdout.count("the window is 7 day(s), under 30") == 1
+    assert "warning low-evidence (every role): the window is 7 day(s)" in done.stdout
+    as_json = json.loads(cli("explain", REPORT_ROLE.name, "--format", "json", *demo[1]).stdout)
+    assert [w["code"] for w in as_json["analysis_warnings"]] == ["low-evidence"]
+    assert not any("the window is" in w["message"] for w in as_json["warnings"])
