@@ -372,6 +372,8 @@ def _role_analysis(
     return dataclasses.replace(
         analysis,
         recommended_policy=None,
+        changed=None,  # no recommendation: neither a change nor "no change"
+        counts=_today_kept(analysis.counts),
         evidence=(),  # nothing is recommended, so nothing to explain
         warnings=(*warnings, refusal),
         refused=True,
@@ -393,6 +395,20 @@ def _counts(
         used_actions=len(used_actions(used)),
         removed_or_narrowed=changed,
         reduction=changed / before.grants if before.grants else None,
+    )
+
+
+def _today_kept(figures: Counts | None) -> Counts | None:
+    """The figures of a refused recommendation: the role keeps today's policies, so nothing is
+    removed and after is before (the refused policy's figures would be a change never made)."""
+    if figures is None:
+        return None
+    before = figures.before
+    return dataclasses.replace(
+        figures,
+        after=before,
+        removed_or_narrowed=0,
+        reduction=0.0 if before.grants else None,
     )
 
 

@@ -162,6 +162,8 @@ def _table_row(role: RoleAnalysis) -> list[Text]:
     name = Text(role.role_name)
     if no_change(role):
         name.append("\nno change", style="green")
+    elif role.refused:  # its figures are today's: the role keeps its policies
+        name.append("\nrefused", style="red")
     return [
         name,
         Text("\n".join(role.functions) or "-"),

@@ -149,6 +149,7 @@ def _role(index: int, role: RoleAnalysis) -> RoleSection:
         activity=tuple(DayActivity(a.day.isoformat(), a.calls, a.denied) for a in role.activity),
         evidence=role.evidence,
         unchanged=role.changed is False,
+        refused=role.refused,
     )
 
 
@@ -194,6 +195,7 @@ def _summary(analysis: Analysis, roles: tuple[RoleSection, ...]) -> Summary:
         high_risk_removed=tuple(
             RoleGrant(r.role_name, r.role_arn, x.action, x.resource)
             for r in roles
+            if not r.refused  # a refused recommendation removes nothing
             for x in r.removed
             if x.high_risk
         ),

@@ -133,6 +133,7 @@ class RoleSection:
     activity: tuple[DayActivity, ...] = ()
     evidence: tuple[GrantEvidence, ...] = ()  # why each recommended S3 grant is there
     unchanged: bool = False  # the recommendation is today's document: nothing to apply
+    refused: bool = False  # the replay refused the recommendation: the role keeps today's
 
     @property
     def held(self) -> tuple[Grant, ...]:

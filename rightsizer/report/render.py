@@ -92,13 +92,14 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: in
 
 
 def role_notes(role: RoleSection) -> list[str]:
-    """Short labels for a role: no change, idle, unknown coverage, high risk removed."""
-    notes = ["no change"] if role.unchanged else []
+    """Short labels for a role: no change or refused, idle, unknown coverage, high risk
+    removed."""
+    notes = ["no change"] if role.unchanged else ["refused"] if role.refused else []
     if role.idle:
         notes.append("idle")
     if role.unknown_grants or role.unknown:
         notes.append("unknown coverage")
-    if any(x.high_risk for x in role.removed):
+    if not role.refused and any(x.high_risk for x in role.removed):
         notes.append("high risk removed")
     return notes
 

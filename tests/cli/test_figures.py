@@ -3,6 +3,7 @@ same on every output (JSON, terminal table, Markdown, report)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -10,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from rightsizer import analyze as analyze_module
 from rightsizer import synth
 from rightsizer.cli import main
 from rightsizer.diff import counts
+from rightsizer.generate import Recommendation
 from rightsizer.iam.policy import parse_policy
-from rightsizer.iam.s3 import expand_s3_family_actions
+from rightsizer.iam.s3 import expand_s3_family_actions, is_s3_action
 from rightsizer.model import WILDCARD_NOTE
 from rightsizer.report import build_report, render_html, render_markdown, render_text
 from rightsizer.synth.scenario import (
@@ -209,3 +212,47 @@ def test_the_report_reads_the_same_figures(outputs: dict[str, Any]) -> None:
         analysed = next(r for r in roles if r["role_arn"] == section.role_arn)
         assert section.actions_used == analysed["counts"]["used_actions"]
         assert section.actions_held == analysed["counts"]["before"]["s3_actions"]
+
+
+def test_a_refused_recommendation_counts_what_is_deployed_today_s(
+    dataset: synth.SynthDataset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: Any,
+) -> None:
+    # A recommendation that forgets report-role's S3 use, as a bug in generate would: the
+    # replay refuses it and the role keeps today's policies.
+    real = analyze_module.recommend
+
+    def forgetful(lambda_role: Any, *args: Any, **kwargs: Any) -> Recommendation:
+        rec = real(lambda_role, *args, **kwargs)
+        if lambda_role.arn != REPORT_ROLE.arn:
+            return rec
+        kept = tuple(
+            s for s in rec.policy.statements if not any(is_s3_action(a) for a in s.actions or ())
+        )
+        return dataclasses.replace(rec, policy=dataclasses.replace(rec.policy, statements=kept))
+
+    monkeypatch.setattr(analyze_module, "recommend", forgetful)
+    request.getfixturevalue("_wide_terminal")
+    shown = every_output(dataset, tmp_path / "r.duckdb")
+    refused = role(shown, REPORT_ROLE.arn)
+    assert refused["recommended_policy"] is None and "verification-failed" in {
+        w["code"] for w in refused["warnings"]
+    }
+    figures = refused["counts"]
+    assert figures["after"] == figures["before"]
+    assert (figures["removed_or_narrowed"], figures["reduction"]) == (0, 0.0)
+    assert refused["changed"] is None  # no recommendation: neither changed nor "no change"
+    grants = figures["before"]["grants"]
+    row = table_row(shown, REPORT_ROLE.name)
+    assert row[3] == f"{grants} → {grants}" and row[-1] == f"0% (0 of {grants})"
+    assert f"| {REPORT_ROLE.name} (refused) |" in shown["markdown"]
+    assert "refused" in shown["table"].split(REPORT_ROLE.name, 1)[1].splitlines()[1]
+    # The report adds up what is deployed: the refused role's grants are all still held.
+    report = build_report(shown["json"], previous=None)
+    section = next(s for s in report.roles if s.role_arn == REPORT_ROLE.arn)
+    assert (section.grants_after, section.grants_reduced) == (grants, 0)
+    assert not any(x.role_arn == REPORT_ROLE.arn for x in report.summary.high_risk_removed)
+    for name in ("report.md", "report.txt", "report.html"):
+        assert "the role keeps today's policies, and its figures are today's" in shown[name]
