@@ -212,9 +212,11 @@ def wildcard_actions(wildcards: Iterable[Grant]) -> set[str]:
     `s3:*` on `*` kept as thirty data actions, each on `*`, is one grant become thirty, but
     180 actions become thirty.
     """
+    # Many grants share an action pattern (one per resource): expand each pattern once.
+    patterns = {(grant.action, grant.except_actions): grant for grant in wildcards}
     return {
         action
-        for grant in wildcards
+        for grant in patterns.values()
         for action in _allowed(grant, expand_s3_family_actions(grant.action))
     }
 
