@@ -14,24 +14,33 @@ The README's table of warning codes is this catalogue (a test holds them equal).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Self
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 
-class Code(StrEnum):
-    """A warning code. A member is its code string, so it compares and serializes as one."""
+class CatalogueCode(StrEnum):
+    """A code of a catalogue (the warning codes here, the activity findings in
+    rightsizer.watch.codes). A member is its code string, so it compares and serializes as one;
+    it is declared as `(code, severity, meaning)`, and each catalogue narrows `severity` to its
+    own levels."""
 
-    severity: Severity
+    severity: str
     meaning: str
 
-    def __new__(cls, code: str, severity: Severity, meaning: str) -> Code:
+    def __new__(cls, code: str, severity: str, meaning: str) -> Self:
         member = str.__new__(cls, code)
         member._value_ = code
         member.severity = severity
         member.meaning = meaning
         return member
+
+
+class Code(CatalogueCode):
+    """A warning code."""
+
+    severity: Severity
 
     COVERAGE_UNKNOWN = (
         "coverage-unknown",

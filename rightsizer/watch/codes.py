@@ -13,25 +13,18 @@ The README's table of finding codes is this catalogue (a test holds them equal).
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Literal
+
+from rightsizer.findings import CatalogueCode
 
 ActivitySeverity = Literal["high", "medium", "low"]
 ACTIVITY_SEVERITIES: tuple[ActivitySeverity, ...] = ("high", "medium", "low")
 
 
-class Activity(StrEnum):
-    """An activity finding code. A member is its code string, so it serializes as one."""
+class Activity(CatalogueCode):
+    """An activity finding code."""
 
     severity: ActivitySeverity
-    meaning: str
-
-    def __new__(cls, code: str, severity: ActivitySeverity, meaning: str) -> Activity:
-        member = str.__new__(cls, code)
-        member._value_ = code
-        member.severity = severity
-        member.meaning = meaning
-        return member
 
     CREDENTIALS_OUTSIDE_LAMBDA = (
         "credentials-outside-lambda",
