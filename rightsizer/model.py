@@ -469,7 +469,8 @@ class ActivityFinding:
     """
 
     code: str
-    severity: str
+    # The code's, never given: written to the JSON beside it, not read back from it.
+    severity: str = field(init=False)
     role_arn: str
     role_name: str
     subject: str
@@ -478,6 +479,12 @@ class ActivityFinding:
     what_to_do: str
     blocked_by: str | None = None
     statement: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Imported here: the rightsizer.watch package imports this module.
+        from rightsizer.watch.codes import activity_severity
+
+        object.__setattr__(self, "severity", activity_severity(self.code))
 
     @property
     def statement_text(self) -> str:

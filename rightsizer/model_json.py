@@ -63,7 +63,7 @@ def read(cls: Any, data: Any, path: str) -> Any:
     values = {}
     for f in dataclasses.fields(cls):
         name = f.metadata.get("json", f.name)
-        if name is None:
+        if name is None or not f.init:  # a field the class derives is written, never read
             continue
         where = f"{path}.{name}"
         if name in data:

@@ -54,3 +54,10 @@ class Activity(CatalogueCode):
 
 
 ACTIVITY_CATALOGUE: dict[str, Activity] = {member.value: member for member in Activity}
+
+
+def activity_severity(code: str) -> ActivitySeverity:
+    """The severity of a finding's code; a code this version does not know (a newer analysis)
+    is medium."""
+    known = ACTIVITY_CATALOGUE.get(code)
+    return known.severity if known is not None else "medium"

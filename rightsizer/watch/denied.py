@@ -129,7 +129,6 @@ def bursts(
             found.append(
                 ActivityFinding(
                     code=Activity.DENIED_BURST,
-                    severity=Activity.DENIED_BURST.severity,
                     role_arn=role_arn,
                     role_name=role_names[role_arn],
                     subject=f"denied calls from {run[0].hour:%Y-%m-%dT%H:00Z}",
@@ -222,7 +221,6 @@ def after_changes(
             found.append(
                 ActivityFinding(
                     code=Activity.DENIED_AFTER_POLICY_CHANGE,
-                    severity=Activity.DENIED_AFTER_POLICY_CHANGE.severity,
                     role_arn=analysis.role_arn,
                     role_name=analysis.role_name,
                     subject=f"{change.event_name} {change.event_id}",
@@ -317,7 +315,6 @@ def troubleshoot(
         found.append(
             ActivityFinding(
                 code=Activity.DENIED_CALL,
-                severity=Activity.DENIED_CALL.severity,
                 role_arn=analysis.role_arn,
                 role_name=analysis.role_name,
                 subject=f"{row.action} on {row.resource} ({row.error_code})",

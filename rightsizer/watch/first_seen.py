@@ -77,7 +77,6 @@ def first_seen(
         found.append(
             ActivityFinding(
                 code=Activity.FIRST_SEEN,
-                severity=Activity.FIRST_SEEN.severity,
                 role_arn=role_arn,
                 role_name=role_names[role_arn],
                 subject=f"{kind} {item}",

@@ -168,7 +168,6 @@ def _finding(
     count = sum(s.calls for s in calls)
     return ActivityFinding(
         code=Activity.CREDENTIALS_OUTSIDE_LAMBDA,
-        severity=Activity.CREDENTIALS_OUTSIDE_LAMBDA.severity,
         role_arn=role_arn,
         role_name=role_name,
         subject=f"session {session or '-'} from {ip or '-'}",

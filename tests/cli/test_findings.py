@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 from rightsizer.findings import CATALOGUE, SEVERITIES, Code, severity_of
-from rightsizer.model import Finding
+from rightsizer.model import ActivityFinding, Evidence, Finding
+from rightsizer.model_json import json_value, read
 from rightsizer.watch.codes import ACTIVITY_CATALOGUE, ACTIVITY_SEVERITIES, Activity
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +77,22 @@ def test_a_finding_takes_the_severity_of_its_code() -> None:
     assert Finding("permissions-boundary", "x").severity == "info"
     # A code of a newer rightsizer, read from its JSON, is shown as a warning.
     assert severity_of("code-from-the-future") == "warning"
+
+
+def test_an_activity_finding_takes_the_severity_of_its_code_and_writes_it() -> None:
+    evidence = Evidence(2, None, None, ("e1",), (), (), ("exporter",))
+    found = [
+        ActivityFinding(member, "arn:r", "r", "s", "m", evidence, "look") for member in Activity
+    ]
+    assert [f.severity for f in found] == [member.severity for member in Activity]
+    written = json_value(found[0])
+    assert list(written)[:3] == ["code", "severity", "role_arn"]
+    assert written["severity"] == "high"
+    # Read back, the severity is the code's again, whatever the document said.
+    assert read(ActivityFinding, {**written, "severity": "low"}, "finding") == found[0]
+    assert read(ActivityFinding, {**written, "code": "code-from-the-future"}, "f").severity == (
+        "medium"
+    )
 
 
 def test_the_readme_table_is_the_activity_catalogue() -> None:
