@@ -228,6 +228,30 @@ class Traffic:
             **kw,
         )
 
+    def _list_objects(
+        self,
+        function: sc.FunctionSpec,
+        t: int,
+        bucket: str,
+        prefix: str,
+        option: dict[str, str],
+        *,
+        bytes_out: int,
+    ) -> None:
+        """A function's ListObjectsV2 of `prefix` (`option`: the SDK's one further parameter);
+        the trail names the prefix and the bucket as its resources."""
+        self._fn_s3(
+            function,
+            t,
+            "ListObjects",
+            bucket,
+            None,
+            read_only=True,
+            params={"list-type": "2", "prefix": prefix, **option},
+            resources=[prefix_resource(bucket, prefix), bucket_resource(bucket)],
+            bytes_out=bytes_out,
+        )
+
     # ---- the functions -----------------------------------------------------------------------
 
     def _thumbnail(self, t: int) -> None:
@@ -243,19 +267,12 @@ class Traffic:
             f, t + 1, "GetObject", sc.UPLOADS_BUCKET, upload_key, read_only=True, bytes_out=size
         )
         if self._rng.random() < 0.1:
-            prefix = f"incoming/{date}/"
-            self._fn_s3(
+            self._list_objects(
                 f,
                 t + 1,
-                "ListObjects",
                 sc.UPLOADS_BUCKET,
-                None,
-                read_only=True,
-                params={"list-type": "2", "prefix": prefix, "encoding-type": "url"},
-                resources=[
-                    prefix_resource(sc.UPLOADS_BUCKET, prefix),
-                    bucket_resource(sc.UPLOADS_BUCKET),
-                ],
+                f"incoming/{date}/",
+                {"encoding-type": "url"},
                 bytes_out=1500 + self._rng.randrange(20_000),
             )
         thumb = size // 40
@@ -448,19 +465,8 @@ class Traffic:
             bytes_out=800 + self._rng.randrange(4000),
         )
         if self._rng.random() < 0.25:
-            self._fn_s3(
-                f,
-                t + 1,
-                "ListObjects",
-                sc.CONFIG_BUCKET,
-                None,
-                read_only=True,
-                params={"list-type": "2", "prefix": "app/", "encoding-type": "url"},
-                resources=[
-                    prefix_resource(sc.CONFIG_BUCKET, "app/"),
-                    bucket_resource(sc.CONFIG_BUCKET),
-                ],
-                bytes_out=2400,
+            self._list_objects(
+                f, t + 1, sc.CONFIG_BUCKET, "app/", {"encoding-type": "url"}, bytes_out=2400
             )
 
     def _export(self, t: int) -> None:
@@ -546,20 +552,8 @@ class Traffic:
         day = _day(t)
         item = self._rec.uuid()
         landing_key = f"batches/{day}/{item}.json"
-        prefix = f"batches/{day}/"
-        self._fn_s3(
-            f,
-            t,
-            "ListObjects",
-            sc.EU_LANDING_BUCKET,
-            None,
-            read_only=True,
-            params={"list-type": "2", "prefix": prefix, "max-keys": "100"},
-            resources=[
-                prefix_resource(sc.EU_LANDING_BUCKET, prefix),
-                bucket_resource(sc.EU_LANDING_BUCKET),
-            ],
-            bytes_out=900,
+        self._list_objects(
+            f, t, sc.EU_LANDING_BUCKET, f"batches/{day}/", {"max-keys": "100"}, bytes_out=900
         )
         size = 10_000 + self._rng.randrange(90_000)
         self._fn_s3(
