@@ -1,5 +1,6 @@
-"""Shared fixtures: a real moto_server on 127.0.0.1, fake AWS credentials, and what a test needs
-from outside the checkout (skipped where missing, failed there under RIGHTSIZER_CI=1)."""
+"""Shared fixtures: a real moto_server on 127.0.0.1, fake AWS credentials, the synthetic data
+set a command runs on, and what a test needs from outside the checkout (skipped where missing,
+failed there under RIGHTSIZER_CI=1)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from typing import NoReturn
 
 import aws_guard
 import pytest
+
+from rightsizer import synth
 
 # RIGHTSIZER_CI=1 (set by .ci/run) turns "not in this checkout" skips into failures. Read here,
 # at collection: the autouse fixture below clears every RIGHTSIZER_* variable inside a test.
@@ -38,6 +41,22 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Tests marked `corpus` need CORPUS_DIR: skipped without it, or failed under RIGHTSIZER_CI."""
     if item.get_closest_marker("corpus") is not None and not CORPUS_DIR.is_dir():
         skip_or_fail(CORPUS_MISSING)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthDataset:
+    """The synthetic data set over 7 days, once per test module (a module that needs another
+    window defines its own)."""
+    return synth.generate(tmp_path_factory.mktemp("synth"), days=7)
+
+
+def dataset_options(ds: synth.SynthDataset) -> list[str]:
+    """The options that give `analyze` or `report` a synthetic data set's IAM snapshot, Lambda
+    functions and window (its source and database are the test's to give)."""
+    return [
+        *("--iam-details", str(ds.iam_details), "--lambda-functions", str(ds.lambda_functions)),
+        *("--until", ds.until.isoformat(), "--days", str(ds.days)),
+    ]
 
 
 def _free_port() -> int:

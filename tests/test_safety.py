@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from conftest import dataset_options
 from mail_server import Inbox, serve
 from rich.console import Console
 
@@ -190,10 +191,7 @@ def test_the_smtp_password_reaches_no_output_file_or_database(
     monkeypatch.setenv("RIGHTSIZER_SMTP_PASSWORD", PASSWORD)
     db = tmp_path / "r.duckdb"
     args = [
-        "report", "--source", str(dataset.source_dir), "--db", str(db),
-        "--iam-details", str(dataset.iam_details),
-        "--lambda-functions", str(dataset.lambda_functions),
-        "--until", dataset.until.isoformat(), "--days", str(dataset.days),
+        "report", "--source", str(dataset.source_dir), "--db", str(db), *dataset_options(dataset),
         "--to", "sec@example.com", "--from", "rs@example.com",
         "--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--out", str(tmp_path / "r.html"),
         "--smtp-insecure",  # the server has no TLS

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import dataset_options
 
 from rightsizer import synth
 from rightsizer.cli import main
@@ -44,28 +45,10 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[
 
 def analyze_args(ds: synth.SynthDataset, db: Path, *extra: str) -> list[str]:
     return [
-        "analyze",
-        "--source",
-        str(ds.source_dir),
-        "--db",
-        str(db),
-        "--iam-details",
-        str(ds.iam_details),
-        "--lambda-functions",
-        str(ds.lambda_functions),
-        "--until",
-        ds.until.isoformat(),
-        "--days",
-        str(ds.days),
-        "--format",
-        "json",
-        *extra,
+        *("analyze", "--source", str(ds.source_dir), "--db", str(db)),
+        *dataset_options(ds),
+        *("--format", "json", *extra),
     ]
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthDataset:
-    return synth.generate(tmp_path_factory.mktemp("synth"), days=7)
 
 
 @pytest.fixture(scope="module")

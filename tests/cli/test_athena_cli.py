@@ -15,6 +15,7 @@ import pytest
 import sqlglot
 from athena_proxy import athena_proxy
 from aws_guard import AwsCalls, setup_client
+from conftest import dataset_options
 from trail_logs import upload
 
 from rightsizer import synth
@@ -25,22 +26,7 @@ OUTPUT = "s3://athena-results/rightsizer/"
 
 
 def _args(ds: synth.SynthDataset, *extra: str) -> list[str]:
-    return [
-        "analyze",
-        "--engine",
-        "athena",
-        "--iam-details",
-        str(ds.iam_details),
-        "--lambda-functions",
-        str(ds.lambda_functions),
-        "--until",
-        ds.until.isoformat(),
-        "--days",
-        str(ds.days),
-        "--format",
-        "json",
-        *extra,
-    ]
+    return ["analyze", "--engine", "athena", *dataset_options(ds), "--format", "json", *extra]
 
 
 @pytest.fixture(scope="module")

@@ -66,11 +66,6 @@ def _analyze(
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthDataset:
-    return synth.generate(tmp_path_factory.mktemp("synth"), days=7)
-
-
-@pytest.fixture(scope="module")
 def copied(dataset: synth.SynthDataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The IAM snapshot with AWS's managed policies copied into the account: moto holds none of
     AWS's own, so the scripts are run against roles of this snapshot."""

@@ -19,9 +19,10 @@ from rightsizer.synth.scenario import CONFIG_READER_ROLE, LEGACY_CLEANUP_ROLE, R
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[synth.SynthDataset, Path]:
-    ds = synth.generate(tmp_path_factory.mktemp("synth"), days=7)
-    return ds, tmp_path_factory.mktemp("db") / "r.duckdb"
+def demo(
+    dataset: synth.SynthDataset, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[synth.SynthDataset, Path]:
+    return dataset, tmp_path_factory.mktemp("db") / "r.duckdb"
 
 
 def cli(demo: tuple[synth.SynthDataset, Path], *args: str) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import pytest
+from conftest import dataset_options
 
 from rightsizer import synth
 from rightsizer.report import build_report
@@ -17,15 +18,12 @@ from rightsizer.synth.scenario import REPORT_ROLE, THUMBNAILER_ROLE
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[synth.SynthDataset, list[str]]:
-    ds = synth.generate(tmp_path_factory.mktemp("synth"), days=7)
+def demo(
+    dataset: synth.SynthDataset, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[synth.SynthDataset, list[str]]:
     db = tmp_path_factory.mktemp("db") / "r.duckdb"
-    options = [
-        *("--source", str(ds.source_dir), "--db", str(db)),
-        *("--iam-details", str(ds.iam_details), "--lambda-functions", str(ds.lambda_functions)),
-        *("--until", ds.until.isoformat(), "--days", str(ds.days)),
-    ]
-    return ds, options
+    options = ["--source", str(dataset.source_dir), "--db", str(db), *dataset_options(dataset)]
+    return dataset, options
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

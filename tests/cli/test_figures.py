@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import dataset_options
 
 from rightsizer import analyze as analyze_module
 from rightsizer import synth
@@ -28,11 +29,6 @@ from rightsizer.synth.scenario import (
 )
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthDataset:
-    return synth.generate(tmp_path_factory.mktemp("synth"), days=7)
-
-
 def run(ds: synth.SynthDataset, db: Path, output_format: str, command: str = "analyze") -> str:
     import contextlib
     import io
@@ -40,8 +36,8 @@ def run(ds: synth.SynthDataset, db: Path, output_format: str, command: str = "an
     args = [
         *command.split(),
         *("--source", str(ds.source_dir), "--db", str(db)),
-        *("--iam-details", str(ds.iam_details), "--lambda-functions", str(ds.lambda_functions)),
-        *("--until", ds.until.isoformat(), "--days", str(ds.days), "--format", output_format),
+        *dataset_options(ds),
+        *("--format", output_format),
     ]
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import dataset_options
 
 from rightsizer import synth
 from rightsizer.cli import main
@@ -29,16 +30,9 @@ def test_spark_and_duckdb_write_the_same_analysis_of_the_demo_data_set(
             str(dataset.source_dir),
             "--db",
             str(tmp_path / f"{engine}.duckdb"),
-            "--iam-details",
-            str(dataset.iam_details),
-            "--lambda-functions",
-            str(dataset.lambda_functions),
+            *dataset_options(dataset),
             "--event-selectors",
             str(dataset.event_selectors),
-            "--until",
-            dataset.until.isoformat(),
-            "--days",
-            str(dataset.days),
             "--format",
             "json",
             "--out",

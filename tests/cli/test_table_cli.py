@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import dataset_options
 from trail_logs import log_key, write_log
 from usage_events import object_resources, role_identity, s3_event
 
@@ -26,28 +27,9 @@ COUNT_KEYS = ("grants", "s3_actions", "wildcard_actions")  # the columns shown
 OTHER_ACCOUNT = "444455556666"
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthDataset:
-    return synth.generate(tmp_path_factory.mktemp("synth"), days=7)
-
-
 def args(ds: synth.SynthDataset, db: Path, *extra: str, source: Path | None = None) -> list[str]:
-    return [
-        "analyze",
-        "--source",
-        str(source or ds.source_dir),
-        "--db",
-        str(db),
-        "--iam-details",
-        str(ds.iam_details),
-        "--lambda-functions",
-        str(ds.lambda_functions),
-        "--until",
-        ds.until.isoformat(),
-        "--days",
-        str(ds.days),
-        *extra,
-    ]
+    source_dir = source or ds.source_dir
+    return ["analyze", "--source", str(source_dir), "--db", str(db), *dataset_options(ds), *extra]
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import dataset_options
 from mail_server import (
     PASSWORD,
     USER,
@@ -45,11 +46,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthDataset:
 
 
 def report_args(ds: synth.SynthDataset, db: Path, *extra: str) -> list[str]:
-    return [
-        "report", "--source", str(ds.source_dir), "--db", str(db),
-        "--iam-details", str(ds.iam_details), "--lambda-functions", str(ds.lambda_functions),
-        "--until", ds.until.isoformat(), "--days", str(ds.days), *extra,
-    ]  # fmt: skip
+    return ["report", "--source", str(ds.source_dir), "--db", str(db), *dataset_options(ds), *extra]
 
 
 def test_report_is_mailed_with_a_policy_per_role_and_remembered(
