@@ -17,24 +17,14 @@ from rightsizer.render import OUT_MANIFEST, write_outputs
 from rightsizer.synth.scenario import (
     CONFIG_READER_ROLE,
     DENIED_OBJECT_ARN,
-    EU_INGEST_ROLE,
     EXPORTER_ROLE,
+    LAMBDA_ROLES,
     LEGACY_CLEANUP_ROLE,
     REPORT_ROLE,
     THUMBNAILER_ROLE,
 )
 
-ROLE_NAMES = [
-    r.name
-    for r in (
-        THUMBNAILER_ROLE,
-        REPORT_ROLE,
-        CONFIG_READER_ROLE,
-        LEGACY_CLEANUP_ROLE,
-        EXPORTER_ROLE,
-        EU_INGEST_ROLE,
-    )
-]
+ROLE_NAMES = [r.name for r in LAMBDA_ROLES]
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
@@ -80,18 +70,7 @@ def by_role(analysis: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_every_lambda_role_appears_and_nothing_else(analysis: dict[str, Any]) -> None:
     roles = by_role(analysis)
-    expected = {
-        r.arn
-        for r in (
-            THUMBNAILER_ROLE,
-            REPORT_ROLE,
-            CONFIG_READER_ROLE,
-            LEGACY_CLEANUP_ROLE,
-            EXPORTER_ROLE,
-            EU_INGEST_ROLE,
-        )
-    }
-    assert set(roles) == expected
+    assert set(roles) == {r.arn for r in LAMBDA_ROLES}
     assert roles[REPORT_ROLE.arn]["functions"] == ["report-builder", "report-mailer"]
 
 
