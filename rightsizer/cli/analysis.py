@@ -6,6 +6,7 @@ The commands import the library where they use it, so that `rightsizer --help` s
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -218,21 +219,22 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
     selectors = load_selectors(
         settings.event_selectors, profile=settings.profile, region=settings.region
     )
+    # The same analysis on either side: the engine that read the logs, or the store.
+    analyzed = partial(
+        analyze,
+        window=window,
+        snapshot=snapshot,
+        granularity=settings.granularity,
+        selectors=selectors,
+        role_filter=options.role or (),
+        accounts=options.account or (),
+        only_changes=options.only_changes,
+        min_calls=settings.min_calls,
+        watch_settings=watch_settings,
+    )
     if choice.in_place:
         with open_engine(choice.name, settings, window) as engine:
-            analysis = analyze(
-                engine,
-                window,
-                snapshot,
-                granularity=settings.granularity,
-                selectors=selectors,
-                role_filter=options.role or (),
-                accounts=options.account or (),
-                only_changes=options.only_changes,
-                ingest_summary=engine.ingest_summary(),
-                min_calls=settings.min_calls,
-                watch_settings=watch_settings,
-            )
+            analysis = analyzed(engine, ingest_summary=engine.ingest_summary())
         note = engine.cost_note()  # what the engine's reading cost (Athena bills by the byte)
         if note:
             typer.echo(note, err=True)
@@ -240,19 +242,7 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
     summary = run_ingest(settings, window, quiet=quiet)
     conn = connect(settings.db, read_only=summary is None)
     try:
-        return analyze(
-            conn,
-            window,
-            snapshot,
-            granularity=settings.granularity,
-            selectors=selectors,
-            role_filter=options.role or (),
-            accounts=options.account or (),
-            only_changes=options.only_changes,
-            ingest_summary=summary,
-            min_calls=settings.min_calls,
-            watch_settings=watch_settings,
-        )
+        return analyzed(conn, ingest_summary=summary)
     finally:
         conn.close()
 
