@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from conftest import dataset_options
-from mail_server import Inbox, serve
+from mail_server import PASSWORD, USER, Inbox, authenticator, serve
 from rich.console import Console
 
 from rightsizer import synth
@@ -148,23 +147,11 @@ def test_the_markdown_shows_html_in_the_data_as_text() -> None:
 
 # --- secrets never reach logs, output, files or the database --------------------------------
 
-USER, PASSWORD = "reporter", "Zq8-unique-s3cr3t-7f3e"
-
-
-def _authenticator(
-    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-        USER.encode(),
-        PASSWORD.encode(),
-    )
-    return AuthResult(success=ok, handled=False)
-
 
 @pytest.fixture
 def auth_inbox() -> Iterator[tuple[Inbox, int]]:
     yield from serve(
-        Inbox(), authenticator=_authenticator, auth_required=True, auth_require_tls=False
+        Inbox(), authenticator=authenticator, auth_required=True, auth_require_tls=False
     )
 
 
