@@ -150,3 +150,15 @@ def test_the_spill_check_sees_a_distinct_ordered_aggregate_per_object() -> None:
         a for s in tree.find_all(sqlglot.exp.Select) for a in s.find_all(sqlglot.exp.AggFunc)
     ]
     assert any(a.find(sqlglot.exp.Distinct, sqlglot.exp.Order) for a in aggregates)
+
+
+@pytest.mark.parametrize("name", sql.query_names())
+def test_no_query_gathers_a_list_per_key_into_one_group(name: str) -> None:
+    """`flatten(list(per_key_list))` holds every key's list in its group's state, in memory
+    DuckDB cannot spill: placement_groups ran out of memory at 10M distinct keys. A group's list
+    is built from its distinct values instead."""
+    tree = sqlglot.parse_one(sql.load_query(name), read="duckdb")
+    gathered = [
+        f.sql("duckdb") for f in tree.find_all(sqlglot.exp.Flatten) if f.find(sqlglot.exp.AggFunc)
+    ]
+    assert gathered == []
