@@ -352,7 +352,7 @@ def _role_analysis(
         evidence=explain_grants(
             rec.policy,
             rows["used"],
-            [(item.action, item.resource) for item in rec.companions],
+            rec.companions,
             role_usage.companion_sources if role_usage else (),
             rows["unknown"],
             warnings,

@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 
 from rightsizer.diff import s3_grants
 from rightsizer.findings import Code
+from rightsizer.generate import Item
 from rightsizer.iam.matching import action_matches
 from rightsizer.iam.policy import PolicyDocument
 from rightsizer.model import (
@@ -42,18 +43,18 @@ FIXES: dict[str, str] = {
 def explain_grants(
     policy: PolicyDocument,
     used: Sequence[UsedRow],
-    companions: Collection[tuple[str, str]],
+    companions: Collection[Item],
     sources: Sequence[CompanionSource],
     unknown: Sequence[UnknownItem],
     warnings: Sequence[Finding],
 ) -> tuple[GrantEvidence, ...]:
     """The evidence of every S3 grant of `policy`, sorted by action and resource.
 
-    `companions` holds the (action, resource) grants the recommendation kept as companions,
-    `sources` the calls that make each action one.
+    `companions` holds the grants the recommendation kept as companions
+    (`Recommendation.companions`), `sources` the calls that make each action one.
     """
     observed = {(row.action.lower(), row.resource): row for row in used}
-    placed = {(action.lower(), resource) for action, resource in companions}
+    placed = {(item.action.lower(), item.resource) for item in companions}
     rules = {source.action.lower(): _rule(source) for source in sources}
     code_of = {w.message: w.code for w in warnings}
     out = []
