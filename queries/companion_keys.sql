@@ -1,13 +1,13 @@
 -- companion_keys: staging for the set-wise placement of companions. Each companion permission
 -- of a role (the rows of queries/companions.sql, without their event names and reasons) with
--- its resource's generalized key when the resource is an object one of the role's used
--- permissions names (queries/used_keys.sql); else the resource is its own target (object_base
--- and object_key NULL, suffix the resource).
+-- its resource's object key when the resource is an object one of the role's used permissions
+-- names (queries/used_perms.sql), so it generalizes as that key does; else the resource is its
+-- own target (object_base, object_key, depth and folder NULL).
 --
 -- Parameters: none.
--- Reads: the staging tables s3_calls and used_keys, and the temp table s3_event_actions.
--- Columns: those of used_keys (first_seen, last_seen and example_event_id NULL, fragile
---   false, no functions).
+-- Reads: the staging tables s3_calls and used_perms, and the temp table s3_event_actions.
+-- Columns: role_arn, action, resource_arn, calls, object_base, object_key, depth, folder (as in
+--   used_perms).
 WITH companion_targets AS (
     SELECT
         c.role_arn,
@@ -41,17 +41,13 @@ SELECT
     c.action,
     c.resource_arn,
     c.calls,
-    CAST(NULL AS TIMESTAMP) AS first_seen,
-    CAST(NULL AS TIMESTAMP) AS last_seen,
     min(o.object_base) AS object_base,
     min(o.object_key) AS object_key,
-    coalesce(min(o.suffix), c.resource_arn) AS suffix,
-    FALSE AS fragile,
-    CAST([] AS VARCHAR []) AS functions,
-    CAST(NULL AS VARCHAR) AS example_event_id
+    min(o.depth) AS depth,
+    min(o.folder) AS folder
 FROM companions AS c
--- used_keys has a row per action on an object, each with the same key and suffix.
-LEFT JOIN used_keys AS o
+-- used_perms has a row per action on an object, each with the same key and folder.
+LEFT JOIN used_perms AS o
     ON
         o.role_arn = c.role_arn
         AND o.resource_arn = c.resource_arn

@@ -1,23 +1,70 @@
--- placement_groups: one role's used (or companion) permissions folded by action and
--- generalized target: one row per action × object base × suffix × fragile, so the rows are
--- bounded by the folders the keys collapse into, not by the keys. A group of one key names it.
+-- placement_groups: staging for the set-wise placement. Every role's used (and companion)
+-- permissions folded by action and generalized target: one row per role × kind × action ×
+-- object base × suffix × fragile, so the rows are bounded by the folders the keys collapse
+-- into, not by the keys. A group of one key names it. Staged once for all roles: one pass over
+-- the keys, however many roles (queries/role_groups.sql reads one role's).
 --
--- Parameters:
---   $role_arn  the role
---   $kind      'used' (queries/used_keys.sql) or 'companion' (queries/companion_keys.sql)
--- Reads: the staging tables used_keys and companion_keys.
-WITH placed AS (
-    SELECT 'used' AS kind, u.* FROM used_keys AS u
+-- Parameters: none.
+-- Reads: the staging tables used_perms, companion_keys and key_folders.
+-- Columns: role_arn, kind ('used' | 'companion'), action, object_base, base_key (object_base,
+--   '' for none), suffix, fragile, keys, calls, first_seen, last_seen, resource_arn and
+--   object_key (of a group of one key), functions, example_event_id.
+WITH placed AS NOT MATERIALIZED (
+    SELECT
+        'used' AS kind,
+        u.role_arn,
+        u.action,
+        u.resource_arn,
+        u.calls,
+        u.first_seen,
+        u.last_seen,
+        u.object_base,
+        u.object_key,
+        u.depth,
+        u.folder,
+        u.functions,
+        u.example_event_id
+    FROM used_perms AS u
     UNION ALL
-    SELECT 'companion' AS kind, c.* FROM companion_keys AS c
+    SELECT
+        'companion' AS kind,
+        c.role_arn,
+        c.action,
+        c.resource_arn,
+        c.calls,
+        NULL AS first_seen,
+        NULL AS last_seen,
+        c.object_base,
+        c.object_key,
+        c.depth,
+        c.folder,
+        CAST([] AS VARCHAR []) AS functions,
+        NULL AS example_event_id
+    FROM companion_keys AS c
 ),
 
-mine AS (
+targeted AS NOT MATERIALIZED (
+    -- The key's folder's suffix, else the key itself (queries/placement_keys.sql does the same).
+    -- Not materialized: both steps below read it, and joining the few folders again is far
+    -- cheaper than a copy of every key (DuckDB would spill it).
     SELECT
         p.*,
-        coalesce(p.object_base, '') AS base_key  -- object_base is NULL for a bucket or `*`
+        coalesce(p.object_base, '') AS base_key,  -- object_base is NULL for a bucket or `*`
+        CASE
+            WHEN p.object_key IS NULL THEN p.resource_arn
+            ELSE coalesce(
+                f.suffix,
+                replace(replace(replace(p.object_key, '$', '${$}'), '*', '${*}'), '?', '${?}')
+            )
+        END AS suffix,
+        coalesce(f.fragile, FALSE) AS fragile
     FROM placed AS p
-    WHERE p.kind = $kind AND p.role_arn = $role_arn
+    LEFT JOIN key_folders AS f
+        ON
+            f.role_arn = p.role_arn
+            AND f.object_base = p.object_base
+            AND f.depth = p.depth
+            AND f.folder = p.folder
 ),
 
 group_functions AS (
@@ -25,6 +72,8 @@ group_functions AS (
     -- never from a list per key (one group can hold millions of keys, in memory DuckDB
     -- cannot spill).
     SELECT
+        m.role_arn,
+        m.kind,
         m.action,
         m.base_key,
         m.suffix,
@@ -32,37 +81,44 @@ group_functions AS (
         list_sort(list(m.function_name)) AS functions
     FROM (
         SELECT DISTINCT
-            k.action,
-            k.base_key,
-            k.suffix,
-            k.fragile,
+            t.role_arn,
+            t.kind,
+            t.action,
+            t.base_key,
+            t.suffix,
+            t.fragile,
             f.function_name
-        FROM mine AS k, unnest(k.functions) AS f(function_name)
+        FROM targeted AS t, unnest(t.functions) AS f(function_name)
     ) AS m
-    GROUP BY m.action, m.base_key, m.suffix, m.fragile
+    GROUP BY m.role_arn, m.kind, m.action, m.base_key, m.suffix, m.fragile
 ),
 
 groups AS (
     SELECT
-        m.action,
-        m.object_base,
-        m.base_key,
-        m.suffix,
-        m.fragile,
+        t.role_arn,
+        t.kind,
+        t.action,
+        t.object_base,
+        t.base_key,
+        t.suffix,
+        t.fragile,
         count(*) AS keys,
-        CAST(sum(m.calls) AS BIGINT) AS calls,
-        min(m.first_seen) AS first_seen,
-        max(m.last_seen) AS last_seen,
-        CASE WHEN count(*) = 1 THEN min(m.resource_arn) END AS resource_arn,
-        CASE WHEN count(*) = 1 THEN min(m.object_key) END AS object_key,
-        min(m.example_event_id) AS example_event_id
-    FROM mine AS m
-    GROUP BY m.action, m.object_base, m.base_key, m.suffix, m.fragile
+        CAST(sum(t.calls) AS BIGINT) AS calls,
+        min(t.first_seen) AS first_seen,
+        max(t.last_seen) AS last_seen,
+        CASE WHEN count(*) = 1 THEN min(t.resource_arn) END AS resource_arn,
+        CASE WHEN count(*) = 1 THEN min(t.object_key) END AS object_key,
+        min(t.example_event_id) AS example_event_id
+    FROM targeted AS t
+    GROUP BY t.role_arn, t.kind, t.action, t.object_base, t.base_key, t.suffix, t.fragile
 )
 
 SELECT
+    g.role_arn,
+    g.kind,
     g.action,
     g.object_base,
+    g.base_key,
     g.suffix,
     g.fragile,
     g.keys,
@@ -71,13 +127,14 @@ SELECT
     g.last_seen,
     g.resource_arn,
     g.object_key,
-    f.functions,
+    coalesce(f.functions, CAST([] AS VARCHAR [])) AS functions,
     g.example_event_id
 FROM groups AS g
 LEFT JOIN group_functions AS f
     ON
-        f.action = g.action
+        f.role_arn = g.role_arn
+        AND f.kind = g.kind
+        AND f.action = g.action
         AND f.base_key = g.base_key
         AND f.suffix = g.suffix
         AND f.fragile = g.fragile
-ORDER BY g.action, g.object_base, g.suffix, g.fragile

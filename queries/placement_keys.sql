@@ -1,35 +1,81 @@
--- placement_keys: the keys of some of one role's placement groups (queries/placement_groups.sql),
+-- placement_keys: the keys of some of one role's placement groups (queries/role_groups.sql),
 -- for the groups that today's grants do not cover whole, to be placed one by one.
 --
 -- Parameters:
 --   $role_arn  the role
 --   $kind      'used' or 'companion'
--- Reads: the staging tables used_keys and companion_keys, and the temp table
+-- Reads: the staging tables used_perms, companion_keys and key_folders, and the temp table
 --   wanted_groups(action, object_base, suffix, fragile) naming the groups.
 WITH placed AS (
-    SELECT 'used' AS kind, u.* FROM used_keys AS u
+    SELECT
+        u.action,
+        u.resource_arn,
+        u.calls,
+        u.first_seen,
+        u.last_seen,
+        u.object_base,
+        u.object_key,
+        u.depth,
+        u.folder,
+        u.functions,
+        u.example_event_id
+    FROM used_perms AS u
+    WHERE $kind = 'used' AND u.role_arn = $role_arn
     UNION ALL
-    SELECT 'companion' AS kind, c.* FROM companion_keys AS c
+    SELECT
+        c.action,
+        c.resource_arn,
+        c.calls,
+        NULL AS first_seen,
+        NULL AS last_seen,
+        c.object_base,
+        c.object_key,
+        c.depth,
+        c.folder,
+        CAST([] AS VARCHAR []) AS functions,
+        NULL AS example_event_id
+    FROM companion_keys AS c
+    WHERE $kind = 'companion' AND c.role_arn = $role_arn
+),
+
+targeted AS (
+    -- As queries/placement_groups.sql: the key's folder's suffix, else the key itself.
+    SELECT
+        p.*,
+        CASE
+            WHEN p.object_key IS NULL THEN p.resource_arn
+            ELSE coalesce(
+                f.suffix,
+                replace(replace(replace(p.object_key, '$', '${$}'), '*', '${*}'), '?', '${?}')
+            )
+        END AS suffix,
+        coalesce(f.fragile, FALSE) AS fragile
+    FROM placed AS p
+    LEFT JOIN key_folders AS f
+        ON
+            f.role_arn = $role_arn
+            AND f.object_base = p.object_base
+            AND f.depth = p.depth
+            AND f.folder = p.folder
 )
 
 SELECT
-    p.action,
-    p.object_base,
-    p.suffix,
-    p.fragile,
+    t.action,
+    t.object_base,
+    t.suffix,
+    t.fragile,
     1 AS keys,
-    p.calls,
-    p.first_seen,
-    p.last_seen,
-    p.resource_arn,
-    p.object_key,
-    p.functions,
-    p.example_event_id
-FROM placed AS p
+    t.calls,
+    t.first_seen,
+    t.last_seen,
+    t.resource_arn,
+    t.object_key,
+    t.functions,
+    t.example_event_id
+FROM targeted AS t
 INNER JOIN wanted_groups AS w
     ON
-        w.action = p.action
-        AND w.object_base = p.object_base
-        AND w.suffix = p.suffix
-        AND w.fragile = p.fragile
-WHERE p.kind = $kind AND p.role_arn = $role_arn
+        w.action = t.action
+        AND w.object_base = t.object_base
+        AND w.suffix = t.suffix
+        AND w.fragile = t.fragile

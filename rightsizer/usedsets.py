@@ -5,9 +5,10 @@ when today's grants cover it. Placing a whole group of keys at once needs only t
 keys of a group today's grants do not cover whole are fetched when asked, a batch at a time.
 Two sources give the same sets:
 
-- `EngineSets`: the staging tables of the usage stage (queries/used_keys.sql and
-  queries/companion_keys.sql, where the engine generalizes the keys), for the analysis of a
-  store: memory holds groups, bounded by folders, and one batch of keys;
+- `EngineSets`: the staging tables of the usage stage (queries/used_perms.sql,
+  queries/key_folders.sql, where the engine generalizes the keys, queries/companion_keys.sql
+  and queries/placement_groups.sql), for the analysis of a store: memory holds groups,
+  bounded by folders, and one batch of keys;
 - `MemorySets`: a `RoleUsage` whose `used` holds every permission (made by hand, or by
   `compute_usage`), generalized here by rightsizer.prefixes, the reference of the SQL.
 """
@@ -71,9 +72,18 @@ def staged_usage(
             with_calls=False,
             with_used=False,
         )
-        engine.materialize("used_keys", {"granularity": granularity})
-        engine.materialize("companion_keys")
+        stage_sets(engine, granularity)
         yield StagedUsage(report, engine)
+
+
+def stage_sets(engine: Engine, granularity: str) -> None:
+    """Stage the tables `EngineSets` reads, from the engine's s3_calls (and mapping tables)."""
+    # One table per key (used_perms; companion_keys), the rest per folder or group: a per-key
+    # table with the generalized key as well would be a second wide copy to spill.
+    engine.materialize("used_perms")
+    engine.materialize("key_folders", {"granularity": granularity})
+    engine.materialize("companion_keys")
+    engine.materialize("placement_groups")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +145,7 @@ class EngineSets(UsedSets):
         self._role = role_arn
 
     def groups(self, kind: Kind) -> Iterator[Group]:
-        yield from self._stream("placement_groups", kind)
+        yield from self._stream("role_groups", kind)
 
     def keys(self, kind: Kind, groups: Sequence[Group]) -> Iterator[Group]:
         if not groups:

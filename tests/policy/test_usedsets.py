@@ -19,10 +19,11 @@ from rightsizer.generate import recommend
 from rightsizer.iam.policy import parse_policy, to_dict
 from rightsizer.iam.snapshot import AccountSnapshot, Role
 from rightsizer.ingest import load_records
+from rightsizer.mapping import load_mapping_tables
 from rightsizer.prefixes import GRANULARITIES, generalize_with_fragile
 from rightsizer.store import connect
 from rightsizer.usage import compute_usage
-from rightsizer.usedsets import staged_usage
+from rightsizer.usedsets import EngineSets, stage_sets, staged_usage
 from rightsizer.verify import replay
 
 BASES = ("arn:aws:s3:::b1", f"arn:aws:s3:eu-west-1:{ACCOUNT}:accesspoint/ap/object")
@@ -55,21 +56,36 @@ NAMES = st.sampled_from(
 KEY = st.lists(NAMES, min_size=1, max_size=4).map("/".join)
 
 
-def _used_keys(rows: list[tuple[str, str]], granularity: str) -> dict[tuple[str, str], Any]:
-    """queries/used_keys.sql over a staging table holding one GetObject per (role, ARN)."""
+def _placed(rows: list[tuple[str, str]], granularity: str) -> dict[tuple[str, str], Any]:
+    """(role, ARN) → (base, key, suffix, fragile) as the staged sets give them, over a staging
+    table holding one GetObject per (role, ARN)."""
     conn = duckdb.connect()
     try:
         conn.execute(
             "CREATE TEMP TABLE s3_calls AS SELECT r.role_arn, FALSE AS denied,"
             " TIMESTAMP '2026-10-01' AS event_time, 'fn' AS function_name, 'e1' AS event_id,"
+            " 's3.amazonaws.com' AS event_source, 'GetObject' AS event_name,"
+            " r.arn AS auth_object_arn, NULL::VARCHAR AS auth_bucket_arn,"
+            " NULL::VARCHAR AS auth_objects_base, NULL::VARCHAR AS copy_source_arn,"
             " [{'action': 's3:GetObject', 'resource': r.arn}] AS needs"
             " FROM (SELECT unnest($1) AS role_arn, unnest($2) AS arn) AS r",
             [[role for role, _ in rows], [arn for _, arn in rows]],
         )
-        found = as_engine(conn).rows("used_keys", {"granularity": granularity})
+        engine = as_engine(conn)
+        load_mapping_tables(engine)
+        stage_sets(engine, granularity)
+        found = {}
+        for role in sorted({role for role, _ in rows}):
+            sets = EngineSets(engine, role)
+            groups = list(sets.groups("used"))
+            for group in groups:
+                if group.base is None:  # no single object: the group names its resource
+                    found[(role, group.resource)] = (None, None, group.suffix, group.fragile)
+            for one in sets.keys("used", [g for g in groups if g.base is not None]):
+                found[(role, one.resource)] = (one.base, one.key, one.suffix, one.fragile)
     finally:
         conn.close()
-    return {(row[0], row[2]): (row[6], row[7], row[8], row[9]) for row in found}
+    return found
 
 
 @settings(max_examples=60, deadline=None)
@@ -86,7 +102,7 @@ def test_the_engine_generalizes_keys_as_prefixes_does(
     trees = {("r1", BASES[0]): first, ("r1", BASES[1]): second, ("r2", BASES[0]): second}
     rows = [(role, f"{base}/{key}") for (role, base), keys in trees.items() for key in keys]
     rows += [("r1", "arn:aws:s3:::b1"), ("r1", "arn:aws:s3:::b1/*")]  # no single object: own
-    got = _used_keys(rows, granularity)
+    got = _placed(rows, granularity)
     want: dict[tuple[str, str], Any] = {
         ("r1", "arn:aws:s3:::b1"): (None, None, "arn:aws:s3:::b1", False),
         ("r1", "arn:aws:s3:::b1/*"): (None, None, "arn:aws:s3:::b1/*", False),

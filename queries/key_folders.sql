@@ -1,114 +1,28 @@
--- used_keys: staging for the set-wise placement. One row per role × IAM action × resource the
--- role's authorized calls needed (the rows of queries/usage.sql), with the resource's object
--- key generalized as rightsizer.prefixes generalizes it (that module is the reference; a
--- property test holds the two equal). The keys of one bucket (or access point) and role form a
--- tree of `/`-separated names; walking it from the root, the first folder on a key's path that
--- collapses takes the key as `folder/*`. A folder collapses when it has more than 6 children or
--- a child's name looks generated ("data": the key is fragile, as new keys land beside it), or
--- when, below the root, it holds only files ("files"). A key no folder collapses stays exact.
+-- key_folders: staging for the set-wise placement. How the object keys of queries/used_perms.sql
+-- generalize, folder by folder, as rightsizer.prefixes generalizes them (that module is the
+-- reference; a property test holds the two equal). The keys of one bucket (or access point)
+-- and role form a tree of `/`-separated names; walking it from the root, the first folder on a
+-- key's path that collapses takes the key as `folder/*`. A folder collapses when it has more
+-- than 6 children or a child's name looks generated ("data": the key is fragile, as new keys
+-- land beside it), or when, below the root, it holds only files ("files"). A key no folder
+-- collapses stays exact. One row per folder holding keys, not per key: a key's generalized
+-- suffix is its folder's, else the key itself (escaped), as queries/placement_groups.sql and
+-- queries/placement_keys.sql read it.
 --
 -- Parameters:
---   $granularity  'object' (every key exact), 'prefix' (the walk), 'bucket' (every key `*`;
---                 fragile as the walk finds it)
--- Reads: the staging table s3_calls (queries/s3_calls.sql, materialized first).
--- Columns: role_arn, action, resource_arn, calls, first_seen, last_seen (as in usage.sql);
---   object_base (the ARN
---   the key hangs off: `arn:P:s3:::bucket`, or an access point's `.../object`) and object_key,
---   both NULL when the resource names no single object (a bucket, `bucket/*`, `*`); suffix
---   (escaped: the key, `folder/*` or `*`; the resource itself when there is no key); fragile;
---   functions and example_event_id (as in usage.sql).
-WITH used AS (
-    SELECT
-        c.role_arn,
-        u.need.action AS action,
-        u.need.resource AS resource_arn,
-        count(*) AS calls,
-        min(c.event_time) AS first_seen,
-        max(c.event_time) AS last_seen,
-        -- Not list(DISTINCT ... ORDER BY ...): DuckDB cannot spill such an aggregate, one per object.
-        list_sort(list_distinct(list(c.function_name)
-            FILTER (WHERE c.function_name IS NOT NULL))) AS functions,
-        min(c.event_id) AS example_event_id
-    FROM s3_calls AS c, unnest(c.needs) AS u(need)
-    WHERE NOT c.denied
-    GROUP BY c.role_arn, u.need.action, u.need.resource
-),
-
-based AS (
-    -- rightsizer.iam.s3.S3Resource.parse: a bucket's object `arn:P:s3:::bucket/key`, else an
-    -- access point's `arn:P:s3:R:A:accesspoint/NAME/object/key`.
-    SELECT
-        u.*,
-        -- regexp_extract gives '' when the pattern does not match.
-        coalesce(
-            nullif(regexp_extract(u.resource_arn, '^(arn:[^:]*:s3:::[^/]*)/', 1), ''),
-            regexp_extract(
-                u.resource_arn, '^(arn:[^:]*:s3:[^:]*:[^:]*:accesspoint/[^/]*/object)/', 1
-            )
-        ) AS base_found
-    FROM used AS u
-),
-
-located AS (
-    SELECT
-        b.role_arn,
-        b.action,
-        b.resource_arn,
-        b.calls,
-        b.first_seen,
-        b.last_seen,
-        b.functions,
-        b.example_event_id,
-        nullif(b.base_found, '') AS object_base,
-        CASE
-            WHEN b.base_found <> '' THEN substr(b.resource_arn, length(b.base_found) + 2)
-        END AS object_key
-    FROM based AS b
-),
-
-objects AS (
-    SELECT
-        l.role_arn,
-        l.action,
-        l.resource_arn,
-        l.calls,
-        l.first_seen,
-        l.last_seen,
-        l.functions,
-        l.example_event_id,
-        CASE WHEN l.object_key <> '*' THEN l.object_base END AS object_base,
-        CASE WHEN l.object_key <> '*' THEN l.object_key END AS object_key
-    FROM located AS l
-),
-
-placed_keys AS (
-    -- Each object key with the folder holding it: `depth` slashes deep, `folder` the path
-    -- before its last slash ('' at the root), `leaf` its name there.
-    SELECT
-        o.*,
-        length(o.object_key) - length(replace(o.object_key, '/', '')) AS depth,
-        split_part(o.object_key, '/', -1) AS leaf
-    FROM objects AS o
-),
-
-keyed AS (
-    SELECT
-        k.*,
-        CASE
-            WHEN k.depth = 0 THEN ''
-            ELSE substr(k.object_key, 1, length(k.object_key) - length(k.leaf) - 1)
-        END AS folder
-    FROM placed_keys AS k
-),
-
-holders AS (
+--   $granularity  'object' (every key exact: no rows), 'prefix' (the walk), 'bucket' (every
+--                 key `*`; fragile as the walk finds it)
+-- Reads: the staging table used_perms (queries/used_perms.sql, materialized first).
+-- Columns: role_arn, object_base, depth, folder (as in used_perms: the keys' folder); suffix
+--   (escaped: `folder/*` or `*`) and fragile, for every key in that folder.
+WITH holders AS (
     -- The folders holding keys (far fewer than the keys).
     SELECT DISTINCT
         k.role_arn,
         k.object_base,
         k.depth,
         k.folder
-    FROM keyed AS k
+    FROM used_perms AS k
     WHERE k.object_key IS NOT NULL AND $granularity <> 'object'
 ),
 
@@ -138,9 +52,9 @@ children AS (
             k.object_base,
             k.depth,
             k.folder,
-            k.leaf AS child,
+            split_part(k.object_key, '/', -1) AS child,
             FALSE AS deeper
-        FROM keyed AS k
+        FROM used_perms AS k
         WHERE k.object_key IS NOT NULL AND $granularity <> 'object'
         UNION ALL
         SELECT
@@ -288,28 +202,19 @@ collapsed AS (
     GROUP BY a.role_arn, a.object_base, a.depth, a.folder
 )
 
+-- Every folder holding keys under 'bucket' (its keys all `*`), else those with a collapse above.
 SELECT
-    o.role_arn,
-    o.action,
-    o.resource_arn,
-    o.calls,
-    o.first_seen,
-    o.last_seen,
-    o.object_base,
-    o.object_key,
-    CASE
-        WHEN o.object_key IS NULL THEN o.resource_arn
-        WHEN $granularity = 'bucket' THEN '*'
-        WHEN $granularity = 'prefix' AND c.suffix IS NOT NULL THEN c.suffix
-        ELSE replace(replace(replace(o.object_key, '$', '${$}'), '*', '${*}'), '?', '${?}')
-    END AS suffix,
-    $granularity <> 'object' AND coalesce(c.fragile, FALSE) AS fragile,
-    o.functions,
-    o.example_event_id
-FROM keyed AS o
+    h.role_arn,
+    h.object_base,
+    h.depth,
+    h.folder,
+    CASE WHEN $granularity = 'bucket' THEN '*' ELSE c.suffix END AS suffix,
+    coalesce(c.fragile, FALSE) AS fragile
+FROM holders AS h
 LEFT JOIN collapsed AS c
     ON
-        c.role_arn = o.role_arn
-        AND c.object_base = o.object_base
-        AND c.depth = o.depth
-        AND c.folder = o.folder
+        c.role_arn = h.role_arn
+        AND c.object_base = h.object_base
+        AND c.depth = h.depth
+        AND c.folder = h.folder
+WHERE $granularity = 'bucket' OR c.suffix IS NOT NULL
