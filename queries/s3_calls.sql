@@ -7,18 +7,15 @@
 --   $all_principals            BOOLEAN; false = only the roles listed in scope_roles
 -- Reads: events, and the temp tables scope_roles(role_arn), s3_event_actions and
 --   auth_error_codes (rightsizer.mapping.load_mapping_tables).
--- Columns: event_id, event_time, role_arn (sessionIssuer.arn, else the identity ARN),
---   function_name (the session name), account (the trail account that logged the call),
---   region, event_source, event_name, read_only, event_category, bucket, object_key (the
---   request's; the destination of a copy), object_arn, bucket_arn, copy_source_arn,
---   access_point_arn (the S3 access point the call went through, if any), auth_object_arn and
---   auth_bucket_arn (the ARNs IAM authorizes the call on: the access point's when it went
---   through one, else the object's and the bucket's),
---   request_flags (which conditions of the mapping table the request meets, as bits),
---   needs STRUCT(action, resource)[] (sorted by action), unresolved VARCHAR[] (needed actions
---   whose resource the record does not show), status ('mapped' | 'no_mapping' |
---   'other_s3_service' | 'no_resource'), error_code, error_message, outcome ('success' or
---   the error code), denied (an authorization failure: never usage).
+-- Columns (only those later queries read: the table holds every call of the window for the
+-- whole analysis): event_id, event_time, role_arn (sessionIssuer.arn, else the identity ARN),
+--   function_name (the session name), region, event_source, event_name, copy_source_arn,
+--   auth_object_arn, auth_bucket_arn and auth_objects_base (the ARNs IAM authorizes the call
+--   on: the access point's when it went through one, else the object's and the bucket's; the
+--   base of its objects), needs STRUCT(action, resource)[] (sorted by action), unresolved
+--   VARCHAR[] (needed actions whose resource the record does not show), status ('mapped' |
+--   'no_mapping' | 'other_s3_service' | 'no_resource'), error_code, error_message, outcome
+--   ('success' or the error code), denied (an authorization failure: never usage).
 WITH condition_bits AS (
     -- Each condition of the mapping table as a bit of request_flags that must be set (or
     -- clear); 'always' needs nothing.
@@ -443,25 +440,13 @@ SELECT
     t.event_time,
     t.role_arn,
     t.function_name,
-    t.account,
     t.region,
     t.event_source,
     t.event_name,
-    t.read_only,
-    t.event_category,
-    t.bucket_name AS bucket,
-    CASE
-        WHEN t.object_arn LIKE 'arn:%:s3:::%/%'
-            THEN substr(t.object_arn, strpos(t.object_arn, ':::') + 4 + length(t.bucket_name))
-    END AS object_key,
-    t.object_arn,
-    t.bucket_arn,
     t.copy_source_arn,
-    t.access_point_arn,
     t.auth_object_arn,
     t.auth_bucket_arn,
     t.auth_objects_base,
-    t.request_flags,
     t.needs,
     CASE
         WHEN array_length(t.needs) < array_length(coalesce(t.targets, []))

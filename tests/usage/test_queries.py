@@ -162,3 +162,28 @@ def test_no_query_gathers_a_list_per_key_into_one_group(name: str) -> None:
         f.sql("duckdb") for f in tree.find_all(sqlglot.exp.Flatten) if f.find(sqlglot.exp.AggFunc)
     ]
     assert gathered == []
+
+
+def _columns_read(table: str) -> set[str]:
+    """The columns of `table` that the other queries (and their CTEs) read, by its alias
+    (`*` when one reads them all)."""
+    read: set[str] = set()
+    for name in sql.query_names():
+        if name == table:
+            continue
+        tree = sqlglot.parse_one(sql.load_query(name), read="duckdb")
+        aliases = {t.alias_or_name for t in tree.find_all(sqlglot.exp.Table) if t.name == table}
+        for column in tree.find_all(sqlglot.exp.Column):
+            if column.table in aliases:
+                read.add(column.name)
+    return read
+
+
+@pytest.mark.parametrize("table", ["s3_calls", "used_perms", "companion_keys"])
+def test_a_staging_table_per_call_or_key_holds_only_columns_a_query_reads(table: str) -> None:
+    """Such a table holds a row per call (or per key) for the whole analysis, spilled to disk
+    on a big store: a column nobody reads costs time on every row (s3_calls carried nine)."""
+    given = sqlglot.parse_one(sql.load_query(table), read="duckdb").named_selects
+    read = _columns_read(table)
+    assert "*" not in read, "a query reading every column keeps them all: name them"
+    assert set(given) - read == set()
