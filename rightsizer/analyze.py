@@ -52,6 +52,7 @@ from rightsizer.model import (
     RemovedGrant,
     Replay,
     RoleAnalysis,
+    Scope,
     StoreTotals,
     UnknownItem,
     UnmappedRow,
@@ -144,6 +145,7 @@ def analyze(
         findings=findings,
         watch=basis,
         warnings=_window_findings(window),
+        scope=Scope.of(role_filter, accounts, only_changes),
     )
 
 

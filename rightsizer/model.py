@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -529,12 +529,45 @@ class WatchBasis:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """Which Lambda roles an analysis covers: those named in `roles` (every one when empty),
+    of the `accounts` given (any when empty); `only_changes`: only those whose policy changes.
+    A report compares itself only with the previous report of the same scope."""
+
+    roles: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    only_changes: bool = False
+
+    @classmethod
+    def of(cls, roles: Iterable[str], accounts: Iterable[str], only_changes: bool) -> Scope:
+        """The scope of these filters, in a canonical order."""
+        return cls(tuple(sorted(set(roles))), tuple(sorted(set(accounts))), only_changes)
+
+    @property
+    def whole(self) -> bool:
+        """Every Lambda role: no filter."""
+        return not (self.roles or self.accounts or self.only_changes)
+
+    def describe(self) -> str:
+        """The filters in words; empty for the whole scope."""
+        parts = []
+        if self.roles:
+            parts.append("roles " + ", ".join(self.roles))
+        if self.accounts:
+            parts.append("accounts " + ", ".join(self.accounts))
+        if self.only_changes:
+            parts.append("only roles whose policy changes")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
 class Analysis:
     """The analysis of a window: every Lambda role, and how far the logs can be trusted.
 
     `ingest` is None when the analysis ingested nothing first; `findings` are the activity
     findings of rightsizer.watch, `watch` what they could judge (None when not looked for).
     `warnings` hold for every role (a window too short to trust): said once, not per role.
+    `scope`: the filters the roles were chosen with.
     """
 
     window: Window
@@ -549,6 +582,7 @@ class Analysis:
     findings: tuple[ActivityFinding, ...] = ()
     watch: WatchBasis | None = None
     warnings: tuple[Finding, ...] = ()
+    scope: Scope = Scope()  # the filters the analysis ran with
 
     @property
     def refused(self) -> tuple[str, ...]:

@@ -182,6 +182,7 @@ def _summary(analysis: Analysis, roles: tuple[RoleSection, ...]) -> Summary:
         window_end=str(window["end"]),
         days=analysis.window.days,
         granularity=analysis.granularity,
+        scope=analysis.scope.describe(),
         roles_analysed=len(roles),
         idle_roles=sum(1 for r in roles if r.idle),
         grants_before=sum(r.grants_before for r in roles),
@@ -238,6 +239,9 @@ def build_report(
         watch=analysis.watch,
         warnings=analysis.warnings,
     )
-    if previous is None:
-        return report
+    return report if previous is None else compared(report, previous)
+
+
+def compared(report: Report, previous: Mapping[str, Any]) -> Report:
+    """`report` with what moved since the report whose figures are `previous`."""
     return dataclasses.replace(report, changes=changes_since(previous, report))

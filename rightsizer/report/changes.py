@@ -34,6 +34,7 @@ def figures(report: Report) -> dict[str, Any]:
     return {
         "version": FIGURES_VERSION,
         "window": {"start": s.window_start, "end": s.window_end, "days": s.days},
+        "scope": s.scope,  # the next report compares itself only with one of the same scope
         "summary": {
             "roles_analysed": s.roles_analysed,
             "grants_before": s.grants_before,

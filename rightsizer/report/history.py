@@ -42,10 +42,18 @@ def save_run(
     return run_id
 
 
-def load_previous(conn: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-    """The figures of the most recent report in the store, or None before the first."""
+def load_previous(conn: duckdb.DuckDBPyConnection, scope: str = "") -> dict[str, Any] | None:
+    """The figures of the most recent report of `scope` (the report's `Summary.scope`: its
+    filters in words, empty for every role) in the store, or None before the first.
+
+    A report of some roles (`--role`, `--account`, `--only-changes`) compared with one of all
+    of them would call every role it left out gone; figures saved before scopes were kept are
+    taken as those of every role.
+    """
     row = conn.execute(
-        "SELECT figures FROM report_runs ORDER BY created_at DESC, report_id DESC LIMIT 1"
+        "SELECT figures FROM report_runs WHERE coalesce(figures ->> '$.scope', '') = ? "
+        "ORDER BY created_at DESC, report_id DESC LIMIT 1",
+        [scope],
     ).fetchone()
     if row is None:
         return None

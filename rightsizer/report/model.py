@@ -203,6 +203,7 @@ class Summary:
     denied_calls: int
     wildcard_actions_before: int  # sum over roles, as actions_held
     wildcard_actions_after: int
+    scope: str = ""  # the analysis's filters in words (Scope.describe); empty: every role
 
     @property
     def share_removed(self) -> float | None:

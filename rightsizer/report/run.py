@@ -11,7 +11,7 @@ import duckdb
 
 from rightsizer.files import write_atomically
 from rightsizer.model import Analysis
-from rightsizer.report.build import build_report
+from rightsizer.report.build import build_report, compared
 from rightsizer.report.charts import render_charts
 from rightsizer.report.delivery import SmtpSettings, send_ses, send_smtp
 from rightsizer.report.errors import DeliveryError, ReportError
@@ -116,8 +116,11 @@ def run_report(
         ses_session=ses_session,
     )
     recipients = tuple(to)
-    previous = load_previous(conn) if conn is not None else None
-    report = build_report(analysis, previous=previous)
+    report = build_report(analysis, previous=None)
+    # The previous report of the same roles: the scope is known once the analysis is read.
+    previous = load_previous(conn, report.summary.scope) if conn is not None else None
+    if previous is not None:
+        report = compared(report, previous)
     text = render_text(report)
     charts = render_charts(report) if (out or recipients) else []
 

@@ -145,6 +145,7 @@ def test_only_changes_leaves_out_the_roles_that_need_none(
     changed = [r["role_name"] for r in analysis["roles"] if r["changed"]]
     assert [r["role_name"] for r in data["roles"]] == changed
     assert CONFIG_READER_ROLE.name not in changed
+    assert data["scope"] == {"roles": [], "accounts": [], "only_changes": True}
 
     table = shown(dataset, db, capsys, monkeypatch, "--only-changes")
     assert CONFIG_READER_ROLE.name not in table and changed[0] in table
@@ -154,6 +155,7 @@ def test_only_changes_leaves_out_the_roles_that_need_none(
     assert main(report_args) == 0
     report = capsys.readouterr().out
     assert CONFIG_READER_ROLE.name not in report and all(name in report for name in changed)
+    assert "scope: only roles whose policy changes" in report
 
 
 def test_account_keeps_the_roles_of_the_accounts_given(

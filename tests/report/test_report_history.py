@@ -91,6 +91,38 @@ def test_changes_across_two_runs_on_one_database(tmp_path: Path) -> None:
     assert "| Roles analysed | 4 | 5 | +1 |" in markdown
 
 
+def test_a_report_of_some_roles_is_compared_only_with_one_of_the_same_roles(
+    tmp_path: Path,
+) -> None:
+    conn = store.connect(tmp_path / "r.duckdb")
+    run_report(sample_analysis(), conn)  # every role
+    scope = {"roles": [], "accounts": ["111122223333"], "only_changes": True}
+    some = {**later_analysis(), "scope": scope}
+    first_of_its_scope = run_report(some, conn)
+    assert first_of_its_scope.report.changes is None
+    assert "scope: accounts 111122223333; only roles whose policy changes" in (
+        first_of_its_scope.text
+    )
+    # Compared with the report of every role, not with the later one of some roles: nothing
+    # left, nothing new (against the later one, etl-loader-v2 would be gone).
+    every_role = run_report(sample_analysis(), conn).report.changes
+    assert every_role is not None
+    assert (every_role.new_roles, every_role.gone_roles) == ((), ())
+    again = run_report(some, conn)
+    assert again.report.changes is not None and again.report.changes.gone_roles == ()
+    assert "of the same scope" in again.text
+
+
+def test_figures_kept_before_scopes_are_those_of_every_role(tmp_path: Path) -> None:
+    conn = store.connect(tmp_path / "r.duckdb")
+    conn.execute(
+        "INSERT INTO report_runs VALUES ('old', TIMESTAMP '2026-11-01', NULL, NULL, ?)",
+        ['{"version": 1}'],
+    )
+    assert load_previous(conn) == {"version": 1}
+    assert load_previous(conn, "accounts 111122223333") is None
+
+
 def test_a_role_that_left_and_grants_no_longer_held() -> None:
     previous = figures(build_report(later_analysis(), previous=None))
     report = build_report(sample_analysis(), previous=previous)
