@@ -361,6 +361,7 @@ class SelectorFix:
     holes: tuple[str, ...]  # "read arn:aws:s3:::bucket/folder/" ("*": all of S3)
     advanced_event_selectors: tuple[Mapping[str, Any], ...]
     command: str
+    note: str = ""  # when CloudTrail's 500-value quota widened the fix (or it cannot fit)
 
 
 @dataclass(frozen=True)

@@ -234,6 +234,8 @@ def _print_findings(analysis: Analysis, console: Console) -> None:
         )
         # soft_wrap: the terminal wraps the command, no newline lands inside it.
         console.print(escape(fix.command), markup=True, highlight=False, soft_wrap=True)
+        if fix.note:
+            console.print(f"[yellow]note[/] {escape(fix.note)}", markup=True, highlight=False)
     for log in analysis.skipped_log_files:
         console.print(
             f"[red]skipped[/] {escape(log.key)}: {escape(log.reason)} (its calls are "

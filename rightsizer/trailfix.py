@@ -9,13 +9,18 @@ values are the holes' folders: `arn:P:s3:::bucket/` or `arn:P:s3:::bucket/folder
 CloudTrail takes for S3 objects. A hole in a bucket named by a wildcard becomes all of S3.
 Without the trail's selectors (coverage inferred from the logs) there is no fix: writing a
 trail's selectors without knowing them would drop what it logs today.
+
+CloudTrail refuses a trail whose advanced event selectors hold more than 500 values in all
+(the CloudTrail quotas page; PutEventSelectors' InvalidEventSelectorsException). A fix that
+would hold more widens its own folders to their buckets, then to all of S3 for each access
+type, and says so in its note: logging more never hides a call, logging less would.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from shlex import quote
 from typing import Any
 
@@ -31,6 +36,7 @@ _NAMES = {
     ("write",): "rightsizer: S3 object writes",
 }
 _READ_ONLY = {("read",): "true", ("write",): "false"}
+MAX_VALUES = 500  # values of all conditions in all of a trail's advanced event selectors
 _BASIC_READ_ONLY = {"ReadOnly": "true", "WriteOnly": "false"}
 
 
@@ -48,6 +54,46 @@ def _fix(trail: TrailSelectors, holes: list[Hole]) -> SelectorFix:
     wanted: dict[str, set[str]] = defaultdict(set)  # ARN prefix ("" = all of S3) → accesses
     for hole in holes:
         wanted[_arn_prefix(partition, hole)].add(hole.access)
+    existing = _existing(trail)
+    selectors, note = _within_quota(existing, wanted)
+    name = trail.trail_arn or "TRAIL-NAME"
+    region = f" --region {quote(arn.region)}" if arn and arn.region else ""
+    command = (
+        f"aws cloudtrail put-event-selectors{region} --trail-name {quote(name)} "
+        f"--advanced-event-selectors {quote(json.dumps(selectors, separators=(',', ':')))}"
+    )
+    shown = tuple(f"{hole.access} {_arn_prefix(partition, hole) or '*'}" for hole in holes)
+    return SelectorFix(name, tuple(dict.fromkeys(shown)), selectors, command, note)
+
+
+def _within_quota(
+    existing: list[dict[str, Any]], wanted: dict[str, set[str]]
+) -> tuple[tuple[dict[str, Any], ...], str]:
+    """Today's selectors and the added ones, the added folders widened until the whole list
+    holds at most MAX_VALUES values; with a note when they were widened, or cannot fit."""
+    today = _values(existing)
+    selectors: tuple[dict[str, Any], ...] = ()
+    for widen, widened_to in _WIDENINGS:
+        widened: dict[str, set[str]] = defaultdict(set)
+        for prefix, accesses in wanted.items():
+            widened[widen(prefix)] |= accesses
+        selectors = (*existing, *_added(widened))
+        held = _values(selectors)
+        if held <= MAX_VALUES:
+            return selectors, widened_to and (
+                f"the folders are widened {widened_to}: CloudTrail allows {MAX_VALUES} values "
+                f"across a trail's advanced event selectors, and this list holds {held} "
+                f"({today} of them today's)"
+            )
+    return selectors, (
+        f"CloudTrail allows {MAX_VALUES} values across a trail's advanced event selectors and "
+        f"today's hold {today}: this list holds {_values(selectors)}, so CloudTrail will "
+        "refuse it; merge today's selectors first"
+    )
+
+
+def _added(wanted: dict[str, set[str]]) -> list[dict[str, Any]]:
+    """One selector per set of access types, naming its folders ("" = all of S3)."""
     # A prefix inside another of the same access adds nothing.
     for prefix in sorted(wanted, key=len):
         for access in list(wanted[prefix]):
@@ -57,16 +103,32 @@ def _fix(trail: TrailSelectors, holes: list[Hole]) -> SelectorFix:
     for prefix, accesses in sorted(wanted.items()):
         if accesses:
             by_accesses[tuple(sorted(accesses))].append(prefix)
-    added = [_selector(accesses, prefixes) for accesses, prefixes in sorted(by_accesses.items())]
-    selectors = (*_existing(trail), *added)
-    name = trail.trail_arn or "TRAIL-NAME"
-    region = f" --region {quote(arn.region)}" if arn and arn.region else ""
-    command = (
-        f"aws cloudtrail put-event-selectors{region} --trail-name {quote(name)} "
-        f"--advanced-event-selectors {quote(json.dumps(selectors, separators=(',', ':')))}"
+    return [_selector(accesses, prefixes) for accesses, prefixes in sorted(by_accesses.items())]
+
+
+def _bucket_of(prefix: str) -> str:
+    """`arn:P:s3:::bucket/folder/` → `arn:P:s3:::bucket/`; "" stays all of S3."""
+    head, sep, rest = prefix.partition(":::")
+    return f"{head}{sep}{rest.partition('/')[0]}/" if sep else prefix
+
+
+# How the added folders widen to fit the quota, in order, with what the note calls it.
+_WIDENINGS: tuple[tuple[Callable[[str], str], str], ...] = (
+    (lambda prefix: prefix, ""),
+    (_bucket_of, "to their buckets"),
+    (lambda prefix: "", "to all of S3"),
+)
+
+
+def _values(selectors: Iterable[dict[str, Any]]) -> int:
+    """The values of every condition of `selectors`, as CloudTrail counts them."""
+    return sum(
+        len(values)
+        for selector in selectors
+        for field in selector.get("FieldSelectors") or []
+        for key, values in field.items()
+        if key != "Field" and isinstance(values, list)
     )
-    shown = tuple(f"{hole.access} {_arn_prefix(partition, hole) or '*'}" for hole in holes)
-    return SelectorFix(name, tuple(dict.fromkeys(shown)), selectors, command)
 
 
 def _arn_prefix(partition: str, hole: Hole) -> str:

@@ -210,3 +210,114 @@ def test_without_the_trails_selectors_no_command_is_offered(tmp_path: Path) -> N
     from rightsizer.trailfix import selector_fixes
 
     assert selector_fixes(None, [Hole("b", "k/", "read")]) == []
+
+
+def _fix_for(today: dict[str, Any], holes: list[Any]) -> Any:
+    from rightsizer.selectors import EventSelectors
+    from rightsizer.trailfix import selector_fixes
+
+    (fix,) = selector_fixes(EventSelectors((parse_trail_selectors(today),)), holes)
+    return fix
+
+
+def _values(selectors: Any) -> int:
+    return sum(
+        len(values)
+        for selector in selectors
+        for field in selector["FieldSelectors"]
+        for key, values in field.items()
+        if key != "Field"
+    )
+
+
+def _still_closes(fix: Any, holes: list[Any]) -> None:
+    from rightsizer.selectors import EventSelectors
+
+    applied = parse_trail_selectors(
+        {"TrailARN": TRAIL_ARN, "AdvancedEventSelectors": list(fix.advanced_event_selectors)}
+    )
+    for hole in holes:
+        assert EventSelectors((applied,)).covers(hole.bucket, hole.key_prefix, hole.access)
+    for selector in fix.advanced_event_selectors:
+        check_selector(selector)
+
+
+@pytest.mark.parametrize(
+    ("buckets", "folders", "widened"), [(3, 300, "to their buckets"), (600, 1, "to all of S3")]
+)
+def test_a_fix_over_cloudtrails_500_values_widens_its_folders_and_says_so(
+    buckets: int, folders: int, widened: str
+) -> None:
+    """CloudTrail refuses a trail whose advanced selectors hold over 500 values (its quotas
+    page): a fix naming every folder of a busy trail would be refused when pasted."""
+    from rightsizer.coverage import Hole
+
+    holes = [
+        Hole(f"bucket-{b:03d}", f"folder-{f:03d}/", access)
+        for b in range(buckets)
+        for f in range(folders)
+        for access in ("read", "write")
+    ]
+    fix = _fix_for(PARTIAL, holes)
+    assert _values(fix.advanced_event_selectors) <= 500
+    assert f"widened {widened}" in fix.note and "500 values" in fix.note
+    _still_closes(fix, holes)
+
+
+def test_a_fix_within_the_quota_names_each_folder_and_has_no_note() -> None:
+    from rightsizer.coverage import Hole
+
+    holes = [Hole("bucket-a", f"folder-{f}/", "read") for f in range(5)]
+    fix = _fix_for(PARTIAL, holes)
+    assert fix.note == ""
+    starts = [
+        field["StartsWith"]
+        for selector in fix.advanced_event_selectors
+        if selector["Name"].startswith("rightsizer")
+        for field in selector["FieldSelectors"]
+        if field["Field"] == "resources.ARN"
+    ]
+    assert starts == [[f"arn:aws:s3:::bucket-a/folder-{f}/" for f in range(5)]]
+
+
+def test_a_trail_whose_selectors_fill_the_quota_today_is_told_to_merge_them_first() -> None:
+    from rightsizer.coverage import Hole
+
+    full = {
+        "TrailARN": TRAIL_ARN,
+        "AdvancedEventSelectors": [
+            {
+                "Name": "many tables",
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Data"]},
+                    {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Table"]},
+                    {
+                        "Field": "resources.ARN",
+                        "Equals": [f"arn:aws:dynamodb:us-east-1:1:table/t{i}" for i in range(497)],
+                    },
+                ],
+            }
+        ],
+    }
+    fix = _fix_for(full, [Hole("bucket-a", "in/", "read")])
+    assert "today's hold 499" in fix.note and "will refuse it" in fix.note
+
+
+def test_a_fixs_note_is_on_every_output() -> None:
+    from report_samples import sample_analysis
+
+    from rightsizer.model import Analysis
+    from rightsizer.render import format_named
+    from rightsizer.report import build_report, render_html, render_markdown, render_text
+
+    note = "the folders are widened to their buckets: CloudTrail allows 500 values"
+    fix = {"trail": TRAIL_ARN, "holes": ["read *"], "advanced_event_selectors": []}
+    document = {**sample_analysis(), "selector_fixes": [{**fix, "command": "aws x", "note": note}]}
+    report = build_report(document, previous=None)
+    for text in (render_text(report), render_markdown(report), render_html(report)):
+        assert note in text
+    for name in ("table", "markdown"):
+        out = io.StringIO()
+        with contextlib.redirect_stderr(out):
+            format_named(name).write(Analysis.from_json(document), out)
+        assert note in " ".join(out.getvalue().split())
