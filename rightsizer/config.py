@@ -8,6 +8,7 @@ setting remembers where its value came from, so `rightsizer config` can show it.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -18,6 +19,10 @@ from typing import Any, get_args, get_origin, get_type_hints
 from rightsizer.errors import ConfigError
 
 CONFIG_FILE = "rightsizer.toml"
+# DuckDB's share of memory by default; past it, big intermediate results spill to `<db>.tmp/`.
+MEMORY_LIMIT = "256MB"
+# DuckDB's memory_limit values: a number and a unit (256MB, 1.5GB, 2GiB).
+_MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$", re.IGNORECASE)
 
 
 def _setting(default: Any, about: str, *, secret: bool = False) -> Any:
@@ -53,6 +58,9 @@ class Settings:
     profile: str | None = _setting(None, "AWS profile for boto3")
     region: str | None = _setting(None, "AWS region for API calls (IAM, SES, CloudTrail)")
     workers: int = _setting(0, "ingest worker processes (0 = one per core)")
+    memory_limit: str = _setting(
+        MEMORY_LIMIT, "DuckDB's memory before it spills to <db>.tmp/ (2GB: big stores run faster)"
+    )
     smtp_host: str | None = _setting(None, "SMTP server for the report")
     smtp_port: int = _setting(587, "SMTP port")
     smtp_starttls: bool = _setting(False, "force STARTTLS (the default on every port but 465)")
@@ -277,3 +285,8 @@ def _validate(values: Mapping[str, Any]) -> None:
             raise ConfigError(f"{name} must be at least 1 (got {values[name]})")
     if values["workers"] < 0:
         raise ConfigError(f"workers must be 0 (one per core) or more (got {values['workers']})")
+    if not _MEMORY_RE.match(values["memory_limit"]):
+        raise ConfigError(
+            f"memory_limit {values['memory_limit']!r} is not an amount of memory such as "
+            "256MB or 2GB"
+        )

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rightsizer.config import MEMORY_LIMIT
 from rightsizer.errors import SourceError
 from rightsizer.interrupt import Interrupted, Stop, stop_on_signals
 from rightsizer.progress import IngestProgress
@@ -483,8 +484,10 @@ def ingest_into(
     workers: int = 0,
     strict: bool = False,
     progress: IngestProgress | None = None,
+    memory_limit: str = MEMORY_LIMIT,
 ) -> IngestSummary:
-    """`ingest` into the database file `db`, opened (or created) once the source is listed.
+    """`ingest` into the database file `db`, opened (or created) once the source is listed,
+    with DuckDB's `memory_limit`.
 
     A source that cannot be listed (a wrong bucket, a folder without AWSLogs/) so leaves no
     empty database behind.
@@ -492,7 +495,9 @@ def ingest_into(
     with stop_on_signals() as stop:
         with stop.at_once():  # nothing to keep yet
             listing = source.list_files(window, progress.message if progress else None)
-        conn = connect(db)  # a stop waits for it: a new database gets its whole schema
+        conn = connect(
+            db, memory_limit=memory_limit
+        )  # a stop waits for it: a new database gets its whole schema
         try:
             return ingest(
                 conn,

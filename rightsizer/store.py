@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from rightsizer.config import MEMORY_LIMIT
 from rightsizer.errors import StoreError
 
 SCHEMA_VERSION = 4
@@ -123,8 +124,6 @@ MIGRATIONS: list[str] = [
 ]
 
 LOCK_WAIT_SECONDS = 5.0
-# DuckDB's own share of memory; past it, big intermediate results spill to `<db>.tmp/`.
-MEMORY_LIMIT = "256MB"
 # No vacuum at checkpoints. Vacuum merges small row groups into full ones by decompressing and
 # recompressing them: after a bulk ingest that doubled the CPU cost of every row. rightsizer
 # never deletes events, so all it would reclaim is the space of a few small row groups.

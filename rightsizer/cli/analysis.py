@@ -121,7 +121,9 @@ def report_command(
         ses_session=ses_session,
     )
     analysis = _analysis(settings, options, quiet=not sys.stderr.isatty())
-    conn = connect(settings.db, read_only=preview)  # a preview stores nothing
+    conn = connect(
+        settings.db, read_only=preview, memory_limit=settings.memory_limit
+    )  # a preview stores nothing
     try:
         result = run_report(
             analysis,
@@ -169,7 +171,7 @@ def demo_command(
     window = Window.ending(dataset.until, dataset.days)
     summary = run_ingest(settings, window, quiet=chosen == "json")
     snapshot = load_snapshot(str(dataset.iam_details), str(dataset.lambda_functions))
-    conn = connect(settings.db, read_only=True)
+    conn = connect(settings.db, read_only=True, memory_limit=settings.memory_limit)
     try:
         analysis = analyze(
             conn,
@@ -240,7 +242,7 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
             typer.echo(note, err=True)
         return analysis
     summary = run_ingest(settings, window, quiet=quiet)
-    conn = connect(settings.db, read_only=summary is None)
+    conn = connect(settings.db, read_only=summary is None, memory_limit=settings.memory_limit)
     try:
         return analyzed(conn, ingest_summary=summary)
     finally:

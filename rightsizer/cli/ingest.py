@@ -85,6 +85,7 @@ def _ingest(
             window,
             workers=settings.workers,
             strict=strict,
+            memory_limit=settings.memory_limit,
             progress=progress,
         )
     except Interrupted as interrupted:

@@ -504,3 +504,30 @@ def test_the_table_labels_each_warning_with_its_severity(
     assert any(
         line.startswith("info exporter-role: the role has the permissions") for line in lines
     )
+
+
+def test_memory_limit_reaches_every_store_the_run_opens(
+    dataset: synth.SynthDataset,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RIGHTSIZER_MEMORY_LIMIT (or memory_limit in rightsizer.toml) lets a big store spill
+    less: the ingest's connection and the analysis's both get it."""
+    from rightsizer import ingest, store
+
+    seen: list[str] = []
+    real_connect = store.connect
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        conn = real_connect(*args, **kwargs)
+        ((limit,),) = conn.execute("SELECT current_setting('memory_limit')").fetchall()
+        seen.append(limit)
+        return conn
+
+    monkeypatch.setattr(store, "connect", connect)
+    monkeypatch.setattr(ingest, "connect", connect)
+    monkeypatch.setenv("RIGHTSIZER_MEMORY_LIMIT", "1GB")
+    code, data = run_json(capsys, *analyze_args(dataset, tmp_path / "m.duckdb"))
+    assert code == 0 and data["ingest"]["events_added"] > 0
+    assert len(seen) >= 2 and set(seen) == {"953.6 MiB"}  # DuckDB shows 1 GB in MiB

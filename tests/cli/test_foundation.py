@@ -222,3 +222,11 @@ def test_every_flag_is_a_setting_of_the_same_type() -> None:
         else:
             assert given <= {wanted, *typing.get_args(wanted)}
     assert {f.name for f in dataclasses.fields(Flags)} < set(settings)
+
+
+def test_memory_limit_is_an_amount_of_memory(tmp_path: Path) -> None:
+    env = {"RIGHTSIZER_MEMORY_LIMIT": "2GB"}
+    assert load_settings(None, env=env, cwd=tmp_path).memory_limit == "2GB"
+    assert load_settings(None, env={}, cwd=tmp_path).memory_limit == store.MEMORY_LIMIT
+    with pytest.raises(ConfigError, match="memory_limit 'lots' is not an amount of memory"):
+        load_settings(None, env={"RIGHTSIZER_MEMORY_LIMIT": "lots"}, cwd=tmp_path)
