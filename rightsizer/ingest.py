@@ -495,9 +495,8 @@ def ingest_into(
     with stop_on_signals() as stop:
         with stop.at_once():  # nothing to keep yet
             listing = source.list_files(window, progress.message if progress else None)
-        conn = connect(
-            db, memory_limit=memory_limit
-        )  # a stop waits for it: a new database gets its whole schema
+        # A stop waits for the store to open: a new database gets its whole schema.
+        conn = connect(db, memory_limit=memory_limit)
         try:
             return ingest(
                 conn,

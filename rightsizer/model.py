@@ -544,11 +544,6 @@ class Scope:
         """The scope of these filters, in a canonical order."""
         return cls(tuple(sorted(set(roles))), tuple(sorted(set(accounts))), only_changes)
 
-    @property
-    def whole(self) -> bool:
-        """Every Lambda role: no filter."""
-        return not (self.roles or self.accounts or self.only_changes)
-
     def describe(self) -> str:
         """The filters in words; empty for the whole scope."""
         parts = []
