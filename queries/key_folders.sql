@@ -105,7 +105,7 @@ named AS (
 
 judged AS (
     -- prefixes.looks_generated (on the name and on its stem before the last dot) and
-    -- prefixes._NUMBERED_FILE; `\p{Nd}` is Python's `\d`, and `\n?$` its `$`.
+    -- prefixes._NUMBERED_FILE (on the name); `\p{Nd}` is Python's `\d`, and `\n?$` its `$`.
     SELECT
         n.role_arn,
         n.object_base,
@@ -113,15 +113,7 @@ judged AS (
         n.folder,
         bool_or(
             regexp_matches(
-                n.child,
-                '^(?:\p{Nd}+'
-                || '|\p{Nd}{4}-\p{Nd}{2}(?:-\p{Nd}{2})?'
-                || '(?:[T_ ]?\p{Nd}{2}[:\-]?\p{Nd}{2}(?:[:\-]?\p{Nd}{2})?Z?)?'
-                || '|[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}'
-                || '|[A-Za-z_]+=.*)\n?$'
-            )
-            OR regexp_matches(
-                n.stem,
+                t.name,
                 '^(?:\p{Nd}+'
                 || '|\p{Nd}{4}-\p{Nd}{2}(?:-\p{Nd}{2})?'
                 || '(?:[T_ ]?\p{Nd}{2}[:\-]?\p{Nd}{2}(?:[:\-]?\p{Nd}{2})?Z?)?'
@@ -130,16 +122,12 @@ judged AS (
             )
             -- A hash: twelve or more lowercase hex digits, at least one of them a digit.
             OR (
-                regexp_matches(n.child, '^[0-9a-f]{12,}\n?$')
-                AND regexp_matches(n.child, '[0-9]')
-            )
-            OR (
-                regexp_matches(n.stem, '^[0-9a-f]{12,}\n?$')
-                AND regexp_matches(n.stem, '[0-9]')
+                regexp_matches(t.name, '^[0-9a-f]{12,}\n?$')
+                AND regexp_matches(t.name, '[0-9]')
             )
             OR regexp_matches(n.child, '\p{Nd}{3,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}')
         ) AS generated
-    FROM named AS n
+    FROM named AS n, unnest([n.child, n.stem]) AS t(name)
     GROUP BY n.role_arn, n.object_base, n.depth, n.folder
 ),
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from usage_events import ACCOUNT, LAMBDA_TRUST, WINDOW, object_resources, role_identity, s3_event
@@ -48,6 +49,8 @@ NAMES = st.sampled_from(
         "٣٤٥",
         "12\n",
         "x.123",
+        "12.json",
+        "deadbeef0123.gz",
         "a.b.c",
         "2026-11-01T10:00Z",
         "6f1c2b2e-1d1f-4a57-9a77-1b2c3d4e5f60",
@@ -112,6 +115,19 @@ def test_the_engine_generalizes_keys_as_prefixes_does(
         for key in keys:
             want[(role, f"{base}/{key}")] = (base, key, suffixes[key], key in fragile)
     assert got == want
+
+
+@pytest.mark.parametrize("name", ["12.json", "deadbeef0123.gz"])
+def test_a_name_generated_only_before_its_extension_collapses_its_folder(name: str) -> None:
+    """The stem counts as the name does (prefixes.looks_generated): at the root, where a
+    folder of files alone does not collapse, only the stem makes the keys data."""
+    keys = {name, "a/b"}
+    suffixes, fragile = generalize_with_fragile(keys, "prefix")
+    assert set(suffixes.values()) == {"*"} and fragile == keys
+    got = _placed([("r1", f"arn:aws:s3:::b1/{key}") for key in keys], "prefix")
+    assert got == {
+        ("r1", f"arn:aws:s3:::b1/{key}"): ("arn:aws:s3:::b1", key, "*", True) for key in keys
+    }
 
 
 def test_a_folder_of_many_keys_is_one_group(tmp_path: Path) -> None:
