@@ -209,22 +209,15 @@ def _print_findings(analysis: Analysis, console: Console) -> None:
     events, one line each."""
     from rich.markup import escape
 
-    for warning in analysis.warnings:
+    told = [("every role", w) for w in analysis.warnings]
+    told += [(role.role_name, w) for role in analysis.roles for w in role.warnings]
+    for whom, warning in told:
         style = _SEVERITY_STYLE[warning.severity]
         console.print(
-            f"[{style}]{warning.severity}[/] every role: {escape(warning.message)}",
+            f"[{style}]{warning.severity}[/] {escape(whom)}: {escape(warning.message)}",
             markup=True,
             highlight=False,
         )
-    for role in analysis.roles:
-        for warning in role.warnings:
-            style = _SEVERITY_STYLE[warning.severity]
-            console.print(
-                f"[{style}]{warning.severity}[/] {escape(role.role_name)}: "
-                f"{escape(warning.message)}",
-                markup=True,
-                highlight=False,
-            )
     for fix in analysis.selector_fixes:
         console.print(
             f"[yellow]selector fix[/] for trail {escape(fix.trail)}, so the next analysis can "
@@ -289,7 +282,6 @@ def render_markdown(analysis: AnalysisLike) -> str:
         "analysis.md.j2",
         a=as_analysis(analysis),
         columns=COUNT_COLUMNS,
-        wildcard_note=WILDCARD_NOTE,
         change=change,
         reduction=reduction,
         used_actions=used_actions,
