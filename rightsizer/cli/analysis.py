@@ -26,6 +26,8 @@ from rightsizer.config import Flags, Settings, load_settings
 from rightsizer.window import Window
 
 if TYPE_CHECKING:
+    import duckdb
+
     from rightsizer.model import Analysis
     from rightsizer.report import ReportResult, SmtpSettings
 
@@ -104,7 +106,6 @@ def report_command(
     """
     from rightsizer import aws
     from rightsizer.report import check_report_options, run_report
-    from rightsizer.store import connect
 
     settings = load_settings(flags(options, delivery, thresholds))
     smtp = _smtp(settings)
@@ -121,9 +122,7 @@ def report_command(
         ses_session=ses_session,
     )
     analysis = _analysis(settings, options, quiet=not sys.stderr.isatty())
-    conn = connect(
-        settings.db, read_only=preview, memory_limit=settings.memory_limit
-    )  # a preview stores nothing
+    conn = _open_store(settings, read_only=preview)  # a preview stores nothing
     try:
         result = run_report(
             analysis,
@@ -157,7 +156,6 @@ def demo_command(
     """
     from rightsizer import synth
     from rightsizer.analyze import analyze, load_selectors, load_snapshot
-    from rightsizer.store import connect
 
     chosen = _output_format(output_format)
     dataset = synth.demo_dataset(directory)
@@ -171,7 +169,7 @@ def demo_command(
     window = Window.ending(dataset.until, dataset.days)
     summary = run_ingest(settings, window, quiet=chosen == "json")
     snapshot = load_snapshot(str(dataset.iam_details), str(dataset.lambda_functions))
-    conn = connect(settings.db, read_only=True, memory_limit=settings.memory_limit)
+    conn = _open_store(settings, read_only=True)
     try:
         analysis = analyze(
             conn,
@@ -205,7 +203,6 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
     on the source instead, and nothing is ingested or stored."""
     from rightsizer.analyze import analyze, check_accounts, load_selectors, load_snapshot
     from rightsizer.engine import engine_named, open_engine
-    from rightsizer.store import connect
     from rightsizer.watch import WatchSettings
 
     choice = engine_named(settings.engine)  # a misspelled engine fails before any work
@@ -242,11 +239,18 @@ def _analysis(settings: Settings, options: AnalysisOptions, *, quiet: bool) -> A
             typer.echo(note, err=True)
         return analysis
     summary = run_ingest(settings, window, quiet=quiet)
-    conn = connect(settings.db, read_only=summary is None, memory_limit=settings.memory_limit)
+    conn = _open_store(settings, read_only=summary is None)
     try:
         return analyzed(conn, ingest_summary=summary)
     finally:
         conn.close()
+
+
+def _open_store(settings: Settings, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """The configured store, with the configured DuckDB memory."""
+    from rightsizer.store import connect
+
+    return connect(settings.db, read_only=read_only, memory_limit=settings.memory_limit)
 
 
 def _emit(analysis: Analysis, chosen: str, out: Path | None, forms: tuple[str, ...] = ()) -> int:
