@@ -97,8 +97,8 @@ def recommend(
     )
     used, companions = placed.used, placed.companions
     if fitted.given_up:  # the coarser grants now hold what was placed
-        used = _regroup_used(placed.used, fitted.wanted)
         granted = _granted(fitted.wanted)
+        used = _regroup_used(placed.used, granted)
         companions = {_coarser(item, granted) for item in placed.companions}
     return Recommendation(
         policy=fitted.policy,
@@ -377,10 +377,12 @@ def _boundary_warnings(role: Role) -> list[dict[str, str]]:
     ]
 
 
-def _regroup_used(rows: dict[Item, dict[str, Any]], wanted: Wanted) -> dict[Item, dict[str, Any]]:
-    """After coarsening, fold used rows into the coarser resources that now cover them."""
+def _regroup_used(
+    rows: dict[Item, dict[str, Any]], granted: list[tuple[str, str]]
+) -> dict[Item, dict[str, Any]]:
+    """After coarsening, fold used rows into the coarser resources (`_granted`) that now cover
+    them."""
     out: dict[Item, dict[str, Any]] = {}
-    granted = _granted(wanted)
     for item, row in rows.items():
         _tally(out, _coarser(item, granted), row)
     return out
