@@ -217,6 +217,8 @@ SQL_METHODS = {"execute", "executemany", "sql", "query"}
 BUILT_SQL = {
     ("rightsizer/engine/duckdb.py", "materialize"),
     ("rightsizer/engine/duckdb.py", "load_table"),
+    ("rightsizer/engine/duckdb.py", "attach"),  # the scratch database's generated name
+    ("rightsizer/engine/duckdb.py", "detach"),
     ("rightsizer/engine/spark.py", "__init__"),
     ("rightsizer/engine/spark.py", "_frame"),
     ("rightsizer/engine/spark.py", "read_logs"),

@@ -12,6 +12,7 @@ from conftest import dataset_options
 
 from rightsizer import synth
 from rightsizer.cli import main
+from rightsizer.engine import duckdb as duckdb_engine
 from rightsizer.iam.policy import is_allowed, parse_policy
 from rightsizer.render import OUT_MANIFEST, write_outputs
 from rightsizer.synth.scenario import (
@@ -531,3 +532,36 @@ def test_memory_limit_reaches_every_store_the_run_opens(
     code, data = run_json(capsys, *analyze_args(dataset, tmp_path / "m.duckdb"))
     assert code == 0 and data["ingest"]["events_added"] > 0
     assert len(seen) >= 2 and set(seen) == {"953.6 MiB"}  # DuckDB shows 1 GB in MiB
+
+
+def test_staging_in_a_scratch_database_gives_the_same_analysis(
+    dataset: synth.SynthDataset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A store of millions of events stages in a scratch database instead of temp tables
+    (rightsizer.engine.duckdb): the analysis is the same, every policy and diff byte for byte."""
+    attached: list[object] = []
+    attach = duckdb_engine._Scratch.attach
+
+    def counted(conn: Any) -> object:
+        attached.append(attach(conn))
+        return attached[-1]
+
+    monkeypatch.setattr(duckdb_engine._Scratch, "attach", counted)
+    outs = {}
+    for staging, threshold in (("temp", duckdb_engine.SCRATCH_FROM), ("scratch", -1)):
+        monkeypatch.setattr(duckdb_engine, "SCRATCH_FROM", threshold)
+        out = tmp_path / staging
+        assert main(analyze_args(dataset, tmp_path / f"{staging}.duckdb", "--out", str(out))) == 0
+        capsys.readouterr()
+        outs[staging] = {path.name: path.read_bytes() for path in out.iterdir()}
+        assert all(attached) and bool(attached) == (staging == "scratch")
+    summaries = {staging: json.loads(files.pop("summary.json")) for staging, files in outs.items()}
+    for summary in summaries.values():
+        summary.pop("ingest")  # its run id and times
+    assert summaries["scratch"] == summaries["temp"]
+    assert outs["scratch"] == outs["temp"]
+    assert any(name.endswith(".policy.json") for name in outs["scratch"])
+    assert sorted(tmp_path.glob("rightsizer-stage-*")) == []

@@ -31,6 +31,7 @@ from usage_events import (
 )
 
 from rightsizer.engine import DuckDBEngine, Engine, columns_table, prepare
+from rightsizer.engine import duckdb as duckdb_engine
 from rightsizer.engine.base import _transpiled
 from rightsizer.errors import ConfigError
 from rightsizer.ingest import load_records
@@ -82,16 +83,22 @@ def _spark(tmp_path: Path, records: list[dict[str, Any]]) -> Engine:
 
 ENGINES: dict[str, MakeEngine] = {
     "duckdb": _duckdb,
+    # Its sessions stage in a scratch database, as on a store of millions of events.
+    "duckdb-scratch": _duckdb,
     "duckdb-athena-table": _duckdb_over_athena_table,
     "spark": _spark,
 }
 
 
 @pytest.fixture(params=sorted(ENGINES))
-def make_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeEngine]:
+def make_engine(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MakeEngine]:
     made: list[Engine] = []
     if request.param == "spark":
         request.getfixturevalue("spark")  # one local session for the run; skipped without it
+    if request.param == "duckdb-scratch":
+        monkeypatch.setattr(duckdb_engine, "SCRATCH_FROM", 0)
 
     def make(records: list[dict[str, Any]]) -> Engine:
         engine = ENGINES[request.param](tmp_path, records)
@@ -320,4 +327,69 @@ def test_the_engine_keeps_a_connection_it_was_given_open(tmp_path: Path) -> None
     # Nothing a session loaded is left on the connection.
     with pytest.raises(duckdb.CatalogException):
         conn.execute("SELECT * FROM scope_roles")
+    conn.close()
+
+
+def _staged_in(session: Engine, table: str) -> str:
+    assert isinstance(session, DuckDBEngine)
+    [(database,)] = session.conn.execute(
+        "SELECT database_name FROM duckdb_tables() WHERE table_name = ?", [table]
+    ).fetchall()
+    return str(database)
+
+
+def _scratch_folders(folder: Path) -> list[Path]:
+    return sorted(folder.glob("rightsizer-stage-*"))
+
+
+def test_a_big_store_stages_in_a_scratch_database_beside_it_that_goes_with_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    conn = connect(store_dir / "t.duckdb")
+    load_records(conn, _records())
+    conn.close()
+    monkeypatch.setattr(duckdb_engine, "SCRATCH_FROM", len(_records()) - 1)
+    conn = connect(store_dir / "t.duckdb", read_only=True)  # as `analyze` opens it
+    with DuckDBEngine(conn).session() as session:
+        stage_s3_calls(session, WINDOW, [ROLE])
+        session.materialize("used_perms")
+        [scratch] = _scratch_folders(store_dir)  # beside the store, where DuckDB spills
+        assert (scratch / "stage.duckdb").is_file()
+        assert _staged_in(session, "used_perms").startswith("stage_")
+        assert _staged_in(session, "scope_roles") == "temp"  # loaded tables stay temp tables
+        keys = {row[2] for row in session.rows("usage")}
+        assert keys == {"arn:aws:s3:::photos/in/a.jpg", "arn:aws:s3:::photos/in/b.jpg"}
+    assert _scratch_folders(store_dir) == []
+    databases = conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    assert sorted(databases) == [("system",), ("t",), ("temp",)]
+    conn.close()
+
+
+def test_a_store_below_the_threshold_stages_in_temp_tables(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "t.duckdb")
+    load_records(conn, _records())
+    with DuckDBEngine(conn).session() as session:
+        stage_s3_calls(session, WINDOW, [ROLE])
+        assert _staged_in(session, "s3_calls") == "temp"
+    assert _scratch_folders(tmp_path) == []
+    conn.close()
+
+
+def test_without_a_folder_to_write_the_session_stages_in_temp_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = connect(tmp_path / "t.duckdb")
+    load_records(conn, _records())
+    monkeypatch.setattr(duckdb_engine, "SCRATCH_FROM", 0)
+
+    def refused(**_: Any) -> str:
+        raise PermissionError(13, "Permission denied")  # a store on a read-only share
+
+    monkeypatch.setattr(duckdb_engine.tempfile, "mkdtemp", refused)
+    with DuckDBEngine(conn).session() as session:
+        stage_s3_calls(session, WINDOW, [ROLE])
+        assert _staged_in(session, "s3_calls") == "temp"
+        assert len(session.rows("usage")) == 2
     conn.close()
