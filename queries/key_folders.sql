@@ -1,5 +1,5 @@
--- key_folders: staging for the set-wise placement. How the object keys of queries/used_perms.sql
--- generalize, folder by folder, as rightsizer.prefixes generalizes them (that module is the
+-- key_folders: staging for the set-wise placement. How the object keys of the used permissions
+-- (queries/role_perms.sql; companions follow them) generalize, folder by folder, as rightsizer.prefixes generalizes them (that module is the
 -- reference; a property test holds the two equal). The keys of one bucket (or access point)
 -- and role form a tree of `/`-separated names; walking it from the root, the first folder on a
 -- key's path that collapses takes the key as `folder/*`. A folder collapses when it has more
@@ -12,8 +12,8 @@
 -- Parameters:
 --   $granularity  'object' (every key exact: no rows), 'prefix' (the walk), 'bucket' (every
 --                 key `*`; fragile as the walk finds it)
--- Reads: the staging table used_perms (queries/used_perms.sql, materialized first).
--- Columns: role_arn, object_base, depth, folder (as in used_perms: the keys' folder); suffix
+-- Reads: the staging table role_perms (queries/role_perms.sql, materialized first).
+-- Columns: role_arn, object_base, depth, folder (as in role_perms: the keys' folder); suffix
 --   (escaped: `folder/*` or `*`) and fragile, for every key in that folder.
 WITH holders AS (
     -- The folders holding keys (far fewer than the keys).
@@ -22,8 +22,8 @@ WITH holders AS (
         k.object_base,
         k.depth,
         k.folder
-    FROM used_perms AS k
-    WHERE k.object_key IS NOT NULL AND $granularity <> 'object'
+    FROM role_perms AS k
+    WHERE k.kind = 'used' AND k.object_key IS NOT NULL AND $granularity <> 'object'
 ),
 
 subfolders AS (
@@ -54,8 +54,8 @@ children AS (
             k.folder,
             split_part(k.object_key, '/', -1) AS child,
             FALSE AS deeper
-        FROM used_perms AS k
-        WHERE k.object_key IS NOT NULL AND $granularity <> 'object'
+        FROM role_perms AS k
+        WHERE k.kind = 'used' AND k.object_key IS NOT NULL AND $granularity <> 'object'
         UNION ALL
         SELECT
             s.role_arn,

@@ -5,50 +5,26 @@
 -- the keys, however many roles (queries/role_groups.sql reads one role's).
 --
 -- Parameters: none.
--- Reads: the staging tables used_perms, companion_keys and key_folders.
+-- Reads: the staging tables role_perms and key_folders.
 -- Columns: role_arn, kind ('used' | 'companion'), action, object_base, base_key (object_base,
 --   '' for none), suffix, fragile, keys, calls, first_seen, last_seen, resource_arn and
 --   object_key (of a group of one key), functions, example_event_id.
-WITH placed AS NOT MATERIALIZED (
-    SELECT
-        'used' AS kind,
-        u.role_arn,
-        u.action,
-        u.resource_arn,
-        u.calls,
-        u.first_seen,
-        u.last_seen,
-        u.object_base,
-        u.object_key,
-        u.depth,
-        u.folder,
-        u.functions,
-        u.example_event_id
-    FROM used_perms AS u
-    UNION ALL
-    SELECT
-        'companion' AS kind,
-        c.role_arn,
-        c.action,
-        c.resource_arn,
-        c.calls,
-        NULL AS first_seen,
-        NULL AS last_seen,
-        c.object_base,
-        c.object_key,
-        c.depth,
-        c.folder,
-        CAST([] AS VARCHAR []) AS functions,
-        NULL AS example_event_id
-    FROM companion_keys AS c
-),
-
-targeted AS NOT MATERIALIZED (
+WITH targeted AS NOT MATERIALIZED (
     -- The key's folder's suffix, else the key itself (queries/placement_keys.sql does the same).
     -- Not materialized: both steps below read it, and joining the few folders again is far
     -- cheaper than a copy of every key (DuckDB would spill it).
     SELECT
-        p.*,
+        p.role_arn,
+        p.kind,
+        p.action,
+        p.resource_arn,
+        p.calls,
+        p.first_seen,
+        p.last_seen,
+        p.object_base,
+        p.object_key,
+        p.functions,
+        p.example_event_id,
         coalesce(p.object_base, '') AS base_key,  -- object_base is NULL for a bucket or `*`
         CASE
             WHEN p.object_key IS NULL THEN p.resource_arn
@@ -58,7 +34,7 @@ targeted AS NOT MATERIALIZED (
             )
         END AS suffix,
         coalesce(f.fragile, FALSE) AS fragile
-    FROM placed AS p
+    FROM role_perms AS p
     LEFT JOIN key_folders AS f
         ON
             f.role_arn = p.role_arn

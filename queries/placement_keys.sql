@@ -4,44 +4,20 @@
 -- Parameters:
 --   $role_arn  the role
 --   $kind      'used' or 'companion'
--- Reads: the staging tables used_perms, companion_keys and key_folders, and the temp table
+-- Reads: the staging tables role_perms and key_folders, and the temp table
 --   wanted_groups(action, object_base, suffix, fragile) naming the groups.
-WITH placed AS (
-    SELECT
-        u.action,
-        u.resource_arn,
-        u.calls,
-        u.first_seen,
-        u.last_seen,
-        u.object_base,
-        u.object_key,
-        u.depth,
-        u.folder,
-        u.functions,
-        u.example_event_id
-    FROM used_perms AS u
-    WHERE $kind = 'used' AND u.role_arn = $role_arn
-    UNION ALL
-    SELECT
-        c.action,
-        c.resource_arn,
-        c.calls,
-        NULL AS first_seen,
-        NULL AS last_seen,
-        c.object_base,
-        c.object_key,
-        c.depth,
-        c.folder,
-        CAST([] AS VARCHAR []) AS functions,
-        NULL AS example_event_id
-    FROM companion_keys AS c
-    WHERE $kind = 'companion' AND c.role_arn = $role_arn
-),
-
-targeted AS (
+WITH targeted AS (
     -- As queries/placement_groups.sql: the key's folder's suffix, else the key itself.
     SELECT
-        p.*,
+        p.action,
+        p.resource_arn,
+        p.calls,
+        p.first_seen,
+        p.last_seen,
+        p.object_base,
+        p.object_key,
+        p.functions,
+        p.example_event_id,
         CASE
             WHEN p.object_key IS NULL THEN p.resource_arn
             ELSE coalesce(
@@ -50,13 +26,14 @@ targeted AS (
             )
         END AS suffix,
         coalesce(f.fragile, FALSE) AS fragile
-    FROM placed AS p
+    FROM role_perms AS p
     LEFT JOIN key_folders AS f
         ON
             f.role_arn = $role_arn
             AND f.object_base = p.object_base
             AND f.depth = p.depth
             AND f.folder = p.folder
+    WHERE p.role_arn = $role_arn AND p.kind = $kind
 )
 
 SELECT

@@ -3,7 +3,7 @@
 -- does not hold), streamed from the staging table instead of held.
 --
 -- Parameters: $role_arn, the role.
--- Reads: the staging table used_perms (queries/used_perms.sql, materialized first).
+-- Reads: the staging table role_perms (queries/role_perms.sql, materialized first).
 SELECT
     k.action,
     k.resource_arn,
@@ -12,5 +12,5 @@ SELECT
     k.last_seen,
     k.functions,
     k.example_event_id
-FROM used_perms AS k
-WHERE k.role_arn = $role_arn
+FROM role_perms AS k
+WHERE k.role_arn = $role_arn AND k.kind = 'used'

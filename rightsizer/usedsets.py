@@ -5,9 +5,9 @@ when today's grants cover it. Placing a whole group of keys at once needs only t
 keys of a group today's grants do not cover whole are fetched when asked, a batch at a time.
 Two sources give the same sets:
 
-- `EngineSets`: the staging tables of the usage stage (queries/used_perms.sql,
-  queries/key_folders.sql, where the engine generalizes the keys, queries/companion_keys.sql
-  and queries/placement_groups.sql), for the analysis of a store: memory holds groups,
+- `EngineSets`: the staging tables of the usage stage (queries/role_perms.sql,
+  queries/key_folders.sql, where the engine generalizes the keys, and
+  queries/placement_groups.sql), for the analysis of a store: memory holds groups,
   bounded by folders, and one batch of keys;
 - `MemorySets`: a `RoleUsage` whose `used` holds every permission (made by hand, or by
   `compute_usage`), generalized here by rightsizer.prefixes, the reference of the SQL.
@@ -78,11 +78,10 @@ def staged_usage(
 
 def stage_sets(engine: Engine, granularity: str) -> None:
     """Stage the tables `EngineSets` reads, from the engine's s3_calls (and mapping tables)."""
-    # One table per key (used_perms; companion_keys), the rest per folder or group: a per-key
-    # table with the generalized key as well would be a second wide copy to spill.
-    engine.materialize("used_perms")
+    # One table per key (role_perms), the rest per folder or group: a per-key table with the
+    # generalized key as well would be a second wide copy to spill.
+    engine.materialize("role_perms")
     engine.materialize("key_folders", {"granularity": granularity})
-    engine.materialize("companion_keys")
     engine.materialize("placement_groups")
 
 

@@ -130,6 +130,46 @@ def test_a_name_generated_only_before_its_extension_collapses_its_folder(name: s
     }
 
 
+def test_a_companion_takes_its_objects_key_only_where_a_used_permission_names_it() -> None:
+    """A companion on an object generalizes as that object's key does when one of the role's
+    used permissions names the object: the one of its own call (every such companion with
+    today's mapping table), or another call's; else its resource is its own target."""
+    calls = [  # (event, object, what the call needed)
+        ("PutObject", "in/own.json", "s3:PutObject"),  # its call needs the object too
+        ("PutObject", "in/other.json", None),  # another call needs it
+        ("GetObject", "in/other.json", "s3:GetObject"),
+        ("PutObject", "in/none.json", None),  # no call needs it
+    ]
+    conn = duckdb.connect()
+    try:
+        conn.execute(
+            "CREATE TEMP TABLE s3_calls AS SELECT 'r1' AS role_arn, FALSE AS denied,"
+            " TIMESTAMP '2026-10-01' AS event_time, 'fn' AS function_name, 'e1' AS event_id,"
+            " 's3.amazonaws.com' AS event_source, c.event_name,"
+            " 'arn:aws:s3:::b1/' || c.key AS auth_object_arn,"
+            " 'arn:aws:s3:::b1' AS auth_bucket_arn, 'arn:aws:s3:::b1' AS auth_objects_base,"
+            " NULL::VARCHAR AS copy_source_arn,"
+            " CASE WHEN c.action IS NULL THEN [] ELSE"
+            " [{'action': c.action, 'resource': 'arn:aws:s3:::b1/' || c.key}] END AS needs"
+            " FROM (SELECT unnest($1) AS event_name, unnest($2) AS key, unnest($3) AS action) c",
+            [list(column) for column in zip(*calls, strict=True)],
+        )
+        engine = as_engine(conn)
+        load_mapping_tables(engine)
+        engine.materialize("role_perms")
+        companions = conn.execute(
+            "SELECT resource_arn, object_key, folder FROM role_perms"
+            " WHERE kind = 'companion' AND action = 's3:PutObjectTagging' ORDER BY 1"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert companions == [
+        ("arn:aws:s3:::b1/in/none.json", None, None),
+        ("arn:aws:s3:::b1/in/other.json", "in/other.json", "in"),
+        ("arn:aws:s3:::b1/in/own.json", "in/own.json", "in"),
+    ]
+
+
 def test_a_folder_of_many_keys_is_one_group(tmp_path: Path) -> None:
     keys = [f"incoming/2026/10/0{1 + i % 9}/{uuid.UUID(int=i)}.json" for i in range(60)]
     conn = connect(tmp_path / "store.duckdb")

@@ -354,10 +354,10 @@ def test_a_big_store_stages_in_a_scratch_database_beside_it_that_goes_with_the_s
     conn = connect(store_dir / "t.duckdb", read_only=True)  # as `analyze` opens it
     with DuckDBEngine(conn).session() as session:
         stage_s3_calls(session, WINDOW, [ROLE])
-        session.materialize("used_perms")
+        session.materialize("role_perms")
         [scratch] = _scratch_folders(store_dir)  # beside the store, where DuckDB spills
         assert (scratch / "stage.duckdb").is_file()
-        assert _staged_in(session, "used_perms").startswith("stage_")
+        assert _staged_in(session, "role_perms").startswith("stage_")
         assert _staged_in(session, "scope_roles") == "temp"  # loaded tables stay temp tables
         keys = {row[2] for row in session.rows("usage")}
         assert keys == {"arn:aws:s3:::photos/in/a.jpg", "arn:aws:s3:::photos/in/b.jpg"}

@@ -179,7 +179,7 @@ def _columns_read(table: str) -> set[str]:
     return read
 
 
-@pytest.mark.parametrize("table", ["s3_calls", "used_perms", "companion_keys"])
+@pytest.mark.parametrize("table", ["s3_calls", "role_perms"])
 def test_a_staging_table_per_call_or_key_holds_only_columns_a_query_reads(table: str) -> None:
     """Such a table holds a row per call (or per key) for the whole analysis, spilled to disk
     on a big store: a column nobody reads costs time on every row (s3_calls carried nine)."""
