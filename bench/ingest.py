@@ -193,11 +193,11 @@ def main() -> None:
         cli_env = {k: v for k, v in os.environ.items() if k != "RIGHTSIZER_WORKERS"}
     cli_seconds, cli_cpu = [], []
     for _ in range(2):  # cold, then nothing new
-        cpu_before = _cpu_seconds()[1]
+        children_before = _cpu_seconds()[1]
         began = time.perf_counter()
         subprocess.run(cli, check=True, capture_output=True, env=cli_env)
         cli_seconds.append(time.perf_counter() - began)
-        cli_cpu.append(_cpu_seconds()[1] - cpu_before)  # the command and its workers
+        cli_cpu.append(_cpu_seconds()[1] - children_before)  # the command and its workers
 
     size = sum(f.stat().st_size for f in tree.rglob("*.json.gz"))
     print(

@@ -64,8 +64,8 @@ def _role(role_arn: str, role_name: str) -> RoleAnalysis:
         lambda_role_source="snapshot", denied=(), kms_keys=(), activity=(), used=(), unknown=(),
         not_granted_by_identity_policy=(), current_policies=(), permissions_boundary=None,
         current_policy=None, recommended_policy=None, recommended_policy_size=None,
-        diff=PolicyDiff((), (), (), ""), counts=None, out_of_scope=(), precision_given_up=(),
-        replay=None, warnings=(),
+        changed=None, diff=PolicyDiff((), (), (), ""), counts=None, out_of_scope=(),
+        precision_given_up=(), replay=None, warnings=(),
     )  # fmt: skip
 
 

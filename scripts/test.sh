@@ -7,4 +7,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[test]'
 .venv/bin/ruff check rightsizer tests bench notebooks
+.venv/bin/mypy  # rightsizer and bench/: a benchmark no test runs still type-checks
 .venv/bin/python -m pytest -n 2 "$@"

@@ -4,11 +4,11 @@ Everything DuckDB-specific of the usage stage is here: how a table of values get
 table registered as a view and copied into a temp table), how a query becomes a staging table,
 how results come out through Arrow, and the private cursor a session runs on.
 
-A session stages into a scratch database of its own rather than into temp tables: DuckDB
-compresses a database's tables (the ARNs shrink several times over) but not its temp tables,
-and the staging tables of millions of object keys outgrow the memory limit. Spilled
-uncompressed, every later step read them back from disk: at 10 million distinct keys the
-analysis took 142 s with temp tables and 106 s with the scratch database.
+On a big store a session stages into a scratch database of its own rather than into temp
+tables: DuckDB compresses a database's tables (the ARNs shrink several times over) but not its
+temp tables, and the staging tables of millions of object keys outgrow the memory limit.
+Spilled uncompressed, every later step read them back from disk: at 10 million distinct keys
+the analysis took 142 s with temp tables and 103 s with the scratch database.
 """
 
 from __future__ import annotations
@@ -72,10 +72,7 @@ class DuckDBEngine(Engine):
         # `name` passed load_query's lower_snake_case check: a plain identifier.
         table = f"TABLE {self._scratch.alias}.{name}" if self._scratch else f"TEMP TABLE {name}"
         with naming(name, _ERRORS):
-            self.conn.execute(
-                f"CREATE OR REPLACE {table} AS {text.rstrip().rstrip(';')}",
-                values,
-            )
+            self.conn.execute(f"CREATE OR REPLACE {table} AS {text.rstrip().rstrip(';')}", values)
 
     def rows(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run queries/NAME.sql and return its rows as tuples."""
@@ -101,8 +98,9 @@ class DuckDBEngine(Engine):
         return batch_stream(name, reader, _ERRORS)
 
     def session(self) -> DuckDBEngine:
-        """A private cursor with the store's settings and a scratch database for its staging
-        tables: its tables stay off this connection, and go with the session."""
+        """A private cursor with the store's settings (and, on a store of over SCRATCH_FROM
+        events, a scratch database for its staging tables): its tables stay off this
+        connection, and go with the session."""
         engine = DuckDBEngine(store.cursor(self.conn), owned=True)
         if _store_events(engine.conn) > SCRATCH_FROM:
             engine._scratch = _Scratch.attach(engine.conn)
