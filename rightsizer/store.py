@@ -130,7 +130,7 @@ LOCK_WAIT_SECONDS = 5.0
 _ENGINE_CONFIG = {"max_vacuum_tasks": 0}
 
 
-def _is_lock_error(exc: duckdb.Error) -> bool:
+def is_lock_error(exc: duckdb.Error) -> bool:
     return "lock" in str(exc).lower()
 
 
@@ -162,7 +162,7 @@ def connect(
             )
             break
         except duckdb.IOException as exc:
-            if not _is_lock_error(exc):
+            if not is_lock_error(exc):
                 raise StoreError(
                     f"{db_path} is not a readable DuckDB database ({exc}); "
                     "point --db at a rightsizer database or a new file"

@@ -13,8 +13,10 @@ the analysis took 142 s with temp tables and 103 s with the scratch database.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +39,9 @@ from rightsizer.sql import bind, load_query
 # the staging tables hardly spill, and temp tables save compressing them: at 600,000 events
 # the scratch database cost 0.4 s of a 2.7 s analysis; at 1,000,000 it broke even.
 SCRATCH_FROM = 1_500_000
+SCRATCH_PREFIX = "rightsizer-stage-"
+# A scratch folder untouched this long, whose database no run holds, was left by a killed run.
+STALE_AFTER = dt.timedelta(minutes=10)
 _ERRORS: tuple[type[Exception], ...] = (duckdb.Error,)
 # What the usage stage accepts: an engine, or a DuckDB connection it wraps in one.
 EngineOrConnection = Engine | duckdb.DuckDBPyConnection
@@ -140,13 +145,10 @@ class _Scratch:
             "SELECT current_setting('temp_directory'), current_database()"
         ).fetchall()
         spill_dir = Path(spill)
+        parent = spill_dir.parent if spill_dir.is_absolute() else Path(tempfile.gettempdir())
+        _clear_stale(parent)
         try:
-            folder = Path(
-                tempfile.mkdtemp(
-                    prefix="rightsizer-stage-",
-                    dir=spill_dir.parent if spill_dir.is_absolute() else None,
-                )
-            )
+            folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=parent))
         except OSError:
             return None
         alias = identifier(f"stage_{uuid.uuid4().hex}")
@@ -167,6 +169,27 @@ class _Scratch:
             conn.execute(f"DETACH {self.alias}")
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _clear_stale(parent: Path) -> None:
+    """Delete the scratch folders in `parent` that killed runs left: untouched for STALE_AFTER,
+    and with a database no run holds (DuckDB locks a database file for the process that has it
+    open). A newer folder may be one another run is making."""
+    for folder in parent.glob(f"{SCRATCH_PREFIX}*"):
+        path = folder / "stage.duckdb"
+        try:
+            if time.time() - folder.stat().st_mtime < STALE_AFTER.total_seconds():
+                continue
+            if path.exists():
+                duckdb.connect(str(path)).close()
+        except duckdb.ResourceInUseException:
+            continue  # a session of this process has it
+        except duckdb.IOException as exc:
+            if store.is_lock_error(exc):
+                continue  # another run has it
+        except (duckdb.Error, OSError):
+            pass  # a database a killed run left half written
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _store_events(conn: duckdb.DuckDBPyConnection) -> int:

@@ -9,8 +9,11 @@ then runs on it too.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -393,3 +396,61 @@ def test_without_a_folder_to_write_the_session_stages_in_temp_tables(
         assert _staged_in(session, "s3_calls") == "temp"
         assert len(session.rows("usage")) == 2
     conn.close()
+
+
+def _left_scratch(parent: Path, name: str, *, database: bytes | None = None) -> Path:
+    """A scratch folder as a run leaves it, untouched for two hours: its database written
+    (or these bytes in its place), nobody holding it."""
+    folder = parent / f"{duckdb_engine.SCRATCH_PREFIX}{name}"
+    folder.mkdir()
+    if database is None:
+        left = duckdb.connect(str(folder / "stage.duckdb"))
+        left.execute("CREATE TABLE s3_calls AS SELECT 1 AS event_id")
+        left.close()
+    elif database:
+        (folder / "stage.duckdb").write_bytes(database)
+    hours_ago = time.time() - 2 * 3600
+    os.utime(folder, (hours_ago, hours_ago))
+    return folder
+
+
+def test_a_session_removes_the_scratch_folders_killed_runs_left_and_no_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = connect(tmp_path / "t.duckdb")
+    load_records(conn, _records())
+    monkeypatch.setattr(duckdb_engine, "SCRATCH_FROM", 0)
+    killed = _left_scratch(tmp_path, "killed")
+    torn = _left_scratch(tmp_path, "torn", database=b"DUCK" * 1000)  # killed mid-write
+    empty = _left_scratch(tmp_path, "empty", database=b"")  # killed before its database
+    held = _left_scratch(tmp_path, "held")  # a run still going has it open
+    being_made = tmp_path / f"{duckdb_engine.SCRATCH_PREFIX}new"  # by a run starting now
+    being_made.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(held / "stage.duckdb")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        others = {killed, torn, empty, held, being_made}
+        with DuckDBEngine(conn).session() as first:
+            [mine] = set(_scratch_folders(tmp_path)) - others
+            hours_ago = time.time() - 2 * 3600
+            os.utime(mine, (hours_ago, hours_ago))
+            with DuckDBEngine(conn).session() as second:  # this process's own is left too
+                stage_s3_calls(second, WINDOW, [ROLE])
+                left = set(_scratch_folders(tmp_path))
+            stage_s3_calls(first, WINDOW, [ROLE])
+            assert len(first.rows("usage")) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    assert left & {killed, torn, empty} == set()
+    assert {held, being_made, mine} <= left
+    conn.close()
+
+
+# Opens a database (taking its file lock), says so, and keeps it open until killed.
+HOLD = (
+    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+    "print('holding', flush=True); time.sleep(60)"
+)
