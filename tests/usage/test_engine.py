@@ -342,7 +342,7 @@ def _staged_in(session: Engine, table: str) -> str:
 
 
 def _scratch_folders(folder: Path) -> list[Path]:
-    return sorted(folder.glob("rightsizer-stage-*"))
+    return sorted(folder.glob(f"{duckdb_engine.SCRATCH_PREFIX}*"))
 
 
 def test_a_big_store_stages_in_a_scratch_database_beside_it_that_goes_with_the_session(
@@ -399,8 +399,8 @@ def test_without_a_folder_to_write_the_session_stages_in_temp_tables(
 
 
 def _left_scratch(parent: Path, name: str, *, database: bytes | None = None) -> Path:
-    """A scratch folder as a run leaves it, untouched for two hours: its database written
-    (or these bytes in its place), nobody holding it."""
+    """A scratch folder as a run leaves it, untouched for two hours and held by nobody: its
+    database written, else `database` in its place (b"": no database yet)."""
     folder = parent / f"{duckdb_engine.SCRATCH_PREFIX}{name}"
     folder.mkdir()
     if database is None:
