@@ -46,10 +46,14 @@ PARAMS = window_params(WINDOW)
 MakeEngine = Callable[[Path, list[dict[str, Any]]], Engine]
 
 
-def _duckdb(tmp_path: Path, records: list[dict[str, Any]]) -> Engine:
-    conn = connect(tmp_path / "t.duckdb")
+def _store(path: Path, records: list[dict[str, Any]]) -> duckdb.DuckDBPyConnection:
+    conn = connect(path)
     load_records(conn, records)
-    return DuckDBEngine(conn, owned=True)
+    return conn
+
+
+def _duckdb(tmp_path: Path, records: list[dict[str, Any]]) -> Engine:
+    return DuckDBEngine(_store(tmp_path / "t.duckdb", records), owned=True)
 
 
 def _duckdb_over_athena_table(tmp_path: Path, records: list[dict[str, Any]]) -> Engine:
@@ -278,8 +282,7 @@ def test_trino_statements_return_the_native_rows_with_positional_values(
 ) -> None:
     """The Trino text, read back into DuckDB and run with its `?` values, agrees with the file:
     each value went to the marker that stood where its parameter stood."""
-    conn = connect(tmp_path / "t.duckdb")
-    load_records(conn, _records())
+    conn = _store(tmp_path / "t.duckdb", _records())
     engine = DuckDBEngine(conn)
     stage_s3_calls(engine, WINDOW, [ROLE])
     native = {name: engine.rows(name) for name in ("calls", "denied")}
@@ -350,9 +353,7 @@ def test_a_big_store_stages_in_a_scratch_database_beside_it_that_goes_with_the_s
 ) -> None:
     store_dir = tmp_path / "store"
     store_dir.mkdir()
-    conn = connect(store_dir / "t.duckdb")
-    load_records(conn, _records())
-    conn.close()
+    _store(store_dir / "t.duckdb", _records()).close()
     monkeypatch.setattr(duckdb_engine, "SCRATCH_FROM", len(_records()) - 1)
     conn = connect(store_dir / "t.duckdb", read_only=True)  # as `analyze` opens it
     with DuckDBEngine(conn).session() as session:
@@ -371,8 +372,7 @@ def test_a_big_store_stages_in_a_scratch_database_beside_it_that_goes_with_the_s
 
 
 def test_a_store_below_the_threshold_stages_in_temp_tables(tmp_path: Path) -> None:
-    conn = connect(tmp_path / "t.duckdb")
-    load_records(conn, _records())
+    conn = _store(tmp_path / "t.duckdb", _records())
     with DuckDBEngine(conn).session() as session:
         stage_s3_calls(session, WINDOW, [ROLE])
         assert _staged_in(session, "s3_calls") == "temp"
@@ -383,8 +383,7 @@ def test_a_store_below_the_threshold_stages_in_temp_tables(tmp_path: Path) -> No
 def test_without_a_folder_to_write_the_session_stages_in_temp_tables(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conn = connect(tmp_path / "t.duckdb")
-    load_records(conn, _records())
+    conn = _store(tmp_path / "t.duckdb", _records())
     monkeypatch.setattr(duckdb_engine, "SCRATCH_FROM", 0)
 
     def refused(**_: Any) -> str:
@@ -409,16 +408,19 @@ def _left_scratch(parent: Path, name: str, *, database: bytes | None = None) -> 
         left.close()
     elif database:
         (folder / "stage.duckdb").write_bytes(database)
+    _untouched_for_two_hours(folder)
+    return folder
+
+
+def _untouched_for_two_hours(folder: Path) -> None:
     hours_ago = time.time() - 2 * 3600
     os.utime(folder, (hours_ago, hours_ago))
-    return folder
 
 
 def test_a_session_removes_the_scratch_folders_killed_runs_left_and_no_other(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conn = connect(tmp_path / "t.duckdb")
-    load_records(conn, _records())
+    conn = _store(tmp_path / "t.duckdb", _records())
     monkeypatch.setattr(duckdb_engine, "SCRATCH_FROM", 0)
     killed = _left_scratch(tmp_path, "killed")
     torn = _left_scratch(tmp_path, "torn", database=b"DUCK" * 1000)  # killed mid-write
@@ -434,8 +436,7 @@ def test_a_session_removes_the_scratch_folders_killed_runs_left_and_no_other(
         others = {killed, torn, empty, held, being_made}
         with DuckDBEngine(conn).session() as first:
             [mine] = set(_scratch_folders(tmp_path)) - others
-            hours_ago = time.time() - 2 * 3600
-            os.utime(mine, (hours_ago, hours_ago))
+            _untouched_for_two_hours(mine)
             with DuckDBEngine(conn).session() as second:  # this process's own is left too
                 stage_s3_calls(second, WINDOW, [ROLE])
                 left = set(_scratch_folders(tmp_path))
