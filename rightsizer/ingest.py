@@ -445,7 +445,8 @@ def ingest(
     shown = progress or _NoProgress()
     summary = IngestSummary(run_id=uuid.uuid4().hex, source=source.spec, window=window)
     summary.strict = strict
-    with stop_on_signals() as stop:
+    with stop_on_signals() as stop, stop.deferred():
+        stop.files_kept = 0
         if listing is None:
             with stop.at_once():  # nothing to keep yet
                 listing = source.list_files(window, shown.message)
@@ -459,7 +460,7 @@ def ingest(
             stop.check()  # asked for during the last commit
         except Interrupted as interrupted:
             summary.interrupted = True
-            interrupted.files_kept = summary.files_read
+            interrupted.files_kept = stop.files_kept = summary.files_read
             _finish(conn, summary, started)
             raise
         _finish(conn, summary, started)
@@ -492,7 +493,8 @@ def ingest_into(
     A source that cannot be listed (a wrong bucket, a folder without AWSLogs/) so leaves no
     empty database behind.
     """
-    with stop_on_signals() as stop:
+    with stop_on_signals() as stop, stop.deferred():
+        stop.files_kept = 0
         with stop.at_once():  # nothing to keep yet
             listing = source.list_files(window, progress.message if progress else None)
         # A stop waits for the store to open: a new database gets its whole schema.

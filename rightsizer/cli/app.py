@@ -74,9 +74,18 @@ def _machine_error(exc: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turn user errors into one line and exit code 2."""
+    """Entry point: run the app, turn user errors into one line and exit code 2, and SIGINT or
+    SIGTERM into one line and exit code 130 (see rightsizer.interrupt)."""
+    from rightsizer.interrupt import Interrupted, stop_on_signals
+
     try:
-        result: Any = app(args=argv, prog_name="rightsizer", standalone_mode=False)
+        with stop_on_signals() as stop, stop.at_once():
+            result: Any = app(args=argv, prog_name="rightsizer", standalone_mode=False)
+    except Interrupted as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(str(exc), err=True)
+        return 130
     except RightsizerError as exc:
         if _state["debug"]:
             raise

@@ -69,10 +69,9 @@ def _ingest(
     source: str, settings: Settings, window: Window, *, quiet: bool, strict: bool = False
 ) -> IngestSummary:
     """Ingest the window from `source` into `settings.db`, showing progress on stderr unless
-    `quiet`; on SIGINT or SIGTERM say what was kept and exit 130."""
+    `quiet`. SIGINT or SIGTERM raises Interrupted with what was kept (`main` says it)."""
     # Imported here: the store, the decoder and boto3 are the slow part of starting up.
     from rightsizer.ingest import ingest_into
-    from rightsizer.interrupt import Interrupted
     from rightsizer.progress import terminal_progress
     from rightsizer.sources import open_source
 
@@ -88,8 +87,5 @@ def _ingest(
             memory_limit=settings.memory_limit,
             progress=progress,
         )
-    except Interrupted as interrupted:
-        typer.echo(str(interrupted), err=True)
-        raise typer.Exit(130) from None
     finally:
         log_source.close()

@@ -33,6 +33,7 @@ from rightsizer.engine.base import (
     identifier,
     naming,
 )
+from rightsizer.interrupt import interrupt_on_signal
 from rightsizer.sql import bind, load_query
 
 # A session stages in a scratch database when the store holds more events than this. Below,
@@ -57,6 +58,7 @@ class DuckDBEngine(Engine):
         self.conn = conn
         self._owned = owned
         self._scratch: _Scratch | None = None
+        interrupt_on_signal(conn)  # Ctrl-C stops its query at once (rightsizer.interrupt)
 
     def load_table(self, name: str, table: pa.Table) -> None:
         """Create (or replace) the temp table `name` holding `table`'s rows."""
