@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -389,12 +391,18 @@ def open_engine(settings: Settings, window: Window) -> SparkEngine:
     finally:
         source.close()
     active = SparkSession.getActiveSession()
+    sigint = signal.getsignal(signal.SIGINT)
     # A session of its own draws no progress bars over the command's output.
     spark = active or (
         SparkSession.builder.appName("rightsizer")
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
+    # A new SparkContext puts in a SIGINT handler of its own, whose call into the JVM from inside
+    # a running call failed in tracebacks; the command's stays (rightsizer.interrupt).
+    new_context = active is None and threading.current_thread() is threading.main_thread()
+    if new_context and sigint is not None:
+        signal.signal(signal.SIGINT, sigint)
     return read_logs(spark, settings.source, window, listing, owned=active is None)
 
 

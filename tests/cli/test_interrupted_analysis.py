@@ -4,7 +4,9 @@ left beside the store, and the store as it was."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import dataset_options
+from conftest import dataset_options, skip_or_fail
 
 from rightsizer import synth
 from rightsizer.cli import main
@@ -24,31 +26,74 @@ from rightsizer.store import connect
 # Longer than any test waits (minutes of CPU): a query only a stop ends.
 ENDLESS = "SELECT sum(hash(i)) FROM range(100000000000) AS t(i)"
 
-# The real CLI in a child process, staging in a scratch database as on a store of millions of
-# events. Before its per-key grouping, each session runs a query as long as ENDLESS: the part
-# of a big store's analysis a Ctrl-C is likely to find running. A line on stderr says when.
+# The real CLI in a child process. Before the step named in argv[1] (a staging query), it says
+# so on stderr; on DuckDB it first runs a query as long as ENDLESS there: the part of a big
+# store's analysis a Ctrl-C is likely to find running. DuckDB stages in a scratch database, as
+# on a store of millions of events.
 RUN_CLI = f"""
 import sys
 
 import rightsizer.cli
-from rightsizer.engine import duckdb as engine
+from rightsizer.engine import duckdb
 
-engine.SCRATCH_FROM = -1
-materialize = engine.DuckDBEngine.materialize
+duckdb.SCRATCH_FROM = -1
+step = sys.argv.pop(1)
 
-def slow(self, name, params=None):
-    if name == "role_perms":
-        print("grouping per key", file=sys.stderr, flush=True)
-        self.conn.execute({ENDLESS!r}).fetchall()
-    return materialize(self, name, params)
+def announced(engine):
+    materialize = engine.materialize
 
-engine.DuckDBEngine.materialize = slow
+    def slow(self, name, params=None):
+        if name == step:
+            print("staging", name, file=sys.stderr, flush=True)
+            if engine is duckdb.DuckDBEngine:
+                self.conn.execute({ENDLESS!r}).fetchall()
+        return materialize(self, name, params)
+
+    engine.materialize = slow
+
+announced(duckdb.DuckDBEngine)
+if "spark" in sys.argv:  # --engine spark
+    from rightsizer.engine import spark
+
+    announced(spark.SparkEngine)
 sys.exit(rightsizer.cli.main(sys.argv[1:]))
 """
 
 
 def analyze_args(ds: synth.SynthDataset, db: Path) -> list[str]:
     return ["analyze", "--db", str(db), *dataset_options(ds), "--format", "json"]
+
+
+def interrupted(args: list[str], step: str, signum: int, group: bool) -> tuple[int, str, str]:
+    """Run the CLI with `args` and send `signum` once it starts staging `step`: the exit code,
+    stdout and stderr of the run."""
+    # A session of its own, so that a signal can go to its whole process group, as Ctrl-C in a
+    # terminal does.
+    run = subprocess.Popen(
+        [sys.executable, "-c", RUN_CLI, step, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert run.stderr is not None
+        lines = []
+        for line in run.stderr:
+            lines.append(line)
+            if line.startswith(f"staging {step}"):
+                break
+        else:
+            pytest.fail(f"the run ended before it was stopped: {lines}")
+        if group:
+            os.killpg(run.pid, signum)
+        else:
+            run.send_signal(signum)
+        out, err = run.communicate(timeout=60)  # the endless query took minutes if not stopped
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    return run.returncode, out, err
 
 
 @pytest.fixture(scope="module")
@@ -69,38 +114,31 @@ def test_a_signal_during_the_analysis_ends_it_at_once_in_one_line(
     dataset: synth.SynthDataset, store: Path, signum: int, group: bool
 ) -> None:
     before = store.read_bytes()
-    # A session of its own, so that a signal can go to its whole process group, as Ctrl-C in a
-    # terminal does.
-    run = subprocess.Popen(
-        [sys.executable, "-c", RUN_CLI, *analyze_args(dataset, store)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        assert run.stderr is not None
-        lines = []
-        for line in run.stderr:
-            lines.append(line)
-            if line.startswith("grouping per key"):
-                break
-        else:
-            pytest.fail(f"the analysis ended before it was stopped: {lines}")
-        if group:
-            os.killpg(run.pid, signum)
-        else:
-            run.send_signal(signum)
-        out, err = run.communicate(timeout=60)  # the endless query took minutes if not stopped
-    finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-    assert run.returncode == 130, err
+    code, out, err = interrupted(analyze_args(dataset, store), "role_perms", signum, group)
+    assert code == 130, err
     assert err.splitlines() == ["interrupted"], err  # no traceback
     assert out == ""
     assert sorted(store.parent.glob("rightsizer-stage-*")) == []
     assert store.read_bytes() == before
     assert main(analyze_args(dataset, store)) == 0  # and the next run goes through
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_spark_analysis_ends_it_in_one_line(
+    dataset: synth.SynthDataset, tmp_path: Path
+) -> None:
+    """A new SparkContext sets a SIGINT handler of its own; the command's must stay."""
+    if importlib.util.find_spec("pyspark") is None:
+        skip_or_fail("pyspark is not installed (pip install -e '.[spark]')")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        skip_or_fail("Spark needs Java (17 or later) on the PATH or in JAVA_HOME")
+    args = analyze_args(dataset, tmp_path / "spark.duckdb")
+    args += ["--engine", "spark", "--source", str(dataset.source_dir)]
+    code, out, err = interrupted(args, "s3_calls", signal.SIGINT, group=True)
+    assert code == 130, err
+    assert err.splitlines()[-1] == "interrupted", err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert out == ""
 
 
 def test_a_signal_stops_a_query_running_outside_the_main_thread(tmp_path: Path) -> None:
