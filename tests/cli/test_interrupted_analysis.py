@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from child_runs import signal_when
 from conftest import dataset_options, skip_or_fail
 
 from rightsizer import synth
@@ -77,18 +78,7 @@ def interrupted(args: list[str], step: str, signum: int, group: bool) -> tuple[i
         start_new_session=True,
     )
     try:
-        assert run.stderr is not None
-        lines = []
-        for line in run.stderr:
-            lines.append(line)
-            if line.startswith(f"staging {step}"):
-                break
-        else:
-            pytest.fail(f"the run ended before it was stopped: {lines}")
-        if group:
-            os.killpg(run.pid, signum)
-        else:
-            run.send_signal(signum)
+        signal_when(run, lambda line: line.startswith(f"staging {step}"), signum, group)
         out, err = run.communicate(timeout=60)  # the endless query took minutes if not stopped
     finally:
         if run.poll() is None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from child_runs import signal_when
 from ingest_runs import build, check_consistent, snapshot, wait_until_gone
 from trail_logs import WINDOW, write_tree
 
@@ -86,26 +87,21 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list
 
 def stop_at(run: subprocess.Popen[str], fraction: float, signum: int, group: bool) -> int:
     """Send `signum` once the run has handed `fraction` of its files to the writer (0: once it
-    has listed them); returns how many it had. Returns with the run ended and its stderr read."""
-    assert run.stderr is not None
+    has listed them); returns how many it had."""
     handed = 0
-    lines = []
-    for line in run.stderr:
-        lines.append(line)
+
+    def ready(line: str) -> bool:
+        nonlocal handed
         if "log files in the window" in line and fraction == 0:
-            break
+            return True
         progress = PROGRESS.match(line)
-        if progress:
-            handed, total = int(progress[1]), int(progress[2])
-            assert handed < total, f"the run ended before it was stopped: {lines}"
-            if handed >= fraction * total:
-                break
-    else:
-        pytest.fail(f"the run ended before it was stopped: {lines}")
-    if group:
-        os.killpg(run.pid, signum)
-    else:
-        run.send_signal(signum)
+        if not progress:
+            return False
+        handed, total = int(progress[1]), int(progress[2])
+        assert handed < total, "the run ended before it was stopped"
+        return handed >= fraction * total
+
+    signal_when(run, ready, signum, group)
     return handed
 
 
