@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 from random import Random
 from typing import Any
 
 from rightsizer.errors import ConfigError
+from rightsizer.interrupt import stop_on_signals
 from rightsizer.synth import side_files
 from rightsizer.synth.delivery import Delivery, write_digests, write_insight
 from rightsizer.synth.events import Traffic
@@ -175,10 +177,16 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
 
 
 DEMO_MANIFEST = "demo.json"
+# Where the demo data set is made before it is moved into place, whole.
+DEMO_PARTIAL = ".partial"
 
 
 def demo_dataset(directory: Path, *, scale: int = 1) -> SynthDataset:
-    """The demo data set in `directory`: made on first use, reused (same window) afterwards."""
+    """The demo data set in `directory`: made on first use, reused (same window) afterwards.
+
+    It is made in `directory/.partial/` and moved into place when whole: a first run stopped
+    halfway (Ctrl-C) leaves no half tree for the next run to refuse; that run starts over.
+    """
     manifest = directory / DEMO_MANIFEST
     if manifest.is_file():
         try:
@@ -191,8 +199,29 @@ def demo_dataset(directory: Path, *, scale: int = 1) -> SynthDataset:
             raise ConfigError(
                 f"{manifest} is damaged ({exc}); delete the folder {directory} and run again"
             ) from None
-    directory.mkdir(parents=True, exist_ok=True)
-    dataset = generate(directory, scale=scale)
+    partial = directory / DEMO_PARTIAL
+    shutil.rmtree(partial, ignore_errors=True)  # what a stopped run made
+    made = generate(partial, scale=scale)
+    # Moved and recorded as one step: a signal takes effect once the manifest is written.
+    with stop_on_signals() as stop, stop.deferred():
+        moved = {}
+        for name in ("iam_details", "event_selectors", "lambda_functions", "logs"):
+            moved[name] = directory / getattr(made, name).name
+            try:
+                getattr(made, name).rename(moved[name])
+            except OSError as exc:  # the tree of an older demo run that has no manifest
+                raise ConfigError(
+                    f"{moved[name]} is in the way ({exc.strerror}); delete the folder "
+                    f"{directory} and run again"
+                ) from None
+        partial.rmdir()
+        dataset = replace(made, root=directory, **moved)
+        _write_manifest(manifest, dataset)
+    return dataset
+
+
+def _write_manifest(manifest: Path, dataset: SynthDataset) -> None:
+    """What `demo_dataset` reads back: the data set's paths, window and counts."""
     path_fields = ("root", "logs", "iam_details", "event_selectors", "lambda_functions")
     fields = (
         "days",
@@ -215,4 +244,3 @@ def demo_dataset(directory: Path, *, scale: int = 1) -> SynthDataset:
         + "\n",
         encoding="utf-8",
     )
-    return dataset

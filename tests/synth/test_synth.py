@@ -448,3 +448,32 @@ def test_an_until_inside_a_day_keeps_files_in_the_delivery_folders(tmp_path: Pat
         folders.add(f"{match['y']}/{match['m']}/{match['d']}")
     assert folders <= days
     assert ds.events_in_window > 0 and ds.until == until
+
+
+def test_a_demo_stopped_while_it_was_made_is_made_whole_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during the first `rightsizer demo` left half a tree, which the next run refused;
+    now the next run makes the data set again, as a run never stopped does, and reuses it."""
+    from rightsizer.synth import dataset as made
+
+    def stopped(*args: object) -> None:
+        raise KeyboardInterrupt  # after the log files, before the rest
+
+    monkeypatch.setattr(made, "write_insight", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        synth.demo_dataset(tmp_path / "stopped")
+    assert sorted(p.name for p in (tmp_path / "stopped").iterdir()) == [made.DEMO_PARTIAL]
+    monkeypatch.undo()
+
+    again = synth.demo_dataset(tmp_path / "stopped")
+    whole = synth.demo_dataset(tmp_path / "whole")
+    assert _tree(again.logs) == _tree(whole.logs)
+    for side_file in ("iam_details", "event_selectors", "lambda_functions"):
+        assert getattr(again, side_file).read_bytes() == getattr(whole, side_file).read_bytes()
+    assert (again.files, again.records, again.until) == (whole.files, whole.records, whole.until)
+    assert sorted(p.name for p in again.root.iterdir()) == sorted(
+        p.name for p in whole.root.iterdir()
+    )
+    assert synth.demo_dataset(tmp_path / "stopped") == again  # reused, from its manifest
+    assert again.logs == tmp_path / "stopped" / "logs"
