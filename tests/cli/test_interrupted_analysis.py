@@ -172,11 +172,11 @@ def test_a_signal_in_an_ingest_inside_a_command_still_keeps_what_was_decoded() -
     only asks for a stop (and interrupts no query), and `check` raises with the files kept."""
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signal handlers can only be set in the main thread")
-    interrupted: list[bool] = []
+    stopped: list[bool] = []
 
     class Query:
         def interrupt(self) -> None:
-            interrupted.append(True)
+            stopped.append(True)
 
     query = Query()
     interrupt_on_signal(query)
@@ -189,11 +189,11 @@ def test_a_signal_in_an_ingest_inside_a_command_still_keeps_what_was_decoded() -
         stop.files_kept = 3
         os.kill(os.getpid(), signal.SIGINT)
         assert stop.requested.is_set()
-        assert interrupted == []
+        assert stopped == []
         stop.check()
     assert str(caught.value) == "interrupted: 3 files kept; run again to continue"
     with pytest.raises(Interrupted) as caught, stop_on_signals() as stop, stop.at_once():
         os.kill(os.getpid(), signal.SIGINT)
         pytest.fail("the signal did not stop the run at once")
-    assert interrupted == [True]
+    assert stopped == [True]
     assert str(caught.value) == "interrupted"
