@@ -173,6 +173,11 @@ def _table_row(role: RoleAnalysis) -> list[Text]:
     ]
 
 
+def _all_roles(count: int) -> str:
+    """The label of the totals row: "all 6 roles", but "1 role"."""
+    return "1 role" if count == 1 else f"all {count} roles"
+
+
 def _totals_row(roles: Sequence[RoleAnalysis]) -> list[Text]:
     from rich.text import Text
 
@@ -181,7 +186,7 @@ def _totals_row(roles: Sequence[RoleAnalysis]) -> list[Text]:
     actions = {action for role in roles for action in used_actions(role)}
     unchanged = sum(1 for role in roles if no_change(role))
     return [
-        Text(f"all {len(roles)} roles" + (f", {unchanged} unchanged" if unchanged else "")),
+        Text(_all_roles(len(roles)) + (f", {unchanged} unchanged" if unchanged else "")),
         Text(f"{len(functions)} functions"),
         Text(f"{len(actions)} actions"),
         *(Text(_change(counts, key)) for key in COUNT_COLUMNS.values()),
@@ -289,6 +294,7 @@ def render_markdown(analysis: AnalysisLike) -> str:
         totals=totals,
         total_change=_change,
         total_reduction=_reduction,
+        all_roles=_all_roles,
         policy_json=lambda document: json.dumps(document, indent=2),
     )
 

@@ -197,6 +197,9 @@ def test_markdown_format(
     assert main(args) == 0
     text = capsys.readouterr().out
     assert text.startswith("# S3 right-sizing") and "| thumbnailer-role-x1y2z3 |" in text
+    assert f"| **all {len(LAMBDA_ROLES)} roles** |" in text
+    assert main([*args, "--role", "report-role"]) == 0
+    assert "| **1 role** |" in capsys.readouterr().out  # the totals row of one role
 
 
 def test_demo_runs_twice_without_aws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
