@@ -1,8 +1,9 @@
 -- key_folders: staging for the set-wise placement. How the object keys of the used permissions
--- (queries/role_perms.sql; companions follow them) generalize, folder by folder, as rightsizer.prefixes generalizes them (that module is the
--- reference; a property test holds the two equal). The keys of one bucket (or access point)
--- and role form a tree of `/`-separated names; walking it from the root, the first folder on a
--- key's path that collapses takes the key as `folder/*`. A folder collapses when it has more
+-- (queries/role_perms.sql; companions follow them) generalize, folder by folder, as
+-- rightsizer.prefixes generalizes them (that module is the reference; a property test holds
+-- the two equal). The keys of one bucket (or access point) and role form a tree of
+-- `/`-separated names; walking it from the root, the first folder on a key's path that
+-- collapses takes the key as `folder/*`. A folder collapses when it has more
 -- than 6 children or a child's name looks generated ("data": the key is fragile, as new keys
 -- land beside it), or when, below the root, it holds only files ("files"). A key no folder
 -- collapses stays exact. One row per folder holding keys, not per key: a key's generalized

@@ -24,7 +24,8 @@ WITH used AS (
         count(*) AS calls,
         min(c.event_time) AS first_seen,
         max(c.event_time) AS last_seen,
-        -- Not list(DISTINCT ... ORDER BY ...): DuckDB cannot spill such an aggregate, one per object.
+        -- Not list(DISTINCT ... ORDER BY ...): DuckDB cannot spill such an aggregate, one per
+        -- object.
         list_sort(list_distinct(list(c.function_name)
             FILTER (WHERE c.function_name IS NOT NULL))) AS functions,
         min(c.event_id) AS example_event_id
