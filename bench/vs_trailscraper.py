@@ -13,12 +13,16 @@ and Insight files beside them), then times, each as a user runs it:
   START --to END | trailscraper generate` for one role.
 
 Both read the window of the tree's 30 days. Prints both times and their ratio (target:
-rightsizer at least 10 times faster). The role is `report-role` unless `--role` names another
-Lambda role of the scenario: the third busiest (a fifth of the records), touching few
-distinct objects (259). trailscraper's `generate` merges each new resource into a sorted list,
-so its time grows with the square of a role's distinct objects: for the busiest role,
-`thumbnailer-role-x1y2z3` (95,000 distinct objects at 600,000 records), it takes far longer;
-a run over `--timeout` seconds is stopped and the ratio printed as a lower bound.
+rightsizer at least 10 times faster), and the floor under rightsizer's run: the time its own
+decoder takes to read, inflate and decode every log file, over one process per core as the
+ingest does, with nothing normalized, stored or analysed.
+
+The role is `report-role` unless `--role` names another Lambda role of the scenario: the third
+busiest (a fifth of the records), touching few distinct objects (259). trailscraper's
+`generate` merges each new resource into a sorted list, so its time grows with the square of a
+role's distinct objects: for the busiest role, `thumbnailer-role-x1y2z3` (95,000 distinct
+objects at 600,000 records), it takes far longer; a run over `--timeout` seconds is stopped
+and the ratio printed as a lower bound.
 
 trailscraper (0.10.0 on PyPI) pins old versions of libraries this project uses; install it
 into a virtual environment of its own:
@@ -41,12 +45,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from analyze import dataset
 
 from rightsizer import synth
+from rightsizer.records import decode_log, inflate
 from rightsizer.window import Window
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -91,6 +97,23 @@ def _rightsizer(ds: synth.SynthDataset, folder: Path) -> tuple[Seconds, dict[str
     if done.returncode != 0:
         sys.exit(f"rightsizer analyze exited {done.returncode}: {done.stderr.strip()}")
     return (seconds, _children_cpu() - cpu), json.loads(done.stdout)
+
+
+def _decode(paths: list[Path]) -> int:
+    return sum(len(decode_log(inflate(path.read_bytes())).records) for path in paths)
+
+
+def _decode_floor(ds: synth.SynthDataset) -> tuple[Seconds, int]:
+    """Wall and CPU seconds to read, inflate and decode every log file of the tree (not its
+    digest or Insight files) over one process per core, and the records decoded."""
+    logs = sorted(p for p in ds.source_dir.rglob("*.json.gz") if "CloudTrail" in p.parts)
+    workers = os.cpu_count() or 1
+    chunks = [logs[i :: workers * 4] for i in range(workers * 4)]
+    cpu = _children_cpu()
+    began = time.monotonic()
+    with ProcessPoolExecutor(workers) as pool:
+        records = sum(pool.map(_decode, chunks))
+    return (time.monotonic() - began, _children_cpu() - cpu), records
 
 
 def _trailscraper_run(
@@ -159,6 +182,7 @@ def main() -> None:
     ds = dataset(args.records, args.fresh)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
+        floor, decoded = _decode_floor(ds)
         ours, analysis = _rightsizer(ds, folder)
         theirs, policy, warned = _trailscraper_run(executable, ds, role, folder, args.timeout)
     roles = analysis["roles"]
@@ -168,6 +192,10 @@ def main() -> None:
         f"rightsizer analyze (ingest + {len(roles)} roles): {ours[0]:.1f} s, CPU {ours[1]:.1f} s"
         f"  ({analysis['ingest']['events_added']:,} events stored; {role.name}: "
         f"{len(used)} S3 grants used)"
+    )
+    print(
+        f"decoding alone ({decoded:,} records, {os.cpu_count()} processes; nothing stored): "
+        f"{floor[0]:.1f} s, CPU {floor[1]:.1f} s"
     )
     if policy is None:
         print(
@@ -188,6 +216,11 @@ def main() -> None:
     print(
         f"ratio: rightsizer {theirs[0] / ours[0]:.1f}x faster, {theirs[1] / ours[1]:.1f}x less "
         "CPU   (target >= 10x; on a busy machine the CPU ratio is the better guide)"
+    )
+    print(
+        f"10x would leave rightsizer {theirs[0] / 10:.1f} s ({theirs[1] / 10:.1f} s CPU) for the "
+        f"whole run; decoding alone takes {floor[0] / theirs[0] * 10:.0%} of that "
+        f"({floor[1] / theirs[1] * 10:.0%} of the CPU)"
     )
 
 
