@@ -7,7 +7,6 @@ is decided here.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from rightsizer.iam.containment import may_overlap, within
@@ -34,9 +33,7 @@ class HeldAllow:
     @property
     def condition(self) -> str | None:
         """The Condition as canonical JSON, to carry into the recommendation."""
-        if not self.grant.has_condition:
-            return None
-        return json.dumps(self.statement.condition, sort_keys=True)
+        return self.statement.condition_key
 
 
 @dataclass(frozen=True)
@@ -50,7 +47,7 @@ class CurrentGrants:
     """Today's identity-policy Allow grants of one role, asked "does this stay within them?"."""
 
     def __init__(self, role: Role) -> None:
-        self._covers: dict[tuple[str, str], Cover | None] = {}
+        self._covers: dict[tuple[str, str], tuple[str | None, ...]] = {}
         self._acts: dict[str, bool] = {}
         # A call is granted today when the identity policies allow it; a call that succeeded
         # evidently met the conditions of any conditional Deny, hence "ignore".
@@ -76,11 +73,41 @@ class CurrentGrants:
             )
 
     def cover(self, action: str, resource: str) -> Cover | None:
-        """The grant allowing `action` on every ARN `resource` matches; unconditional first."""
+        """A grant allowing `action` on every ARN `resource` matches: an unconditional one when
+        there is one, else the first conditional one."""
+        found = self.conditions(action, resource)
+        if not found:
+            return None
+        return Cover(None) if None in found else Cover(found[0])
+
+    def cover_under(self, action: str, resource: str, condition: str | None) -> Cover | None:
+        """A grant allowing `action` on every ARN `resource` matches with no condition, else
+        with exactly `condition`: granting it there under `condition` stays within today."""
+        found = self.conditions(action, resource)
+        if None in found:
+            return Cover(None)
+        return Cover(condition) if condition in found else None
+
+    def conditions(self, action: str, resource: str) -> tuple[str | None, ...]:
+        """The Conditions (canonical JSON; None: none) of every grant allowing `action` on
+        every ARN `resource` matches, in the order of today's statements."""
         key = (action, resource)
         if key not in self._covers:
-            self._covers[key] = self._find_cover(action, resource)
+            self._covers[key] = self._find_conditions(action, resource)
         return self._covers[key]
+
+    def sole_condition(self, action: str, resource: str, condition: str | None) -> bool:
+        """Whether no grant of `action` under another condition (or none) can reach an ARN
+        `resource` matches: then every call there was allowed under `condition` alone."""
+        return not any(
+            allow.condition != condition
+            and (
+                bool(allow.grant.except_resources)
+                or may_overlap(resource, allow.grant.resource, allow.variables)
+            )
+            for allow in self.allows
+            if allow.applies_to(action)
+        )
 
     def may_deny(self, action: str, resource: str) -> bool:
         """Whether a Deny of today (as `today` reads them) might reach an ARN `resource` matches:
@@ -101,8 +128,8 @@ class CurrentGrants:
             self._acts[action] = any(allow.applies_to(action) for allow in self.allows)
         return self._acts[action]
 
-    def _find_cover(self, action: str, resource: str) -> Cover | None:
-        conditional: Cover | None = None
+    def _find_conditions(self, action: str, resource: str) -> tuple[str | None, ...]:
+        found: dict[str | None, None] = {}
         for allow in self.allows:
             grant = allow.grant
             if not allow.applies_to(action):
@@ -112,10 +139,8 @@ class CurrentGrants:
                     continue
             elif not within(resource, grant.resource, variables=allow.variables):
                 continue
-            if not grant.has_condition:
-                return Cover(None)
-            conditional = conditional or Cover(allow.condition)
-        return conditional
+            found[allow.condition] = None
+        return tuple(found)
 
     def s3_grants(self) -> list[HeldAllow]:
         """Allow grants whose action pattern can reach S3."""

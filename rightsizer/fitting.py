@@ -142,7 +142,7 @@ def _coarsen_once(
         new = resource
         if parsed and parsed.key is not None and resource.count("/") == deepest:
             candidate = parsed.arn(coarsen(parsed.key))
-            if all(current.cover(a, candidate) for a in actions):
+            if all(current.cover_under(a, candidate, condition) for a in actions):
                 new = candidate
         if new != resource:
             changed = True

@@ -160,11 +160,11 @@ def _place_used(current: CurrentGrants, sets: UsedSets) -> _Placed:
     """Step 1: every permission the role used, generalized into prefixes and placed on the
     widest resource today's grants allow (see _place); what they do not grant is set aside.
 
-    A group whose target today's grants cover whole, with no Deny of today reaching into it,
-    goes there at once (each of its keys would); the keys of the other groups are placed one
-    by one."""
+    A group whose target today's grants cover whole, under one condition (or none) that alone
+    reaches into it and with no Deny of today reaching into it, goes there at once (each of its
+    keys would); the keys of the other groups are placed one by one."""
     placed = _Placed()
-    placements: dict[tuple[str, str], tuple[str, Cover] | None] = {}
+    placements: dict[tuple[str, str, str | None], tuple[str, Cover] | None] = {}
     by_key: list[Group] = []
     for group in sets.groups("used"):
         if group.keys == 1:
@@ -179,41 +179,61 @@ def _place_used(current: CurrentGrants, sets: UsedSets) -> _Placed:
     return placed
 
 
-def _whole(current: CurrentGrants, group: Group) -> Cover | None:
-    """Today's grant covering every key of the group alike: it covers the target and no Deny
-    of today can reach any key under it (so each key is allowed today and placed there)."""
+def _whole(current: CurrentGrants, group: Group, *, deny: bool = True) -> Cover | None:
+    """Today's grant covering every key of the group alike: it covers the target, a conditional
+    one is the only grant that reaches into it (each key was allowed under that condition), and
+    no Deny of today can reach any key under it (`deny`: used permissions only)."""
     cover = current.cover(group.action, group.target)
-    if cover is None or current.may_deny(group.action, group.target):
+    if cover is None or (deny and current.may_deny(group.action, group.target)):
+        return None
+    if cover.condition is not None and not current.sole_condition(
+        group.action, group.target, cover.condition
+    ):
         return None
     return cover
+
+
+def _under(current: CurrentGrants, action: str, resource: str) -> tuple[str | None, ...]:
+    """The conditions under which a call on `resource` that today's grants allow must stay
+    allowed. Conditions are not logged, so a call may have met none of them: with a grant of
+    today allowing it unconditionally it must stay allowed unconditionally; else it met one of
+    the conditional grants allowing it, not known which, so it stays allowed under each."""
+    found = current.conditions(action, resource)
+    return (None,) if None in found else found
 
 
 def _place_key(
     current: CurrentGrants,
     placed: _Placed,
-    placements: dict[tuple[str, str], tuple[str, Cover] | None],
+    placements: dict[tuple[str, str, str | None], tuple[str, Cover] | None],
     use: Group,
 ) -> None:
     """Place one used (action, resource): a group of one key."""
     resource = use.resource or use.target
     obj = _object_of(use)
     target = obj.target if obj else resource
-    key = (use.action, target)
-    # Keys sharing a generalized target share the answer, unless today's grant is narrower.
-    if not current.today.allows(use.action, resource):
-        spot = None  # allowed by a bucket policy, or under one of today's Denies
-    elif (spot := placements.get(key)) is None:
-        spot = _place(current, use.action, resource, obj)
-        if spot is not None and spot[0] == target:
-            placements[key] = spot
-    if spot is None:
+    spots: list[tuple[str, Cover]] = []
+    # Allowed today under no Deny (else a bucket policy allowed it, or one of today's Denies
+    # holds it): placed once for each condition it must stay allowed under.
+    if current.today.allows(use.action, resource):
+        for condition in _under(current, use.action, obj.exact if obj else resource):
+            # Keys sharing a generalized target share the answer, unless today's grant is
+            # narrower.
+            key = (use.action, target, condition)
+            if (spot := placements.get(key)) is None:
+                spot = _place(current, use.action, resource, obj, condition=condition)
+                if spot is not None and spot[0] == target:
+                    placements[key] = spot
+            if spot is not None:
+                spots.append(spot)
+    if not spots:
         placed.not_granted.append({"action": use.action, "resource": resource, "count": use.count})
         return
-    where, cover = spot
-    if obj and use.fragile and where == obj.exact:
-        placed.exact_only[target].add(resource)
-    placed.wanted[(where, cover.condition)].add(use.action)
-    _tally(placed.used, Item(use.action, where), use)
+    for where, cover in spots:
+        if obj and use.fragile and where == obj.exact:
+            placed.exact_only[target].add(resource)
+        placed.wanted[(where, cover.condition)].add(use.action)
+    _tally(placed.used, Item(use.action, spots[0][0]), use)
 
 
 def _tally(rows: dict[Item, dict[str, Any]], item: Item, use: Group | dict[str, Any]) -> None:
@@ -251,7 +271,7 @@ def _add_companions(current: CurrentGrants, sets: UsedSets, placed: _Placed) -> 
             continue  # e.g. a companion the role is not given today: none of its keys is held
         if group.keys == 1:
             _place_companion(current, placed, group)
-        elif (cover := current.cover(group.action, group.target)) is not None:
+        elif (cover := _whole(current, group, deny=False)) is not None:
             placed.wanted[(group.target, cover.condition)].add(group.action)
             placed.companions.add(Item(group.action, group.target))
         else:
@@ -263,10 +283,11 @@ def _add_companions(current: CurrentGrants, sets: UsedSets, placed: _Placed) -> 
 def _place_companion(current: CurrentGrants, placed: _Placed, companion: Group) -> None:
     resource = companion.resource or companion.target
     obj = _object_of(companion)
-    spot = _place(current, companion.action, resource, obj, fallback=False)
-    if spot is not None:
-        placed.wanted[(spot[0], spot[1].condition)].add(companion.action)
-        placed.companions.add(Item(companion.action, spot[0]))
+    for condition in _under(current, companion.action, obj.exact if obj else resource):
+        spot = _place(current, companion.action, resource, obj, condition=condition, fallback=False)
+        if spot is not None:
+            placed.wanted[(spot[0], spot[1].condition)].add(companion.action)
+            placed.companions.add(Item(companion.action, spot[0]))
 
 
 @dataclass(frozen=True)
@@ -331,17 +352,19 @@ def _place(
     arn: str,
     obj: _Object | None,
     *,
+    condition: str | None,
     fallback: bool = True,
 ) -> tuple[str, Cover] | None:
-    """Where a used (action, arn) goes: the generalized target when today's grants cover it;
-    else a grant of today within the target that allows it; else the widest folder on the
-    key's path below the target that today's grants cover; else the exact key. None: not
-    granted today. A companion (`fallback` False) takes only the target or a folder. `obj` is
-    None when `arn` names no single object (a bucket, `bucket/*`): then it is its own target."""
+    """Where a used (action, arn) goes to stay allowed under `condition` (None: none; see
+    _under): the generalized target when today's grants cover it so; else a grant of today
+    within the target that allows it so; else the widest folder on the key's path below the
+    target that today's grants cover so; else the exact key. None: not granted so today. A
+    companion (`fallback` False) takes only the target or a folder. `obj` is None when `arn`
+    names no single object (a bucket, `bucket/*`): then it is its own target."""
     if not current.grants_action(action):
         return None  # e.g. a companion the role is not given today: skip its key's folders
     target, exact = (obj.target, obj.exact) if obj else (arn, arn)
-    cover = current.cover(action, target)
+    cover = current.cover_under(action, target, condition)
     if cover is not None:
         return target, cover
     if fallback:
@@ -349,18 +372,20 @@ def _place(
             grant = allow.grant
             if grant.except_resources or not allow.applies_to(action):
                 continue
+            if allow.condition is not None and allow.condition != condition:
+                continue
             mine = as_2012(grant.resource, allow.variables)
             if within(mine, target) and within(exact, grant.resource, variables=allow.variables):
                 return mine, Cover(allow.condition)
     if obj:
         # The next key the code writes lands in one of these folders: grant the widest held.
         for folder in folders_below(obj.suffix, obj.key):
-            cover = current.cover(action, f"{obj.base}/{folder}")
+            cover = current.cover_under(action, f"{obj.base}/{folder}", condition)
             if cover is not None:
                 return f"{obj.base}/{folder}", cover
     if not fallback:
         return None
-    cover = current.cover(action, exact)
+    cover = current.cover_under(action, exact, condition)
     return (exact, cover) if cover is not None else None
 
 

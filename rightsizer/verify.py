@@ -5,6 +5,10 @@ allowed by the recommended policy; anything else is a bug in generation, and the
 refused. Calls today's policies do not allow (a bucket policy granted them) are not replayed:
 the recommendation never grants more than today.
 
+Conditions are not logged, so "still allowed" is read for every condition the call may have
+met: a call a grant of today allows unconditionally must be allowed unconditionally; one only
+conditional grants allow must be allowed under each of their conditions (or with none).
+
 Every distinct (action, resource) the calls needed is checked, a batch of them at a time: each
 policy's statements are asked as RE2 patterns over the batch's ARN column (Arrow), so a store
 of millions of object keys is replayed without a Python object per key.
@@ -91,9 +95,10 @@ def replay_batches(
         for action in pc.unique(actions).to_pylist():
             rows = batch.filter(pc.equal(actions, action))
             resources = rows.column("resource_arn")
-            granted = _allowed(today, action, resources)
-            not_granted += len(granted) - pc.sum(granted.cast(pa.int64())).as_py()
-            denied = pc.and_(granted, pc.invert(_allowed(proposed, action, resources)))
+            today_under = _allowed(today, action, resources)
+            granted = pc.sum(_either(today_under, len(resources)).cast(pa.int64())).as_py()
+            not_granted += len(resources) - granted
+            denied = _lost(today_under, _allowed(proposed, action, resources), len(resources))
             if pc.any(denied).as_py():
                 lost = rows.filter(denied)
                 failed.extend(
@@ -109,11 +114,46 @@ def replay_batches(
     return Replay(checked, not_granted, failures)
 
 
-def _allowed(policies: Evaluator, action: str, resources: pa.Array) -> pa.BooleanArray:
-    """Evaluator.allows for every ARN of `resources` at once: no Deny matches, an Allow does."""
+def _allowed(
+    policies: Evaluator, action: str, resources: pa.Array
+) -> dict[str | None, pa.BooleanArray]:
+    """Per condition of the Allows that apply (canonical JSON; None: none), where one of them
+    allows an ARN of `resources` and no Deny matches it: Evaluator.allows at once, by
+    condition."""
     denies, allows = policies.re2_tests(action)
-    allowed = _any(allows, resources)
-    return pc.and_(allowed, pc.invert(_any(denies, resources)))
+    open_ = pc.invert(_any(denies, resources))
+    return {
+        condition: pc.and_(_any([t for t, c in allows if c == condition], resources), open_)
+        for condition in dict.fromkeys(c for _, c in allows)
+    }
+
+
+def _either(masks: dict[str | None, pa.BooleanArray], rows: int) -> pa.BooleanArray:
+    either = pa.array([False] * rows, pa.bool_())
+    for mask in masks.values():
+        either = pc.or_(either, mask)
+    return either
+
+
+def _lost(
+    today: dict[str | None, pa.BooleanArray],
+    proposed: dict[str | None, pa.BooleanArray],
+    rows: int,
+) -> pa.BooleanArray:
+    """Where the proposal may deny a call today's policies allow (see the module's docstring):
+    it does not allow it unconditionally where today does, or, where only conditional grants
+    allow it today, neither unconditionally nor under each of their conditions."""
+    none = pa.array([False] * rows, pa.bool_())
+    plain = proposed.get(None, none)
+    lost = none
+    for condition, allowed in today.items():
+        if condition is None:
+            held = plain
+        else:
+            allowed = pc.and_(allowed, pc.invert(today.get(None, none)))
+            held = pc.or_(plain, proposed.get(condition, none))
+        lost = pc.or_(lost, pc.and_(allowed, pc.invert(held)))
+    return lost
 
 
 def _any(tests: list[Re2Test], resources: pa.Array) -> pa.BooleanArray:

@@ -129,6 +129,11 @@ class Statement:
         """True when the statement only applies under a Condition (not evaluated here)."""
         return bool(self.condition)
 
+    @property
+    def condition_key(self) -> str | None:
+        """The Condition as canonical JSON (None: none), to tell conditions apart."""
+        return json.dumps(self.condition, sort_keys=True) if self.condition else None
+
 
 class _InvalidStatement(PolicyError):
     """A Statement built with values IAM rejects; `problem` says what, for parse's message."""
@@ -445,17 +450,22 @@ class Evaluator:
     def allows(self, action: str, resource: str) -> bool:
         return self(action, resource) is Decision.ALLOW
 
-    def re2_tests(self, action: str) -> tuple[list[Re2Test], list[Re2Test]]:
+    def re2_tests(self, action: str) -> tuple[list[Re2Test], list[tuple[Re2Test, str | None]]]:
         """The Deny and the Allow statements that apply to `action`, each as the RE2 source of
         its resource test (None: no pattern can match) and whether the test is negated
         (NotResource): what a caller needs to decide a whole column of ARNs at once in RE2.
+        Each Allow comes with its `Statement.condition_key`.
         """
         denies: list[Re2Test] = []
-        allows: list[Re2Test] = []
+        allows: list[tuple[Re2Test, str | None]] = []
         for index, (st, _) in enumerate(self._statements):
             if _action_applies(st, action):
                 variables, broad = self._readings[index]
-                (denies if st.effect == "Deny" else allows).append(_re2_test(st, variables, broad))
+                test = _re2_test(st, variables, broad)
+                if st.effect == "Deny":
+                    denies.append(test)
+                else:
+                    allows.append((test, st.condition_key))
         return denies, allows
 
 

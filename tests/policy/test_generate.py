@@ -187,6 +187,50 @@ def test_replay_names_a_call_the_recommendation_would_deny() -> None:
     assert replay(good.policy, role(FULL_ACCESS).policies, u.used).ok
 
 
+def test_replay_refuses_a_condition_the_call_may_not_have_met() -> None:
+    # Conditions are not logged: a call allowed today with no condition may have met none, and
+    # one allowed under either of two conditions may have met only the other.
+    vpce = {"StringEquals": {"aws:SourceVpce": "vpce-1"}}
+    ip = {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}
+    u = usage(("s3:GetObject", KEYS[0]))
+
+    def grant(*conditions: dict[str, Any] | None) -> list[PolicyDocument]:
+        statements = [FULL_ACCESS | ({"Condition": c} if c else {}) for c in conditions]
+        return role(*statements).policies
+
+    def kept(proposed: list[PolicyDocument], today: list[PolicyDocument]) -> bool:
+        return replay(proposed[0], today, u.used).ok
+
+    assert not kept(grant(vpce), grant(None))
+    assert not kept(grant(vpce), grant(vpce, ip))
+    assert kept(grant(vpce, ip), grant(vpce, ip))
+    assert kept(grant(None), grant(vpce, ip))
+    assert kept(grant(vpce), grant(vpce))
+    assert not kept(grant(vpce), grant(vpce, None))
+
+
+def test_fitting_never_lifts_a_grant_into_a_folder_held_only_under_a_condition() -> None:
+    # Today any key of bk/ is granted from 10/8 only, the 30 folders from anywhere: moving
+    # them up to bk/in/* with no condition would grant bk/in/other/ from anywhere.
+    ip = {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}
+    folders = [f"arn:aws:s3:::bk/in/t{i}/*" for i in range(30)]
+    today = role(
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::bk/*",
+            "Condition": ip,
+        },
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": folders},
+    )
+    keys = [f"arn:aws:s3:::bk/in/t{i}/f{j}.csv" for i in range(30) for j in range(3)]
+    rec = recommend(today, usage(*[("s3:GetObject", k) for k in keys]), COVERED, size_limit=300)
+    ((actions, resources),) = s3_statements(rec.policy)
+    assert actions == ("s3:GetObject",) and set(resources) == set(folders)
+    assert rec.precision_given_up == []
+    assert [w["code"] for w in rec.warnings] == ["policy-too-large"]
+
+
 # --- properties -----------------------------------------------------------------------------
 
 ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion"]

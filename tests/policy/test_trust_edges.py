@@ -289,3 +289,71 @@ def test_s3_object_lambda_of_full_access_is_unknown_and_counted(tmp_path: Path) 
     assert role["counts"]["after"]["wildcard_grants"] == 1  # s3:* is gone, object-lambda is not
     (carried,) = [e for e in role["out_of_scope"] if "s3-object-lambda:*" in e["actions"]]
     assert "not right-sized" in carried["note"]
+
+
+# --- conditions: not logged, so a call may have met any of them, or none -----------------------
+
+IN_TEN = {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}  # the calls below came from 203.0.113.10
+
+
+def reads(bucket: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+    return [
+        s3_event(
+            "GetObject", {"bucketName": bucket, "key": k}, resources=object_resources(bucket, k)
+        )
+        for k in keys
+    ]
+
+
+def allows_under(
+    role: dict[str, Any], condition: dict[str, Any] | None, action: str, resource: str
+) -> bool:
+    """Whether the recommendation's Allows of exactly `condition` (None: none) allow it."""
+    policy = role["recommended_policy"]
+    kept = [
+        s for s in policy["Statement"] if s["Effect"] == "Deny" or s.get("Condition") == condition
+    ]
+    return is_allowed(parse_policy({**policy, "Statement": kept}), action, resource)
+
+
+def test_a_conditional_folder_grant_never_replaces_the_keys_unconditional_grant(
+    tmp_path: Path,
+) -> None:
+    # Today the folder is granted only from 10/8, and the keys a* from anywhere. The calls may
+    # have come from anywhere: the keys stay allowed with no condition.
+    keys = [f"in/a{i}" for i in range(25)]
+    role = analyze_records(
+        tmp_path,
+        reads("bk", keys),
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::bk/*",
+            "Condition": IN_TEN,
+        },
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bk/in/a*"},
+    )
+    for key in [*keys, "in/a99"]:
+        assert allows_under(role, None, "s3:GetObject", f"arn:aws:s3:::bk/{key}")
+    assert not allows_under(role, None, "s3:GetObject", "arn:aws:s3:::bk/in/b1")  # not today
+    assert "verification-failed" not in codes(role)
+
+
+def test_a_key_two_conditional_grants_allow_stays_allowed_under_each(tmp_path: Path) -> None:
+    # Which of the two conditions the call met is not logged: both stay.
+    vpce = {"StringEquals": {"aws:SourceVpce": "vpce-1"}}
+    role = analyze_records(
+        tmp_path,
+        reads("bk", ["in/x.csv", "in/y.csv"]),
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": IN_TEN},
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::bk/*",
+            "Condition": vpce,
+        },
+    )
+    for condition in (IN_TEN, vpce):
+        assert allows_under(role, condition, "s3:GetObject", "arn:aws:s3:::bk/in/x.csv")
+    assert not allows_under(role, None, "s3:GetObject", "arn:aws:s3:::bk/in/x.csv")
+    assert not allows_under(role, vpce, "s3:GetObject", "arn:aws:s3:::other/in/x.csv")
