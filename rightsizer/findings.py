@@ -57,6 +57,12 @@ class Code(CatalogueCode):
         "warning",
         "successful calls whose IAM requests cannot be derived; grants that could allow them kept",
     )
+    POLICY_VARIABLE = (
+        "policy-variable",
+        "warning",
+        "a grant whose resource names a policy variable (${aws:...}) the logs cannot resolve; "
+        "kept as it is",
+    )
     S3_FAMILY_UNKNOWN = (
         "s3-family-unknown",
         "warning",

@@ -109,7 +109,9 @@ def recommend(
         precision_given_up=fitted.given_up,
         warnings=[
             *carried.warnings,
-            *placed.warnings(),
+            *placed.warnings(
+                varied=any(w["code"] == Code.POLICY_VARIABLE for w in unknown.warnings)
+            ),
             *unknown.warnings,
             *_boundary_warnings(role),
             *fitted.warnings,
@@ -132,16 +134,18 @@ class _Placed:
     )
     companions: set[Item] = field(default_factory=set)  # (action, target) placed in step 2
 
-    def warnings(self) -> list[dict[str, str]]:
-        """Why some used permissions are not in the policy, or only as exact keys."""
+    def warnings(self, *, varied: bool) -> list[dict[str, str]]:
+        """Why some used permissions are not in the policy, or only as exact keys; `varied`:
+        a grant naming a policy variable is kept as it is (and may be what allowed them)."""
         warnings = []
         if self.not_granted:
+            who = "a grant kept as it is for its policy variable, or a bucket policy"
             warnings.append(
                 {
                     "code": Code.NOT_GRANTED_BY_IDENTITY_POLICY,
                     "message": f"{len(self.not_granted)} used permission(s) are not granted by "
-                    "the role's identity policies (a bucket policy allowed them); they are "
-                    "reported, not added",
+                    f"the role's identity policies ({who if varied else 'a bucket policy'} "
+                    "allowed them); they are reported, not added",
                 }
             )
         warnings.extend(

@@ -10,7 +10,10 @@ The kinds of "cannot tell":
   files skipped as unreadable: every S3 grant is kept;
 - `unmodeled-calls`: successful calls whose IAM requests the mapping cannot derive (an S3 event
   name it does not know, a record without the resource, another S3 service): every grant that
-  could have authorized them is kept.
+  could have authorized them is kept;
+- `policy-variable`: a grant whose resource names a policy variable (`${aws:PrincipalTag/team}`)
+  takes its value from each request's context, which the logs do not record: it is kept as it
+  is.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from rightsizer.coverage import Coverage, Hole
 from rightsizer.current import CurrentGrants, HeldAllow
 from rightsizer.findings import Code
 from rightsizer.iam.containment import as_2012, literal_prefix, may_overlap, within
+from rightsizer.iam.matching import names_variable
 from rightsizer.iam.policy import Statement, expand_s3_actions
 from rightsizer.iam.s3 import S3Resource, could_be_s3
 from rightsizer.usage import RoleUsage, UnmodeledCall
@@ -156,6 +160,7 @@ def keep_unobservable(
             for (index, allow), part in zip(allows, parts, strict=True):
                 kept.keep(index, allow, part, Code.EVIDENCE_GAP, gap)
     _keep_unlogged_data(kept, allows, coverage, account, regions or coverage.regions_of(account))
+    _keep_variable_grants(kept, allows)
     for call in usage.unmodeled if usage else ():
         _keep_for_unmodeled(kept, allows, call)
     return kept
@@ -203,6 +208,20 @@ def _keep_unlogged_data(
                     if hole is not None:
                         kept.holes.add(hole)
                     break
+
+
+def _keep_variable_grants(kept: Kept, allows: list[tuple[int, HeldAllow]]) -> None:
+    """Keep, as they are, the grants whose resource names a policy variable: which calls they
+    allowed depends on request values the logs do not show."""
+    for index, allow in allows:
+        grant = allow.grant
+        patterns = grant.except_resources or (grant.resource,)
+        if any(names_variable(p, allow.variables) for p in patterns):
+            why = (
+                f"{_label(allow)} names a policy variable, whose value in each request the logs "
+                "do not show: kept as it is"
+            )
+            kept.keep(index, allow, _s3_part(allow), Code.POLICY_VARIABLE, why)
 
 
 def _keep_for_unmodeled(

@@ -53,6 +53,14 @@ def escape_resource(text: str) -> str:
     return text.translate(_ESCAPE_TABLE)
 
 
+def names_variable(pattern: str, variables: bool) -> bool:
+    """Whether a Resource pattern holds a policy variable (not an escape) that IAM resolves:
+    only under Version 2012-10-17 (`variables`)."""
+    return variables and any(
+        inner not in _ESCAPES for inner in re.findall(r"\$\{([^}]*)\}", pattern)
+    )
+
+
 def has_wildcard(pattern: str) -> bool:
     """True when a pattern contains an unescaped `*` or `?` (it can match more than one name)."""
     return "*" in pattern.replace("${*}", "") or "?" in pattern.replace("${?}", "")

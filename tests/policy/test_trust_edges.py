@@ -357,3 +357,39 @@ def test_a_key_two_conditional_grants_allow_stays_allowed_under_each(tmp_path: P
         assert allows_under(role, condition, "s3:GetObject", "arn:aws:s3:::bk/in/x.csv")
     assert not allows_under(role, None, "s3:GetObject", "arn:aws:s3:::bk/in/x.csv")
     assert not allows_under(role, vpce, "s3:GetObject", "arn:aws:s3:::other/in/x.csv")
+
+
+def test_a_grant_naming_a_policy_variable_is_kept_as_it_is(tmp_path: Path) -> None:
+    # The tag's value in each request is not logged: which objects the grant allowed is unknown.
+    team = "arn:aws:s3:::bk/${aws:PrincipalTag/team}/*"
+    role = analyze_records(
+        tmp_path,
+        reads("bk", ["red/in/a.csv", "red/in/b.csv"]),
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": team},
+    )
+    assert "policy-variable" in codes(role)
+    assert {(u["action"], u["resource"]) for u in role["unknown"]} == {
+        ("s3:GetObject", team),
+        ("s3:PutObject", team),
+    }
+    statements = role["recommended_policy"]["Statement"]
+    assert [(sorted(s["Action"]), s["Resource"]) for s in statements] == [
+        (["s3:GetObject", "s3:PutObject"], team)
+    ]
+    (note,) = [w for w in role["warnings"] if w["code"] == "not-granted-by-identity-policy"]
+    assert "a grant kept as it is for its policy variable, or a bucket policy" in note["message"]
+
+
+def test_an_escape_is_no_policy_variable(tmp_path: Path) -> None:
+    # `${*}` is a literal star: the grant names one key and is right-sized as usual.
+    role = analyze_records(
+        tmp_path,
+        [*reads("bk", ["in/a.csv"]), someone_writes()],
+        {
+            "Effect": "Allow",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::bk/in/*", "arn:aws:s3:::bk/${*}"],
+        },
+    )
+    assert "policy-variable" not in codes(role)
+    assert role["unknown"] == []
