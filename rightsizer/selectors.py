@@ -5,7 +5,9 @@ Parses the JSON of `aws cloudtrail get-event-selectors` (basic `EventSelectors` 
 one question conservatively: is every S3 read (or write) data event on objects under
 `bucket/key_prefix` logged? Any selector condition that could leave some of those events out
 (an eventName list, a NotEndsWith, a filter on the caller) makes the answer "no", because a
-wrong "yes" would let a minimizer remove a permission whose use was simply not logged.
+wrong "yes" would let a minimizer remove a permission whose use was simply not logged. A bucket
+pattern of a grant (`*`, `data-*`) stands for every bucket it can match: one bucket left out
+(`NotStartsWith arn:aws:s3:::data-secret/`) is enough for "no".
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rightsizer.errors import ConfigError, SourceError
+from rightsizer.iam.containment import literal_prefix
 
 Access = Literal["read", "write"]
 
@@ -57,6 +60,7 @@ class BasicSelector:
     def covers(self, target: str, access: Access) -> bool:
         if access not in _READ_WRITE_TYPES.get(self.read_write_type, ()):
             return False
+        target = literal_prefix(target)  # every object a bucket pattern can reach starts so
         for value in self.values:
             path = _s3_path(value)
             if path is None:
@@ -105,9 +109,15 @@ class FieldSelector:
         )
 
     def admits_every_object_under(self, target: str) -> bool:
-        """Whether every object ARN whose `bucket/key` starts with `target` passes (ARN field)."""
+        """Whether every object ARN whose `bucket/key` starts with `target` passes (ARN field).
+
+        `target` may hold the wildcards of a grant's bucket (`*`, `data-?ecret`): it is read as
+        every `bucket/key` that starts with its text before the first wildcard, a superset of
+        what the grant can reach, so a value that could exclude any of it answers "no".
+        """
         if self.equals or self.ends_with or self.not_ends_with:
             return False  # each leaves out some keys under any prefix
+        target = literal_prefix(target)
         if self.starts_with:
             paths = [_s3_path(value) for value in self.starts_with]
             if not any(path is not None and target.startswith(path) for path in paths):

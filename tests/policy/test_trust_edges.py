@@ -30,6 +30,7 @@ from rightsizer.cli import app
 from rightsizer.iam.policy import is_allowed, parse_policy
 from rightsizer.iam.snapshot import snapshot_from_pages
 from rightsizer.ingest import load_records
+from rightsizer.selectors import parse_event_selectors
 from rightsizer.store import connect
 from rightsizer.window import Window
 
@@ -64,13 +65,16 @@ def analyze_records(
     *statements: dict[str, Any],
     role_arn: str = ROLE,
     window: Window = DAY,
+    selectors: dict[str, Any] | list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The analysis entry of the one role, its records loaded into a store on disk."""
+    """The analysis entry of the one role, its records loaded into a store on disk, with the
+    trail's event selectors when given (get-event-selectors JSON)."""
     conn = connect(tmp_path / "store.duckdb")
     try:
         load_records(conn, list(records))
         snapshot = snapshot_from_pages([details(role_arn, *statements)])
-        (role,) = analyze(conn, window, snapshot).data["roles"]
+        known = None if selectors is None else parse_event_selectors(selectors)
+        (role,) = analyze(conn, window, snapshot, selectors=known).data["roles"]
     finally:
         conn.close()
     return role
@@ -188,6 +192,45 @@ def test_s3_calls_the_mapping_does_not_know_keep_what_could_authorize_them(
     assert not allows(role, "s3:DeleteBucket", "arn:aws:s3:::elsewhere")
     unknown = {(u["action"], u["resource"]) for u in role["unknown"]}
     assert ("s3:GetAccessPoint", "*") in unknown
+
+
+def test_a_bucket_the_selectors_leave_out_keeps_a_wildcard_grant_that_reaches_it(
+    tmp_path: Path,
+) -> None:
+    # Every S3 object is logged but data-secret's: reads of it by a grant on `data-*`, `*`
+    # or `data-?ecret` would not show, so the grant stays whole.
+    selectors = {
+        "TrailARN": "arn:aws:cloudtrail:eu-west-1:111122223333:trail/main",
+        "AdvancedEventSelectors": [
+            {
+                "Name": "all but the secret bucket",
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Data"]},
+                    {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+                    {"Field": "resources.ARN", "NotStartsWith": ["arn:aws:s3:::data-secret/"]},
+                ],
+            }
+        ],
+    }
+    get = s3_event(
+        "GetObject",
+        {"bucketName": "data-a", "key": "in/a.txt"},
+        resources=object_resources("data-a", "in/a.txt"),
+    )
+    for name, resource in [
+        ("star", "*"),
+        ("any", "arn:aws:s3:::*/*"),
+        ("pattern", "arn:aws:s3:::data-*/*"),
+        ("one-char", "arn:aws:s3:::data-?ecret/*"),
+    ]:
+        (tmp_path / name).mkdir()
+        grant = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": resource}
+        role = analyze_records(tmp_path / name, [get], grant, selectors=selectors)
+        assert allows(role, "s3:GetObject", "arn:aws:s3:::data-secret/key.txt"), resource
+        assert "coverage-unknown" in codes(role), resource
+        assert [(u["action"], u["resource"]) for u in role["unknown"]] == [
+            ("s3:GetObject", resource)
+        ]
 
 
 def test_an_account_without_logs_keeps_every_s3_grant(tmp_path: Path) -> None:

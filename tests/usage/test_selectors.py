@@ -131,6 +131,46 @@ def test_advanced_field_selectors_are_read_conservatively(
     assert selectors.covers("photos", "in/", "write") is write
 
 
+@pytest.mark.parametrize(
+    ("field", "bucket", "prefix"),
+    [
+        ({"NotStartsWith": ["arn:aws:s3:::data-secret/"]}, "*", ""),
+        ({"NotStartsWith": ["arn:aws:s3:::data-secret/"]}, "data-*", ""),
+        ({"NotStartsWith": ["arn:aws:s3:::data-secret/"]}, "data-?ecret", ""),
+        ({"NotStartsWith": ["arn:aws:s3:::data-secret/in/"]}, "data-*", "in/"),
+        ({"NotStartsWith": ["arn:aws:s3:::data-secret/"]}, "${aws:PrincipalTag/b}", ""),
+        ({"NotEquals": ["arn:aws:s3:::data-secret/key.txt"]}, "data-*", ""),
+        ({"StartsWith": ["arn:aws:s3:::data-a/"]}, "data-*", ""),
+        ({"StartsWith": ["arn:aws:s3:::data-*"]}, "data-*", ""),
+    ],
+)
+def test_a_bucket_pattern_is_covered_only_if_every_bucket_it_matches_is(
+    field: dict[str, Any], bucket: str, prefix: str
+) -> None:
+    # A grant on `data-*` reaches data-secret too: an exclusion of it is a hole of the grant.
+    selectors = parse_event_selectors(_advanced({"Field": "resources.ARN", **field}))
+    assert not selectors.covers(bucket, prefix, "read")
+    assert not parse_event_selectors(_basic("All", "arn:aws:s3:::data-a/")).covers(
+        bucket, prefix, "read"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "bucket"),
+    [
+        ({"NotStartsWith": ["arn:aws:s3:::logs/"]}, "data-*"),
+        ({"NotEquals": ["arn:aws:s3:::logs/key.txt"]}, "data-?ecret"),
+        ({"StartsWith": ["arn:aws:s3:::data-"]}, "data-*"),
+        ({"StartsWith": ["arn:aws:s3:::"]}, "*"),
+    ],
+)
+def test_a_bucket_pattern_is_covered_when_no_condition_reaches_it(
+    field: dict[str, Any], bucket: str
+) -> None:
+    selectors = parse_event_selectors(_advanced({"Field": "resources.ARN", **field}))
+    assert selectors.covers(bucket, "", "read") and selectors.covers(bucket, "in/", "write")
+
+
 def test_an_event_name_filter_covers_the_names_it_keeps() -> None:
     selectors = parse_event_selectors(
         _advanced({"Field": "eventName", "Equals": ["GetObject", "PutObject"]})
