@@ -139,12 +139,14 @@ class Coverage:
         """Holes in the evidence for a role of `account` whose calls are logged in `regions`,
         each as the reason shown to the user.
 
-        With no regions (an idle role), every region of the account that logged anything counts;
-        an account that logged nothing in the window is one hole. Only asked with a window.
+        Every region of the account that logged anything counts too, not only those the role's
+        calls were seen in: a hole there may hold the role's only calls of that region. So does
+        every skipped file of the account, whatever its region. An account that logged nothing
+        in the window is one hole. Only asked with a window.
         """
         if self.window is None:
             return []
-        where = list(regions) or self.regions_of(account)
+        where = sorted(set(regions) | set(self.regions_of(account)))
         if not where:
             return [
                 f"the store holds no CloudTrail event of account {account} in the window: "
@@ -163,7 +165,7 @@ class Coverage:
                     "window the logs cover (--until, --days)"
                 )
         for log in self.skipped:
-            if log.account not in (None, account) or (log.region and log.region not in where):
+            if log.account not in (None, account):
                 continue
             gaps.append(
                 f"log file {log.key} was skipped ({log.reason}); the calls it holds are "

@@ -6,8 +6,9 @@ The kinds of "cannot tell":
 
 - `coverage-unknown`: object-level calls are data events, logged only where the trail's
   selectors say so (rightsizer.coverage);
-- `evidence-gap`: days on which the role's account and region logged nothing at all, and log
-  files skipped as unreadable: every S3 grant is kept;
+- `evidence-gap`: days on which a region of the role's account logged nothing at all (any
+  region: the role may have called from one its logged calls do not show), and log files of
+  the account skipped as unreadable: every S3 grant is kept;
 - `unmodeled-calls`: successful calls whose IAM requests the mapping cannot derive (an S3 event
   name it does not know, a record without the resource, another S3 service): every grant that
   could have authorized them is kept;
@@ -150,7 +151,8 @@ def keep_unobservable(
 ) -> Kept:
     """Every grant of today the logs cannot show the use of, with the reason."""
     kept = Kept()
-    # Where the role's calls are logged; for an idle role, every region of its account.
+    # Where the role's calls are logged; for an idle role, every region of its account. (Gaps
+    # count every region of the account whatever the role's calls: coverage.gaps.)
     regions = sorted(set(usage.regions if usage else ()))
     allows = [(i, a) for i, a in enumerate(current.allows) if could_be_s3(a.grant.action)]
     gaps = coverage.gaps(account, regions)

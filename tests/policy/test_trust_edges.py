@@ -264,12 +264,14 @@ def test_days_without_any_event_keep_today_grants_and_a_covered_day_does_not(
     assert not allows(role, "s3:DeleteBucket", "arn:aws:s3:::b")
 
 
-def write_log(root: Path, stamp: str, records: list[dict[str, Any]] | None) -> str:
+def write_log(
+    root: Path, stamp: str, records: list[dict[str, Any]] | None, region: str = "eu-west-1"
+) -> str:
     """A log file under the trail layout; `records` None writes a corrupt file."""
     day = f"{stamp[:4]}/{stamp[4:6]}/{stamp[6:8]}"
     key = (
-        f"AWSLogs/{ACCOUNT}/CloudTrail/eu-west-1/{day}/"
-        f"{ACCOUNT}_CloudTrail_eu-west-1_{stamp}Z_{stamp[-4:]}abcd.json.gz"
+        f"AWSLogs/{ACCOUNT}/CloudTrail/{region}/{day}/"
+        f"{ACCOUNT}_CloudTrail_{region}_{stamp}Z_{stamp[-4:]}abcd.json.gz"
     )
     path = root / key
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -317,6 +319,52 @@ def test_a_skipped_log_file_is_a_hole_on_every_output(tmp_path: Path) -> None:
     assert bad in markdown and "was skipped" in markdown
     report = runner.invoke(app, ["report", *base[1:]], env={"COLUMNS": "400"}).stdout
     assert "was skipped" in report and "evidence-gap" in report
+
+
+def test_a_hole_in_a_region_without_the_role_s_calls_still_keeps_its_grants(
+    tmp_path: Path,
+) -> None:
+    # The role's calls are all logged in eu-west-1; us-east-1 logs too (someone else's write),
+    # but has a skipped file on one day and nothing on the next: the role may have called
+    # from there, so its S3 grants are kept.
+    root = tmp_path / "trail"
+    get = s3_event(
+        "GetObject",
+        {"bucketName": "b", "key": "in/k.csv"},
+        resources=object_resources("b", "in/k.csv"),
+        when="2026-10-10T11:58:00Z",
+    )
+    write_log(root, "20261010T1205", [get])
+    next_day = s3_event(
+        "GetObject",
+        {"bucketName": "b", "key": "in/k.csv"},
+        resources=object_resources("b", "in/k.csv"),
+        when="2026-10-11T11:58:00Z",
+    )
+    write_log(root, "20261011T1205", [next_day])
+    elsewhere = {**someone_writes(), "awsRegion": "us-east-1", "eventTime": "2026-10-10T09:00:00Z"}
+    write_log(root, "20261010T0905", [elsewhere], region="us-east-1")
+    bad = write_log(root, "20261010T1710", None, region="us-east-1")
+    snapshot = tmp_path / "iam.json"
+    snapshot.write_text(json.dumps(details(ROLE, FULL)))
+    result = CliRunner().invoke(
+        app,
+        [
+            "analyze",
+            f"--source={root}",
+            f"--db={tmp_path / 'store.duckdb'}",
+            f"--iam-details={snapshot}",
+            "--until=2026-10-12",
+            "--days=2",
+            "--format=json",
+        ],
+    )
+    (role,) = json.loads(result.stdout)["roles"]
+    gaps = [w["message"] for w in role["warnings"] if w["code"] == "evidence-gap"]
+    assert any(bad in message for message in gaps)
+    assert any("us-east-1 on 2026-10-11" in message for message in gaps)
+    assert len(gaps) == 2
+    assert allows(role, "s3:PutObject", "arn:aws:s3:::b/anything")
 
 
 def test_s3_object_lambda_of_full_access_is_unknown_and_counted(tmp_path: Path) -> None:
