@@ -128,6 +128,20 @@ class Coverage:
             f"no S3 {access} data events for {account} in {region} in the window: {advice}",
         )
 
+    def check_management(self, access: Access) -> CoverageVerdict:
+        """Are all S3 management events of `access` logged (bucket and account-level calls:
+        GetBucketLocation, PutBucketTagging, ListBuckets...)? Management events are logged by
+        default; only the trail's selectors can say they are not."""
+        if self.selectors is None or self.selectors.logs_management(access):
+            return CoverageVerdict("covered", "")
+        return CoverageVerdict(
+            "unknown",
+            f"the trail's event selectors do not log every S3 management {access} event "
+            "(IncludeManagementEvents false, a ReadWriteType or readOnly that leaves them out, "
+            "or no eventCategory Management selector that keeps them): log them, then analyze "
+            "again",
+        )
+
     def regions_of(self, account: str | None) -> list[str]:
         """The regions of `account` that logged anything in the window."""
         logged = {r for (a, r) in self.log_days if a == account}

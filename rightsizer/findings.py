@@ -45,7 +45,8 @@ class Code(CatalogueCode):
     COVERAGE_UNKNOWN = (
         "coverage-unknown",
         "warning",
-        "the trail does not log the data events that would show these grants' use; kept",
+        "the trail does not log the data (or management) events that would show these grants' "
+        "use; kept",
     )
     EVIDENCE_GAP = (
         "evidence-gap",

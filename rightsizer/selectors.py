@@ -1,4 +1,5 @@
-"""A trail's data-event selectors: what S3 object-level activity it logs at all.
+"""A trail's event selectors: what S3 object-level activity it logs at all, and whether it
+logs S3's management events (bucket and account-level calls).
 
 Parses the JSON of `aws cloudtrail get-event-selectors` (basic `EventSelectors` or
 `AdvancedEventSelectors`), or fetches it live with `cloudtrail:GetEventSelectors`, and answers
@@ -27,6 +28,7 @@ from rightsizer.iam.containment import literal_prefix
 Access = Literal["read", "write"]
 
 S3_OBJECT_TYPE = "AWS::S3::Object"
+S3_EVENT_SOURCE = "s3.amazonaws.com"
 _READ_WRITE_TYPES = {"All": ("read", "write"), "ReadOnly": ("read",), "WriteOnly": ("write",)}
 _OPERATORS = ("Equals", "NotEquals", "StartsWith", "NotStartsWith", "EndsWith", "NotEndsWith")
 
@@ -56,6 +58,16 @@ class BasicSelector:
 
     read_write_type: str
     values: tuple[str, ...]
+    include_management: bool = True
+    excluded_sources: tuple[str, ...] = ()
+
+    def logs_management(self, access: Access) -> bool:
+        """Whether every S3 management event of `access` (read or write) is logged."""
+        return (
+            self.include_management
+            and access in _READ_WRITE_TYPES.get(self.read_write_type, ())
+            and S3_EVENT_SOURCE not in self.excluded_sources
+        )
 
     def covers(self, target: str, access: Access) -> bool:
         if access not in _READ_WRITE_TYPES.get(self.read_write_type, ()):
@@ -140,12 +152,27 @@ class AdvancedSelector:
     name: str
     fields: tuple[FieldSelector, ...]
 
+    def logs_management(self, access: Access) -> bool:
+        """Whether every S3 management event of `access` passes every field condition."""
+        known = {
+            "eventCategory": "Management",
+            "readOnly": "true" if access == "read" else "false",
+            "eventSource": S3_EVENT_SOURCE,
+        }
+        for condition in self.fields:
+            if condition.field in known:
+                if not condition.admits(known[condition.field]):
+                    return False
+            elif condition.restricts:
+                return False  # an eventName list, a caller... may drop some of them
+        return any(condition.field == "eventCategory" for condition in self.fields)
+
     def covers(self, target: str, access: Access, event_name: str | None) -> bool:
         known = {
             "eventCategory": "Data",
             "resources.type": S3_OBJECT_TYPE,
             "readOnly": "true" if access == "read" else "false",
-            "eventSource": "s3.amazonaws.com",
+            "eventSource": S3_EVENT_SOURCE,
         }
         if event_name is not None:
             known["eventName"] = event_name
@@ -179,6 +206,12 @@ class TrailSelectors:
             s.covers(target, access, event_name) for s in self.advanced
         )
 
+    def logs_management(self, access: Access) -> bool:
+        """Whether the trail logs every S3 management event of `access` (read or write)."""
+        return any(s.logs_management(access) for s in self.basic) or any(
+            s.logs_management(access) for s in self.advanced
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class EventSelectors:
@@ -195,6 +228,12 @@ class EventSelectors:
         bucket-level data events (ListObjects, HeadBucket) are asked about with key_prefix "".
         """
         return any(trail.covers(bucket, key_prefix, access, event_name) for trail in self.trails)
+
+    def logs_management(self, access: Access) -> bool:
+        """Whether every S3 management `access` event (GetBucketLocation, PutBucketTagging,
+        ListBuckets...) is logged: basic selectors with IncludeManagementEvents and a matching
+        ReadWriteType, or an advanced selector for eventCategory Management that keeps them."""
+        return any(trail.logs_management(access) for trail in self.trails)
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
@@ -217,7 +256,17 @@ def _basic(raw: Any) -> BasicSelector:
     for resource in raw.get("DataResources") or []:
         if isinstance(resource, dict) and resource.get("Type") == S3_OBJECT_TYPE:
             values.extend(_strings(resource.get("Values"), "DataResources Values"))
-    return BasicSelector(read_write_type=read_write, values=tuple(values))
+    include = raw.get("IncludeManagementEvents", True)
+    if not isinstance(include, bool):
+        raise ConfigError("event selectors: IncludeManagementEvents must be true or false")
+    return BasicSelector(
+        read_write_type=read_write,
+        values=tuple(values),
+        include_management=include,
+        excluded_sources=_strings(
+            raw.get("ExcludeManagementEventSources"), "ExcludeManagementEventSources"
+        ),
+    )
 
 
 def _advanced(raw: Any) -> AdvancedSelector:

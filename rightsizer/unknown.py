@@ -5,7 +5,8 @@ used a permission, the recommendation keeps today's grant and says why, with a w
 The kinds of "cannot tell":
 
 - `coverage-unknown`: object-level calls are data events, logged only where the trail's
-  selectors say so (rightsizer.coverage);
+  selectors say so (rightsizer.coverage); bucket and account-level calls are management
+  events, which selectors can leave out too (IncludeManagementEvents false, reads only...);
 - `evidence-gap`: days on which a region of the role's account logged nothing at all (any
   region: the role may have called from one its logged calls do not show), and log files of
   the account skipped as unreadable: every S3 grant is kept;
@@ -162,6 +163,7 @@ def keep_unobservable(
             for (index, allow), part in zip(allows, parts, strict=True):
                 kept.keep(index, allow, part, Code.EVIDENCE_GAP, gap)
     _keep_unlogged_data(kept, allows, coverage, account, regions or coverage.regions_of(account))
+    _keep_unlogged_management(kept, allows, coverage)
     _keep_variable_grants(kept, allows)
     for call in usage.unmodeled if usage else ():
         _keep_for_unmodeled(kept, allows, call)
@@ -210,6 +212,31 @@ def _keep_unlogged_data(
                     if hole is not None:
                         kept.holes.add(hole)
                     break
+
+
+def _keep_unlogged_management(
+    kept: Kept, allows: list[tuple[int, HeldAllow]], coverage: Coverage
+) -> None:
+    """Keep the bucket and account-level actions of grants whose management events the
+    trail's selectors leave out (every S3 action that is not a data-event one)."""
+    verdicts = {access: coverage.check_management(access) for access in ("read", "write")}
+    if all(v.status == "covered" for v in verdicts.values()):
+        return
+    data_actions = data_event_actions()
+    for index, allow in allows:
+        grant = allow.grant
+        if not grant.except_resources:
+            parsed = S3Resource.parse(grant.resource)
+            if parsed is None or parsed.reach() == "objects":
+                continue  # no bucket or account-level action applies to object ARNs alone
+        for access, verdict in verdicts.items():
+            actions = [
+                a
+                for a in expand_s3_actions(grant.action)
+                if a not in data_actions and access_of(a) == access and allow.applies_to(a)
+            ]
+            if verdict.status == "unknown":
+                kept.keep(index, allow, actions, Code.COVERAGE_UNKNOWN, verdict.reason)
 
 
 def _keep_variable_grants(kept: Kept, allows: list[tuple[int, HeldAllow]]) -> None:

@@ -233,6 +233,69 @@ def test_a_bucket_the_selectors_leave_out_keeps_a_wildcard_grant_that_reaches_it
         ]
 
 
+def test_bucket_and_account_calls_the_selectors_do_not_log_keep_their_grants(
+    tmp_path: Path,
+) -> None:
+    # GetBucketLocation, PutBucketTagging and ListBuckets are management events: a trail
+    # that leaves them out (or their reads) cannot show their use.
+    statements = [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation", "s3:PutBucketTagging"],
+            "Resource": "arn:aws:s3:::c",
+        },
+        {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
+    ]
+    get = s3_event(
+        "GetObject", {"bucketName": "b", "key": "k.csv"}, resources=object_resources("b", "k.csv")
+    )
+    data = {
+        "Name": "s3 data",
+        "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Data"]},
+            {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+        ],
+    }
+    writes = {
+        "Name": "management writes",
+        "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Management"]},
+            {"Field": "readOnly", "Equals": ["false"]},
+        ],
+    }
+    everything = {"Name": "management", "FieldSelectors": [writes["FieldSelectors"][0]]}
+    basic = {
+        "EventSelectors": [
+            {
+                "ReadWriteType": "All",
+                "IncludeManagementEvents": False,
+                "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}],
+            }
+        ]
+    }
+    unknown_of: dict[str, list[tuple[str, str]]] = {}
+    for name, selectors in [
+        ("none", basic),
+        ("writes", {"AdvancedEventSelectors": [writes, data]}),
+        ("all", {"AdvancedEventSelectors": [everything, data]}),
+    ]:
+        (tmp_path / name).mkdir()
+        role = analyze_records(tmp_path / name, [get], *statements, selectors=selectors)
+        unknown_of[name] = sorted((u["action"], u["resource"]) for u in role["unknown"])
+        logged = name != "none"
+        assert allows(role, "s3:GetBucketLocation", "arn:aws:s3:::c") is (name != "all")
+        assert allows(role, "s3:ListAllMyBuckets", "*") is (name != "all")
+        assert allows(role, "s3:PutBucketTagging", "arn:aws:s3:::c") is not logged
+        assert ("coverage-unknown" in codes(role)) is (name != "all")
+    assert unknown_of["none"] == [
+        ("s3:GetBucketLocation", "arn:aws:s3:::c"),
+        ("s3:ListAllMyBuckets", "*"),
+        ("s3:PutBucketTagging", "arn:aws:s3:::c"),
+    ]
+    assert unknown_of["writes"] == unknown_of["none"][:2] and unknown_of["all"] == []
+
+
 def test_an_account_without_logs_keeps_every_s3_grant(tmp_path: Path) -> None:
     elsewhere = "arn:aws:iam::444455556666:role/service-role/quiet-role"
     # The store only holds another account's events.

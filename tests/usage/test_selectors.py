@@ -171,6 +171,64 @@ def test_a_bucket_pattern_is_covered_when_no_condition_reaches_it(
     assert selectors.covers(bucket, "", "read") and selectors.covers(bucket, "in/", "write")
 
 
+def _management(*field_selectors: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "TrailARN": TRAIL,
+        "AdvancedEventSelectors": [
+            {
+                "Name": "management",
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Management"]},
+                    *field_selectors,
+                ],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("document", "read", "write"),
+    [
+        (_basic("All", "arn:aws:s3"), True, True),
+        (_basic("ReadOnly", "arn:aws:s3"), True, False),
+        (_basic("WriteOnly", "arn:aws:s3"), False, True),
+        (
+            {"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": False}]},
+            False,
+            False,
+        ),
+        ({"EventSelectors": [{"ReadWriteType": "All"}]}, True, True),  # AWS's default: true
+        (
+            {
+                "EventSelectors": [
+                    {"ReadWriteType": "All", "ExcludeManagementEventSources": ["s3.amazonaws.com"]}
+                ]
+            },
+            False,
+            False,
+        ),
+        (_management(), True, True),
+        (_management({"Field": "readOnly", "Equals": ["false"]}), False, True),
+        (_management({"Field": "readOnly", "Equals": ["true"]}), True, False),
+        (_management({"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]}), True, True),
+        (_management({"Field": "eventSource", "NotEquals": ["s3.amazonaws.com"]}), False, False),
+        (_management({"Field": "eventName", "Equals": ["GetBucketLocation"]}), False, False),
+        (_advanced(), True, True),
+        (
+            {"AdvancedEventSelectors": _advanced()["AdvancedEventSelectors"][1:]},  # data only
+            False,
+            False,
+        ),
+    ],
+)
+def test_management_events_are_logged_only_where_the_selectors_keep_them(
+    document: dict[str, Any], read: bool, write: bool
+) -> None:
+    selectors = parse_event_selectors(document)
+    assert selectors.logs_management("read") is read
+    assert selectors.logs_management("write") is write
+
+
 def test_an_event_name_filter_covers_the_names_it_keeps() -> None:
     selectors = parse_event_selectors(
         _advanced({"Field": "eventName", "Equals": ["GetObject", "PutObject"]})
