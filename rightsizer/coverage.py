@@ -78,7 +78,9 @@ class SkippedLog:
 @dataclass(frozen=True)
 class Coverage:
     """Where S3 data events are logged (from the trail's selectors when known, else observed),
-    and, with `window`, on which days each account and region logged anything at all."""
+    and, with `window`, on which days each account and region logged anything at all. Even with
+    the selectors, an account and region is covered only if the store holds some S3 data event
+    of it: the selectors say what a trail logs, not that its logs were read."""
 
     observed: tuple[ObservedRegion, ...]
     selectors: EventSelectors | None = None
@@ -109,9 +111,20 @@ class Coverage:
             f"add a data-event selector for AWS::S3::Object with ReadWriteType "
             f"{_SELECTOR_TYPE[access]} or All"
         )
+        seen = self._observed(account, region)
         if self.selectors is not None:
             if self.selectors.covers(bucket, key_prefix, access, event_name):
-                return CoverageVerdict("covered", "")
+                if seen is not None and seen.read_events + seen.write_events:
+                    return CoverageVerdict("covered", "")
+                # The selectors may be a trail's whose logs were not read (a data-event trail
+                # delivering elsewhere): no S3 data event here vouches that its logs are in.
+                return CoverageVerdict(
+                    "unknown",
+                    "the trail's event selectors log S3 data events, but the store holds none "
+                    f"of account {account} in {region} in the window: ingest the logs of the "
+                    "trail that logs them (or pass the selectors of the trails whose logs "
+                    "were read)",
+                )
             hole = Hole(bucket, key_prefix, access)
             return CoverageVerdict(
                 "unknown",
@@ -120,7 +133,6 @@ class Coverage:
                 "once per trail) adds them",
                 hole,
             )
-        seen = self._observed(account, region)
         if seen is not None and (seen.read_events if access == "read" else seen.write_events):
             return CoverageVerdict("covered", "")
         return CoverageVerdict(

@@ -296,6 +296,41 @@ def test_bucket_and_account_calls_the_selectors_do_not_log_keep_their_grants(
     assert unknown_of["writes"] == unknown_of["none"][:2] and unknown_of["all"] == []
 
 
+def test_selectors_of_a_trail_whose_logs_were_not_read_show_no_data_use(tmp_path: Path) -> None:
+    # The selectors name a data-event trail, but only the management trail's logs were read:
+    # the store holds no S3 data event at all, so object use cannot be told.
+    data_trail = {
+        "TrailARN": "arn:aws:cloudtrail:eu-west-1:111122223333:trail/data-events",
+        "EventSelectors": [
+            {
+                "ReadWriteType": "All",
+                "IncludeManagementEvents": False,
+                "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}],
+            }
+        ],
+    }
+    main_trail = {
+        "TrailARN": "arn:aws:cloudtrail:eu-west-1:111122223333:trail/main",
+        "EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}],
+    }
+    location = s3_event(
+        "GetBucketLocation", {"bucketName": "c", "location": ""}, category="Management"
+    )
+    grant = {
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
+        "Resource": ["arn:aws:s3:::c", "arn:aws:s3:::c/*"],
+    }
+    role = analyze_records(tmp_path, [location], grant, selectors=[data_trail, main_trail])
+    assert allows(role, "s3:GetObject", "arn:aws:s3:::c/x/a.txt")
+    assert allows(role, "s3:PutObject", "arn:aws:s3:::c/x/a.txt")
+    assert allows(role, "s3:ListBucket", "arn:aws:s3:::c")
+    assert any(
+        w["code"] == "coverage-unknown" and "the store holds none" in w["message"]
+        for w in role["warnings"]
+    )
+
+
 def test_an_account_without_logs_keeps_every_s3_grant(tmp_path: Path) -> None:
     elsewhere = "arn:aws:iam::444455556666:role/service-role/quiet-role"
     # The store only holds another account's events.

@@ -105,7 +105,31 @@ def test_known_selectors_make_coverage_exact_per_bucket_and_prefix() -> None:
         "the selector fix (aws cloudtrail put-event-selectors, given once per trail) adds them"
     )
     assert verdict.hole == Hole("photos", "out/", "read")
-    assert coverage.check(ACCOUNT, "us-west-2", "photos", "in/", "read").status == "covered"
+
+
+def test_selectors_cover_only_where_the_store_holds_some_s3_data_event() -> None:
+    # The selectors say what a trail logs, not that its logs were read: a region (or account)
+    # without a single S3 data event in the store is unknown, whatever the selectors say.
+    selectors = parse_event_selectors(
+        {
+            "EventSelectors": [
+                {
+                    "ReadWriteType": "All",
+                    "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}],
+                }
+            ]
+        }
+    )
+    coverage = Coverage(observed=(ObservedRegion(ACCOUNT, "eu-west-1", 1, 0),), selectors=selectors)
+    assert coverage.check(ACCOUNT, "eu-west-1", "photos", "in/", "write").status == "covered"
+    for account, region in [(ACCOUNT, "us-west-2"), ("444455556666", "eu-west-1")]:
+        verdict = coverage.check(account, region, "photos", "in/", "read")
+        assert verdict.status == "unknown" and verdict.hole is None
+        assert verdict.reason == (
+            "the trail's event selectors log S3 data events, but the store holds none of "
+            f"account {account} in {region} in the window: ingest the logs of the trail that "
+            "logs them (or pass the selectors of the trails whose logs were read)"
+        )
 
 
 def test_compute_usage_uses_the_selectors_it_is_given(tmp_path: Path) -> None:
