@@ -34,6 +34,7 @@ from rightsizer.iam.policy import (
     PolicyDocument,
     Statement,
 )
+from rightsizer.iam.s3 import S3Resource
 from rightsizer.iam.snapshot import Role
 from rightsizer.prefixes import folders_below
 from rightsizer.unknown import Wanted, keep_unobservable
@@ -90,7 +91,7 @@ def recommend(
     sets = sets if sets is not None else MemorySets(usage, granularity)
     placed = _place_used(current, sets)
     _add_companions(current, sets, placed)
-    unknown = _keep_unknown(current, coverage, role, usage, placed.wanted)
+    unknown = _keep_unknown(current, coverage, role, usage, placed)
     carried = carry_over(role)
     fitted = fit_size(
         current, placed.wanted, [*unknown.statements, *carried.statements], granularity, size_limit
@@ -133,6 +134,9 @@ class _Placed:
         default_factory=lambda: defaultdict(set)
     )
     companions: set[Item] = field(default_factory=set)  # (action, target) placed in step 2
+    # (action, `base/*`, calls): objects of a bucket whose keys the calls do not log (a batch
+    # DeleteObjects) that today's grants allow only in part: kept where they reach (step 3)
+    keys_not_logged: list[tuple[str, str, int]] = field(default_factory=list)
 
     def warnings(self, *, varied: bool) -> list[dict[str, str]]:
         """Why some used permissions are not in the policy, or only as exact keys; `varied`:
@@ -231,13 +235,25 @@ def _place_key(
             if spot is not None:
                 spots.append(spot)
     if not spots:
-        placed.not_granted.append({"action": use.action, "resource": resource, "count": use.count})
+        if _keys_not_logged(resource):
+            placed.keys_not_logged.append((use.action, resource, use.count))
+        else:
+            placed.not_granted.append(
+                {"action": use.action, "resource": resource, "count": use.count}
+            )
         return
     for where, cover in spots:
         if obj and use.fragile and where == obj.exact:
             placed.exact_only[target].add(resource)
         placed.wanted[(where, cover.condition)].add(use.action)
     _tally(placed.used, Item(use.action, spots[0][0]), use)
+
+
+def _keys_not_logged(resource: str) -> bool:
+    """Whether a used resource stands for objects of a bucket (or access point) the calls did
+    not name, `base/*`, rather than for one object."""
+    parsed = S3Resource.parse(resource)
+    return parsed is not None and parsed.key == "*" and "*" not in parsed.object_base
 
 
 def _tally(rows: dict[Item, dict[str, Any]], item: Item, use: Group | dict[str, Any]) -> None:
@@ -309,11 +325,13 @@ def _keep_unknown(
     coverage: Coverage,
     role: Role,
     usage: RoleUsage | None,
-    wanted: Wanted,
+    placed: _Placed,
 ) -> _Unknown:
     """Step 3: add to `wanted` today's grants the logs cannot show the use of (rightsizer.unknown);
     grants of S3-family services rightsizer does not map stay in the carried statements."""
-    kept = keep_unobservable(current, coverage, _account(role.arn), usage)
+    account = _account(role.arn)
+    kept = keep_unobservable(current, coverage, account, usage, placed.keys_not_logged)
+    wanted = placed.wanted
     statements = kept.apply(current, wanted)
     family = s3_family_kept(role)
     warnings = [{"code": code, "message": why} for code, why in kept.codes()]

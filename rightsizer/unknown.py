@@ -148,9 +148,15 @@ class Kept:
 
 
 def keep_unobservable(
-    current: CurrentGrants, coverage: Coverage, account: str, usage: RoleUsage | None
+    current: CurrentGrants,
+    coverage: Coverage,
+    account: str,
+    usage: RoleUsage | None,
+    keys_not_logged: Sequence[tuple[str, str, int]] = (),
 ) -> Kept:
-    """Every grant of today the logs cannot show the use of, with the reason."""
+    """Every grant of today the logs cannot show the use of, with the reason. `keys_not_logged`:
+    (action, `base/*`, calls) used on objects the calls did not name, which today's grants
+    allow only in part."""
     kept = Kept()
     # Where the role's calls are logged; for an idle role, every region of its account. (Gaps
     # count every region of the account whatever the role's calls: coverage.gaps.)
@@ -167,6 +173,8 @@ def keep_unobservable(
     _keep_variable_grants(kept, allows)
     for call in usage.unmodeled if usage else ():
         _keep_for_unmodeled(kept, allows, call)
+    for action, objects, calls in keys_not_logged:
+        _keep_for_unnamed_objects(kept, allows, action, objects, calls)
     return kept
 
 
@@ -251,6 +259,23 @@ def _keep_variable_grants(kept: Kept, allows: list[tuple[int, HeldAllow]]) -> No
                 "do not show: kept as it is"
             )
             kept.keep(index, allow, _s3_part(allow), Code.POLICY_VARIABLE, why)
+
+
+def _keep_for_unnamed_objects(
+    kept: Kept, allows: list[tuple[int, HeldAllow]], action: str, objects: str, calls: int
+) -> None:
+    """Keep every grant of today that could have allowed `action` on some of `objects`
+    (`base/*`): a batch DeleteObjects names only its bucket, not the keys it deleted."""
+    why = (
+        f"{calls} successful call(s) needed {action} on objects of {objects[:-2]} the records "
+        "do not name (a batch DeleteObjects logs no keys): today's grants of it there are kept"
+    )
+    for index, allow in allows:
+        grant = allow.grant
+        if allow.applies_to(action) and (
+            grant.except_resources or may_overlap(objects, grant.resource, allow.variables)
+        ):
+            kept.keep(index, allow, [action], Code.UNMODELED_CALLS, why)
 
 
 def _keep_for_unmodeled(

@@ -582,3 +582,33 @@ def test_an_escape_is_no_policy_variable(tmp_path: Path) -> None:
     )
     assert "policy-variable" not in codes(role)
     assert role["unknown"] == []
+
+
+def test_a_batch_delete_keeps_today_s_delete_grants_in_its_bucket(tmp_path: Path) -> None:
+    # DeleteObjects logs no keys: with today's s3:DeleteObject on tmp/ only, the deleted keys
+    # were (at most) there, not known which: the grant stays, and another bucket's goes.
+    prefix_only = [
+        {"type": "AWS::S3::Object", "ARNPrefix": "arn:aws:s3:::data-bkt/"},
+        {"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::data-bkt"},
+    ]
+    tmp = "arn:aws:s3:::data-bkt/tmp/*"
+    role = analyze_records(
+        tmp_path,
+        [
+            s3_event(
+                "DeleteObjects",
+                {"bucketName": "data-bkt", "delete": ""},
+                resources=prefix_only,
+                read_only=False,
+            ),
+            *reads("data-bkt", ["in/a.csv"]),
+        ],
+        {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": [tmp, "arn:aws:s3:::other/*"]},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data-bkt/*"},
+    )
+    assert allows(role, "s3:DeleteObject", "arn:aws:s3:::data-bkt/tmp/x.txt")
+    assert not allows(role, "s3:DeleteObject", "arn:aws:s3:::data-bkt/in/a.csv")  # not today
+    assert not allows(role, "s3:DeleteObject", "arn:aws:s3:::other/x.txt")  # not used
+    assert ("s3:DeleteObject", tmp) in {(u["action"], u["resource"]) for u in role["unknown"]}
+    assert "unmodeled-calls" in codes(role)
+    assert "not-granted-by-identity-policy" not in codes(role)
