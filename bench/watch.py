@@ -62,8 +62,9 @@ def _role(role_arn: str, role_name: str) -> RoleAnalysis:
     return RoleAnalysis(
         role_arn=role_arn, role_name=role_name, account="", functions=(),
         lambda_role_source="snapshot", denied=(), kms_keys=(), activity=(), used=(), unknown=(),
-        not_granted_by_identity_policy=(), current_policies=(), permissions_boundary=None,
-        current_policy=None, recommended_policy=None, recommended_policy_size=None,
+        not_granted_by_identity_policy=(), current_policies=(), missing_policies=(),
+        permissions_boundary=None, current_policy=None, recommended_policy=None,
+        recommended_policy_size=None,
         changed=None, diff=PolicyDiff((), (), (), ""), counts=None, out_of_scope=(),
         precision_given_up=(), replay=None, warnings=(),
     )  # fmt: skip

@@ -286,6 +286,7 @@ def _role_analysis(
         unknown=(),
         not_granted_by_identity_policy=(),
         current_policies=(),
+        missing_policies=(),
         permissions_boundary=None,
         current_policy=None,
         recommended_policy=None,
@@ -318,7 +319,8 @@ def _role_analysis(
                 Code.MISSING_POLICY,
                 "attached policies missing from the snapshot: "
                 + ", ".join(role.missing_policies)
-                + "; their grants could not be considered",
+                + "; their grants could not be considered, so the recommendation does not "
+                "replace them: keep them attached (the --emit files leave them so)",
             )
         )
     check = replay_batches(rec.policy, role.policies, sets.needs())
@@ -337,6 +339,7 @@ def _role_analysis(
             )
             for label, doc in role.policy_sources
         ),
+        missing_policies=role.missing_policies,
         permissions_boundary=_boundary_arn(role),
         current_policy=to_dict(current),
         recommended_policy=to_dict(rec.policy),

@@ -87,7 +87,8 @@ class Code(CatalogueCode):
     MISSING_POLICY = (
         "missing-policy",
         "warning",
-        "an attached policy is missing from the IAM snapshot; its grants were not considered",
+        "an attached policy is not in the IAM snapshot; its grants were not considered; "
+        "it is left attached",
     )
     POLICY_TOO_LARGE = (
         "policy-too-large",

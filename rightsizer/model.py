@@ -308,6 +308,8 @@ class RoleAnalysis:
     unknown: tuple[UnknownItem, ...]
     not_granted_by_identity_policy: tuple[NotGrantedRow, ...]
     current_policies: tuple[CurrentPolicy, ...]
+    # Attached managed policy ARNs the snapshot lacks: not read, not replaced, left attached.
+    missing_policies: tuple[str, ...]
     permissions_boundary: str | None
     current_policy: Mapping[str, Any] | None
     recommended_policy: Mapping[str, Any] | None

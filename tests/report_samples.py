@@ -100,6 +100,7 @@ def _role(
             }
             for pname, kind, doc in current
         ],
+        "missing_policies": [],
         "permissions_boundary": None,
         "current_policy": _policy(*statements),
         "recommended_policy": recommended,

@@ -4,7 +4,9 @@ Each form writes one file per role with a recommendation, into its own folder of
 folder: `terraform/<role>.tf`, `cloudformation/<role>.yaml`, `cli/<role>.sh`. Each states the
 form the policy takes and the IAM limit that applies (rightsizer.emit.forms) and what it
 replaces: every policy the role has today, since the recommendation is the replacement for all
-of them (non-S3 statements and Denies are carried into it).
+of them (non-S3 statements and Denies are carried into it), except an attached managed policy
+the IAM snapshot did not hold (`missing_policies`): its grants were never read, so no form
+detaches it.
 """
 
 from __future__ import annotations
@@ -82,8 +84,16 @@ def _header(role: RoleAnalysis, deployed: Deployment, window: Window) -> tuple[s
     replaced = [
         f"  {policy.kind} policy {policy.arn or policy.name}" for policy in role.current_policies
     ]
-    if replaced:
+    if replaced and not role.missing_policies:
         lines += ["It replaces every policy the role has today:", *replaced]
+    elif replaced:
+        lines += ["It replaces the policies of the role that the IAM snapshot held:", *replaced]
+    if role.missing_policies:
+        lines += [
+            "It leaves attached, untouched, the managed policies the IAM snapshot did not hold:",
+            *(f"  managed policy {arn}" for arn in role.missing_policies),
+            "Their grants could not be read, so the recommendation cannot replace them.",
+        ]
     # Comment lines of at most 98 characters; ARNs and names are never broken.
     return tuple(
         wrapped

@@ -3,7 +3,8 @@
 `apply` checks that the role still holds the policies the analysis saw (names and ARNs), backs
 up today's documents (inline policies, and the default version of each attached managed
 policy) into a new folder, adds the recommendation, and only then deletes and detaches today's
-policies, so the role never holds less than either. `rollback BACKUP_DIR` puts the backed-up
+policies, so the role never holds less than either (a managed policy the IAM snapshot did not
+hold is checked for and backed up, never detached). `rollback BACKUP_DIR` puts the backed-up
 policies back before it removes the recommendation. Every value is single-quoted by
 `shlex.quote`; the script holds no credentials (the AWS CLI finds its own).
 """
@@ -108,6 +109,8 @@ def write(target: Target) -> str:
     partition, account = (arn.partition, arn.account) if arn else ("aws", role.account)
     inline_today = sorted(p.name for p in role.current_policies if p.kind == "inline")
     managed_today = sorted(p.arn or p.name for p in role.current_policies if p.kind == "managed")
+    # Attached, but not in the snapshot: checked for, backed up, never detached.
+    attached = sorted({*managed_today, *role.missing_policies})
     lines = ["#!/usr/bin/env bash", *(f"# {line}".rstrip() for line in target.header)]
     lines += [
         "#",
@@ -122,7 +125,7 @@ def write(target: Target) -> str:
         "",
         f"role={quote(role.role_name)}",
         f"analyzed_inline={quote(' '.join(inline_today))}",
-        f"analyzed_managed={quote(' '.join(managed_today))}",
+        f"analyzed_managed={quote(' '.join(attached))}",
         _FUNCTIONS.rstrip(),
         "",
     ]

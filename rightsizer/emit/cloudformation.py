@@ -81,8 +81,9 @@ def write(target: Target) -> str:
     lines = [f"# {line}".rstrip() for line in target.header]
     lines += [
         "#",
-        "# A stack cannot detach policies it does not own: once it is deployed, remove today's",
-        "# policies (listed above) where they are declared, such as the role's own template.",
+        "# A stack cannot detach policies it does not own: once it is deployed, remove the",
+        "# policies it replaces (listed above) where they are declared, such as the role's own",
+        "# template.",
         *_yaml(template, 0),
     ]
     return "\n".join(lines) + "\n"

@@ -4,7 +4,8 @@ An `aws_iam_role_policy` (or, over the inline limit, `aws_iam_policy` parts atta
 `aws_iam_role_policy_attachment`), and the detachments it replaces as resources, not comments:
 `aws_iam_role_policies_exclusive` and `aws_iam_role_policy_attachments_exclusive` (hashicorp/aws
 5.72 or later) leave the role exactly the policies of this file, so applying it cannot leave
-today's wider grants in place beside the recommendation. The policy is a heredoc holding the
+today's wider grants in place beside the recommendation; an attached policy the IAM snapshot did
+not hold is listed in `policy_arns`, so it stays attached. The policy is a heredoc holding the
 same JSON as `<role>.policy.json`, with Terraform's template sequences escaped.
 """
 
@@ -49,10 +50,16 @@ def write(target: Target) -> str:
         "#",
         "# Applying this file gives the role exactly the policies below: the two *_exclusive",
         "# resources delete every other inline policy and detach every other managed policy of",
-        "# the role (they need the hashicorp/aws provider 5.72 or later). Remove today's policies",
-        "# from the configuration that declares them as well, or each apply there puts them back.",
-        "",
+        "# the role (they need the hashicorp/aws provider 5.72 or later). Remove the policies it",
+        "# replaces from the configuration that declares them as well, or each apply there puts",
+        "# them back.",
     ]
+    if target.role.missing_policies:
+        lines += [
+            "# The managed policies the IAM snapshot did not hold are in policy_arns below, so",
+            "# they stay attached.",
+        ]
+    lines += [""]
     deployed = target.deployment
     managed: list[str] = []
     if deployed.form == "inline":
@@ -83,6 +90,8 @@ def write(target: Target) -> str:
                 "",
             ]
         inline = []
+    # Not read, so not replaced: listed, they stay attached.
+    managed += [_string(arn) for arn in target.role.missing_policies]
     lines += [
         f'resource "aws_iam_role_policies_exclusive" "{name}" {{',
         f"  role_name    = {role}",

@@ -492,3 +492,79 @@ def test_a_split_recommendation_is_applied_as_managed_policies_and_rolled_back(
     rolled = _run(out / "cli" / f"{name}.sh", "rollback", "backup", session=session, cwd=tmp_path)
     assert rolled.returncode == 0, rolled.stderr
     assert _state(session, name) == before
+
+
+# --- an attached policy the snapshot does not hold ------------------------------------------
+
+UNREAD = f"{COPIED_MANAGED}service-role/AWSLambdaBasicExecutionRole"
+
+
+@pytest.fixture(scope="module")
+def unread(
+    dataset: synth.SynthDataset, copied: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, Any]]:
+    """The thumbnailer's role analyzed from the `copied` snapshot without the document of one
+    of its attached managed policies (as `get-account-authorization-details --filter Role`
+    leaves out the policies): the --out folder and the analysis JSON."""
+    details = json.loads(copied.read_text())
+    details["Policies"] = [p for p in details["Policies"] if p["Arn"] != UNREAD]
+    path = tmp_path_factory.mktemp("unread") / "iam-details.json"
+    path.write_text(json.dumps(details))
+    out = tmp_path_factory.mktemp("unread-out")
+    db = tmp_path_factory.mktemp("unread-db") / "r.duckdb"
+    extra = ["--source", str(dataset.source_dir), "--role", THUMBNAILER_ROLE.name]
+    return out, _analyze(dataset, db, out, path, *extra, "--emit", FORMS)
+
+
+def test_an_attached_policy_the_snapshot_lacks_is_left_attached_by_every_form(
+    unread: tuple[Path, dict[str, Any]],
+) -> None:
+    out, analysis = unread
+    name = THUMBNAILER_ROLE.name
+    role = _roles(analysis)[name]
+    assert role["missing_policies"] == [UNREAD]
+    (warning,) = [w for w in role["warnings"] if w["code"] == "missing-policy"]
+    assert "keep them attached" in warning["message"]
+    # Terraform's exclusive attachment lists it, so applying the file does not detach it.
+    resources = _terraform(out / "terraform" / f"{name}.tf")
+    (attached,) = resources["aws_iam_role_policy_attachments_exclusive"].values()
+    assert attached["policy_arns"] == [UNREAD]
+    # The script expects it attached (else it would stop as if the role had changed) and
+    # never detaches it.
+    script = (out / "cli" / f"{name}.sh").read_text()
+    assert f"analyzed_managed='{COPIED_MANAGED}AmazonS3FullAccess {UNREAD}'" in script
+    assert f"--policy-arn {UNREAD}" not in script
+    assert f"--policy-arn {COPIED_MANAGED}AmazonS3FullAccess" in script
+    for form, extension in (("terraform", "tf"), ("cloudformation", "yaml"), ("cli", "sh")):
+        text = _words(out / form / f"{name}.{extension}")
+        assert "It replaces the policies of the role that the IAM snapshot held:" in text
+        assert (
+            "It leaves attached, untouched, the managed policies the IAM snapshot did not "
+            f"hold: managed policy {UNREAD} Their grants could not be read" in text
+        )
+
+
+@pytest.mark.slow
+def test_the_script_applies_and_rolls_back_leaving_the_unread_policy_attached(
+    aws_cli: str,
+    moto: str,
+    copied: Path,
+    unread: tuple[Path, dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    out, analysis = unread
+    name = THUMBNAILER_ROLE.name
+    session = _account_session(moto)
+    _create_roles(session, json.loads(copied.read_text()), [name])
+    before = _state(session, name)
+    assert UNREAD in before["managed"]
+    script = out / "cli" / f"{name}.sh"
+    applied = _run(script, "apply", "backup", session=session, cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert _state(session, name) == {
+        "inline": {"rightsized": _roles(analysis)[name]["recommended_policy"]},
+        "managed": [UNREAD],
+    }
+    rolled = _run(script, "rollback", "backup", session=session, cwd=tmp_path)
+    assert rolled.returncode == 0, rolled.stderr
+    assert _state(session, name) == before
