@@ -1,9 +1,10 @@
 """The recommendation as a CloudFormation template: `cloudformation/<role>.yaml`.
 
 An `AWS::IAM::RolePolicy` on the existing role (or, over the inline limit, one
-`AWS::IAM::ManagedPolicy` per part, attached to it). A stack cannot detach policies it does not
-own, so the policies the recommendation replaces are named in the template's comments and
-removed where they are declared, or by the CLI script. The YAML is written here in block style
+`AWS::IAM::ManagedPolicy` per part, attached to it; or, for a recommendation without statements,
+no policy and a placeholder resource). A stack cannot detach policies it does not own, so the
+policies the recommendation replaces are named in the template's comments and removed where
+they are declared, or by the CLI script. The YAML is written here in block style
 with every string as a JSON string (a valid YAML scalar), so no value can change its type.
 """
 
@@ -53,7 +54,16 @@ def write(target: Target) -> str:
     role = target.role.role_name
     deployed = target.deployment
     resources: dict[str, Any] = {}
-    if deployed.form == "inline":
+    notes: list[str] = []
+    if deployed.form == "none":
+        # A template needs a resource; this one creates nothing in IAM.
+        resources["NoPolicy"] = {"Type": "AWS::CloudFormation::WaitConditionHandle"}
+        notes = [
+            "# The recommendation holds no statement, and IAM refuses a policy without one: this",
+            "# template adds no policy (its one resource, a WaitConditionHandle, is a placeholder",
+            "# a template needs).",
+        ]
+    elif deployed.form == "inline":
         part = deployed.parts[0]
         resources["RightsizedPolicy"] = {
             "Type": "AWS::IAM::RolePolicy",
@@ -63,7 +73,7 @@ def write(target: Target) -> str:
                 "PolicyDocument": part.document,
             },
         }
-    else:
+    elif deployed.form == "managed":
         for number, part in enumerate(deployed.parts, start=1):
             resources[f"RightsizedPolicy{number}"] = {
                 "Type": "AWS::IAM::ManagedPolicy",
@@ -84,6 +94,7 @@ def write(target: Target) -> str:
         "# A stack cannot detach policies it does not own: once it is deployed, remove the",
         "# policies it replaces (listed above) where they are declared, such as the role's own",
         "# template.",
+        *notes,
         *_yaml(template, 0),
     ]
     return "\n".join(lines) + "\n"

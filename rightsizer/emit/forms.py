@@ -4,12 +4,13 @@ IAM counts policy size in characters without whitespace (IAM User Guide, "IAM an
 quotas"): all inline policies of one role together may hold 10,240, one managed policy 6,144,
 and a role has at most 10 managed policies attached by default (20 after a quota increase).
 
-A recommendation within the inline limit is deployed as one inline policy, which replaces all
-of the role's policies. A larger one is split, statement by statement, into
-managed policies of at most 6,144 characters each; a statement too large on its own is split
-by its resources, then by its actions (same effect, same condition, so the union grants what
-the statement did). What cannot be split to fit, or needs more managed policies than a role
-takes by default, is said in `Deployment.problem`.
+A recommendation without statements is deployed as no policy at all (IAM refuses a document
+without one): today's policies are only removed. A recommendation within the inline limit is
+deployed as one inline policy, which replaces all of the role's policies. A larger one is
+split, statement by statement, into managed policies of at most 6,144 characters each; a
+statement too large on its own is split by its resources, then by its actions (same effect,
+same condition, so the union grants what the statement did). What cannot be split to fit, or
+needs more managed policies than a role takes by default, is said in `Deployment.problem`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ INLINE_POLICY_NAME = "rightsized"
 # A statement too large alone is split on these lists (NotAction/NotResource cannot be).
 _SPLITTABLE = ("Resource", "Action")
 
-Form = Literal["inline", "managed"]
+Form = Literal["none", "inline", "managed"]
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,15 @@ class Deployment:
     @property
     def limit(self) -> int:
         """The size limit of each part: the role's inline total, or one managed policy."""
-        return INLINE_POLICY_LIMIT if self.form == "inline" else MANAGED_POLICY_LIMIT
+        return MANAGED_POLICY_LIMIT if self.form == "managed" else INLINE_POLICY_LIMIT
 
     def describe(self) -> str:
         """One line naming the form, the sizes and the IAM limit that applies."""
+        if self.form == "none":
+            return (
+                "no policy: the recommendation holds no statement and IAM refuses a policy "
+                "document without one, so nothing is added and today's policies are only removed"
+            )
         if self.form == "inline":
             return (
                 f"one inline policy {self.parts[0].name!r} of {self.size:,} characters; IAM "
@@ -89,6 +95,8 @@ class Target:
 def deployment(role_name: str, document: Mapping[str, Any]) -> Deployment:
     """The form `document` (the recommended policy of `role_name`) is deployed in."""
     size = policy_size(document)
+    if not document.get("Statement"):
+        return Deployment("none", (), size)
     if size <= INLINE_POLICY_LIMIT:
         return Deployment("inline", (PolicyPart(INLINE_POLICY_NAME, document),), size)
     pieces: list[dict[str, Any]] = []

@@ -1,11 +1,12 @@
 """The recommendation as Terraform: `terraform/<role>.tf`.
 
 An `aws_iam_role_policy` (or, over the inline limit, `aws_iam_policy` parts attached with
-`aws_iam_role_policy_attachment`), and the detachments it replaces as resources, not comments:
-`aws_iam_role_policies_exclusive` and `aws_iam_role_policy_attachments_exclusive` (hashicorp/aws
-5.72 or later) leave the role exactly the policies of this file, so applying it cannot leave
-today's wider grants in place beside the recommendation; an attached policy the IAM snapshot did
-not hold is listed in `policy_arns`, so it stays attached. The policy is a heredoc holding the
+`aws_iam_role_policy_attachment`; or none, for a recommendation without statements), and the
+detachments it replaces as resources, not comments: `aws_iam_role_policies_exclusive` and
+`aws_iam_role_policy_attachments_exclusive` (hashicorp/aws 5.72 or later) leave the role exactly
+the policies of this file, so applying it cannot leave today's wider grants in place beside the
+recommendation; an attached policy the IAM snapshot did not hold is listed in `policy_arns`, so
+it stays attached. The policy is a heredoc holding the
 same JSON as `<role>.policy.json`, with Terraform's template sequences escaped.
 """
 
@@ -61,7 +62,14 @@ def write(target: Target) -> str:
         ]
     lines += [""]
     deployed = target.deployment
+    if deployed.form == "none":
+        lines += [
+            "# The recommendation holds no statement, and IAM refuses a policy without one: this",
+            "# file adds no policy, it only removes today's.",
+            "",
+        ]
     managed: list[str] = []
+    inline: list[str] = []
     if deployed.form == "inline":
         part = deployed.parts[0]
         lines += [
@@ -73,7 +81,7 @@ def write(target: Target) -> str:
             "",
         ]
         inline = [f"aws_iam_role_policy.{name}.name"]
-    else:
+    elif deployed.form == "managed":
         for number, part in enumerate(deployed.parts, start=1):
             policy = f"{name}_{number}"
             managed.append(f"aws_iam_policy.{policy}.arn")
@@ -89,7 +97,6 @@ def write(target: Target) -> str:
                 "}",
                 "",
             ]
-        inline = []
     # Not read, so not replaced: listed, they stay attached.
     managed += [_string(arn) for arn in target.role.missing_policies]
     lines += [

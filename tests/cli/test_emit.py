@@ -568,3 +568,54 @@ def test_the_script_applies_and_rolls_back_leaving_the_unread_policy_attached(
     rolled = _run(script, "rollback", "backup", session=session, cwd=tmp_path)
     assert rolled.returncode == 0, rolled.stderr
     assert _state(session, name) == before
+
+
+# --- a recommendation without statements ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_recommendation_without_statements_only_removes_todays_policies(
+    aws_cli: str,
+    moto: str,
+    copied: Path,
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    """IAM refuses a policy document without statements: no form puts one."""
+    import dataclasses
+
+    from rightsizer.emit import emit_files
+    from rightsizer.model import Analysis
+
+    analysis = Analysis.from_json(outs["moto-prefix"][1])
+    name = THUMBNAILER_ROLE.name  # an inline and two managed policies today
+    (role,) = [r for r in analysis.roles if r.role_name == name]
+    empty = {"Version": "2012-10-17", "Statement": []}
+    role = dataclasses.replace(role, recommended_policy=empty)
+    for path, text in emit_files([(role, name)], FORMS.split(","), analysis.window).items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    resources = _terraform(tmp_path / "terraform" / f"{name}.tf")
+    assert set(resources) == {
+        "aws_iam_role_policies_exclusive",
+        "aws_iam_role_policy_attachments_exclusive",
+    }
+    (inline,) = resources["aws_iam_role_policies_exclusive"].values()
+    assert inline["policy_names"] == []
+    template = tmp_path / "cloudformation" / f"{name}.yaml"
+    assert lint_file(template) == []
+    assert "AWS::IAM" not in template.read_text()
+    for form, extension in (("terraform", "tf"), ("cloudformation", "yaml"), ("cli", "sh")):
+        text = _words(tmp_path / form / f"{name}.{extension}")
+        assert "Form: no policy: the recommendation holds no statement" in text
+    # The script deletes and detaches today's policies, puts nothing, and rolls back.
+    session = _account_session(moto)
+    _create_roles(session, json.loads(copied.read_text()), [name])
+    before = _state(session, name)
+    script = tmp_path / "cli" / f"{name}.sh"
+    applied = _run(script, "apply", "backup", session=session, cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert _state(session, name) == {"inline": {}, "managed": []}
+    rolled = _run(script, "rollback", "backup", session=session, cwd=tmp_path)
+    assert rolled.returncode == 0, rolled.stderr
+    assert _state(session, name) == before
