@@ -70,6 +70,7 @@ def write(target: Target) -> str:
         ]
     managed: list[str] = []
     inline: list[str] = []
+    added: list[str] = []  # the resources that put the recommendation in place
     if deployed.form == "inline":
         part = deployed.parts[0]
         lines += [
@@ -81,10 +82,12 @@ def write(target: Target) -> str:
             "",
         ]
         inline = [f"aws_iam_role_policy.{name}.name"]
+        added = [f"aws_iam_role_policy.{name}"]
     elif deployed.form == "managed":
         for number, part in enumerate(deployed.parts, start=1):
             policy = f"{name}_{number}"
             managed.append(f"aws_iam_policy.{policy}.arn")
+            added.append(f"aws_iam_role_policy_attachment.{policy}")
             lines += [
                 f'resource "aws_iam_policy" "{policy}" {{',
                 f"  name   = {_string(part.name)}",
@@ -99,15 +102,20 @@ def write(target: Target) -> str:
             ]
     # Not read, so not replaced: listed, they stay attached.
     managed += [_string(arn) for arn in target.role.missing_policies]
+    # Terraform runs resources in parallel unless one depends on another: the removals wait for
+    # the recommendation to be in place, so the role never holds less than either.
+    after = [f"  depends_on   = [{', '.join(added)}]"] if added else []
     lines += [
         f'resource "aws_iam_role_policies_exclusive" "{name}" {{',
         f"  role_name    = {role}",
         f"  policy_names = [{', '.join(inline)}]",
+        *after,
         "}",
         "",
         f'resource "aws_iam_role_policy_attachments_exclusive" "{name}" {{',
         f"  role_name   = {role}",
         f"  policy_arns = [{', '.join(managed)}]",
+        *(line.replace("depends_on   =", "depends_on  =") for line in after),
         "}",
     ]
     return "\n".join(lines) + "\n"

@@ -185,6 +185,10 @@ def test_terraform_holds_the_same_policy_as_the_policy_json(
         assert inline["role_name"] == managed["role_name"] == name
         assert managed["policy_arns"] == []
         assert len(inline["policy_names"]) == 1
+        # Terraform removes today's policies only once the recommendation is in place: without
+        # a dependency it would run the removals beside the put.
+        added = [f"${{aws_iam_role_policy.{name}}}"]
+        assert inline["depends_on"] == managed["depends_on"] == added
 
 
 def test_a_policy_variable_is_escaped_for_terraform_and_read_back_as_itself(
@@ -240,6 +244,14 @@ def test_a_recommendation_over_the_inline_limit_is_split_into_managed_policies(
         assert _grants(statements) == _grants(role["recommended_policy"]["Statement"])
         (attached,) = resources["aws_iam_role_policy_attachments_exclusive"].values()
         assert len(attached["policy_arns"]) == len(parts)
+        # Today's policies are removed only once every part is attached.
+        (removed,) = resources["aws_iam_role_policies_exclusive"].values()
+        attachments = [
+            f"${{aws_iam_role_policy_attachment.{resource}}}"
+            for resource in resources["aws_iam_role_policy_attachment"]
+        ]
+        assert len(attachments) == len(parts)
+        assert attached["depends_on"] == removed["depends_on"] == attachments
         text = _words(out / "cli" / f"{name}.sh")
         assert f"Form: {len(parts)} managed policies of" in text
         over = len(parts) > MANAGED_POLICIES_PER_ROLE
