@@ -78,7 +78,8 @@ def fit_size(
                 "message": f"the recommendation is {policy_size(policy)} characters, over the "
                 f"{MANAGED_POLICY_LIMIT} of a managed policy; apply it as an inline policy "
                 f"(up to {INLINE_POLICY_LIMIT} for all of a role's inline policies; --emit "
-                "writes it so) or split it",
+                "writes it so where today's inline policies leave it room, else split into "
+                "managed policies) or split it",
             }
         )
     return Fitted(policy, wanted, given_up, warnings)

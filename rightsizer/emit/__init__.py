@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rightsizer.emit import cli_script, cloudformation, terraform
-from rightsizer.emit.forms import Deployment, Target, deployment
+from rightsizer.emit.forms import INLINE_POLICY_NAME, Deployment, Target, deployment
 from rightsizer.errors import ConfigError
+from rightsizer.iam.policy import policy_size
 from rightsizer.model import RoleAnalysis
 from rightsizer.window import Window
 
@@ -63,7 +64,22 @@ def emit_files(
     for role, base in roles:
         if not forms or role.recommended_policy is None:
             continue
-        deployed = deployment(role.role_name, role.recommended_policy)
+        deployed = deployment(
+            role.role_name,
+            role.recommended_policy,
+            inline_beside=sum(
+                policy_size(policy.document)
+                for policy in role.current_policies
+                if policy.kind == "inline" and policy.name != INLINE_POLICY_NAME
+            ),
+            attached=sum(
+                1
+                for policy in role.current_policies
+                if policy.kind == "managed"
+                and not policy.name.startswith(f"{role.role_name}-{INLINE_POLICY_NAME}-")
+            )
+            + len(role.missing_policies),
+        )
         target = Target(role, base, deployed, _header(role, deployed, window))
         for name in forms:
             form = EMIT_FORMS[name]

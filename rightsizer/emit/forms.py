@@ -5,12 +5,15 @@ quotas"): all inline policies of one role together may hold 10,240, one managed 
 and a role has at most 10 managed policies attached by default (20 after a quota increase).
 
 A recommendation without statements is deployed as no policy at all (IAM refuses a document
-without one): today's policies are only removed. A recommendation within the inline limit is
-deployed as one inline policy, which replaces all of the role's policies. A larger one is
-split, statement by statement, into managed policies of at most 6,144 characters each; a
-statement too large on its own is split by its resources, then by its actions (same effect,
-same condition, so the union grants what the statement did). What cannot be split to fit, or
-needs more managed policies than a role takes by default, is said in `Deployment.problem`.
+without one): today's policies are only removed. It is added before today's policies are
+removed, so the role holds both for a moment: a recommendation within the inline limit beside
+today's inline policies is deployed as one inline policy, which replaces all of the role's
+policies. A larger one, or one that fits only once today's are gone, is split, statement by
+statement, into managed policies of at most 6,144 characters each; a statement too large on
+its own is split by its resources, then by its actions (same effect, same condition, so the
+union grants what the statement did). What cannot be split to fit, or needs more managed
+policies than a role takes by default (today's counted while they are attached), is said in
+`Deployment.problem`.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Deployment:
     parts: tuple[PolicyPart, ...]
     size: int  # of the whole recommendation
     problem: str = ""  # why it cannot be applied as written; "" when it can
+    beside: int = 0  # characters of today's inline policies the role holds while it is added
 
     @property
     def limit(self) -> int:
@@ -73,12 +77,22 @@ class Deployment:
                 "together (whitespace not counted)"
             )
         sizes = ", ".join(f"{part.size:,}" for part in self.parts)
+        if self.size > INLINE_POLICY_LIMIT:
+            why = (
+                f"the recommendation's {self.size:,} characters are over the "
+                f"{INLINE_POLICY_LIMIT:,} IAM allows for a role's inline policies"
+            )
+        else:
+            why = (
+                f"the recommendation's {self.size:,} characters and the {self.beside:,} of "
+                "today's inline policies, which are removed only once it is in place, are "
+                f"together over the {INLINE_POLICY_LIMIT:,} IAM allows for a role's inline "
+                "policies"
+            )
         return (
-            f"{len(self.parts)} managed policies of {sizes} characters: the recommendation's "
-            f"{self.size:,} characters are over the {INLINE_POLICY_LIMIT:,} IAM allows for a "
-            f"role's inline policies; IAM allows {MANAGED_POLICY_LIMIT:,} characters per "
-            f"managed policy (whitespace not counted) and {MANAGED_POLICIES_PER_ROLE} managed "
-            "policies attached to a role by default"
+            f"{len(self.parts)} managed policies of {sizes} characters: {why}; IAM allows "
+            f"{MANAGED_POLICY_LIMIT:,} characters per managed policy (whitespace not counted) "
+            f"and {MANAGED_POLICIES_PER_ROLE} managed policies attached to a role by default"
         )
 
 
@@ -92,12 +106,20 @@ class Target:
     header: tuple[str, ...]  # comment lines every form starts with
 
 
-def deployment(role_name: str, document: Mapping[str, Any]) -> Deployment:
-    """The form `document` (the recommended policy of `role_name`) is deployed in."""
+def deployment(
+    role_name: str, document: Mapping[str, Any], *, inline_beside: int = 0, attached: int = 0
+) -> Deployment:
+    """The form `document` (the recommended policy of `role_name`) is deployed in.
+
+    The recommendation is added before today's policies are removed, so while it is added the
+    role also holds `inline_beside` characters of inline policies (today's, but one named as
+    the recommendation's, which the put replaces) and `attached` managed policies: an inline
+    recommendation that does not fit beside them is deployed as managed policies.
+    """
     size = policy_size(document)
     if not document.get("Statement"):
         return Deployment("none", (), size)
-    if size <= INLINE_POLICY_LIMIT:
+    if size + inline_beside <= INLINE_POLICY_LIMIT:
         return Deployment("inline", (PolicyPart(INLINE_POLICY_NAME, document),), size)
     pieces: list[dict[str, Any]] = []
     problems: list[str] = []
@@ -124,7 +146,15 @@ def deployment(role_name: str, document: Mapping[str, Any]) -> Deployment:
             "may have attached by default: raise the account's quota (up to 20), or analyze "
             "with --granularity prefix, which folds keys into folders until the policy fits"
         )
-    return Deployment("managed", parts, size, "; ".join(problems))
+    elif len(parts) + attached > MANAGED_POLICIES_PER_ROLE:
+        problems.append(
+            f"while it is added, the role holds its {len(parts)} managed policies beside the "
+            f"{attached} attached today, which are detached only once it is in place: over the "
+            f"{MANAGED_POLICIES_PER_ROLE} a role may have attached by default; raise the "
+            "account's quota (up to 20)"
+        )
+    beside = inline_beside if size <= INLINE_POLICY_LIMIT else 0
+    return Deployment("managed", parts, size, "; ".join(problems), beside)
 
 
 def _header(document: Mapping[str, Any]) -> dict[str, Any]:

@@ -254,7 +254,9 @@ def test_a_recommendation_over_the_inline_limit_is_split_into_managed_policies(
         assert attached["depends_on"] == removed["depends_on"] == attachments
         text = _words(out / "cli" / f"{name}.sh")
         assert f"Form: {len(parts)} managed policies of" in text
-        over = len(parts) > MANAGED_POLICIES_PER_ROLE
+        # Today's managed policies stay attached until the parts are: they count too.
+        today = [p for p in role["current_policies"] if p["kind"] == "managed"]
+        over = len(parts) + len(today) > MANAGED_POLICIES_PER_ROLE
         assert ("It cannot be applied as written" in text) == over
         template = (out / "cloudformation" / f"{name}.yaml").read_text()
         assert template.count("AWS::IAM::ManagedPolicy") == len(parts)
@@ -631,3 +633,95 @@ def test_a_recommendation_without_statements_only_removes_todays_policies(
     rolled = _run(script, "rollback", "backup", session=session, cwd=tmp_path)
     assert rolled.returncode == 0, rolled.stderr
     assert _state(session, name) == before
+
+
+# --- adding the recommendation beside today's policies ---------------------------------------
+
+
+def _keys_policy(put_resource: str) -> dict[str, Any]:
+    """A policy of 230 exact keys and one put: just under IAM's inline limit on its own."""
+    keys = [f"arn:aws:s3:::bk/cfg/app-config-{n:04d}.json" for n in range(230)]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": keys},
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": put_resource},
+        ],
+    }
+
+
+@pytest.mark.slow
+def test_a_recommendation_that_does_not_fit_beside_todays_inline_policies_is_managed(
+    aws_cli: str,
+    moto: str,
+    copied: Path,
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    """The recommendation is added before today's inline policy is deleted: both inline would
+    be over the role's 10,240 characters, so IAM would refuse the first step; as managed
+    policies it is added beside today's, which is removed only after."""
+    import dataclasses
+
+    from rightsizer.emit import emit_files
+    from rightsizer.model import Analysis, CurrentPolicy
+
+    today = _keys_policy("*")
+    recommended = _keys_policy("arn:aws:s3:::out-bk/o/*")
+    assert policy_size(recommended) <= INLINE_POLICY_LIMIT
+    assert policy_size(today) + policy_size(recommended) > INLINE_POLICY_LIMIT
+    analysis = Analysis.from_json(outs["moto-prefix"][1])
+    name = "keys-role"
+    role = dataclasses.replace(
+        analysis.roles[0],
+        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
+        role_name=name,
+        current_policies=(CurrentPolicy("p", "inline", None, today),),
+        missing_policies=(),
+        recommended_policy=recommended,
+    )
+    for path, text in emit_files([(role, name)], FORMS.split(","), analysis.window).items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    resources = _terraform(tmp_path / "terraform" / f"{name}.tf")
+    assert "aws_iam_role_policy" not in resources
+    parts = [json.loads(_terraform_text(p["policy"])) for p in resources["aws_iam_policy"].values()]
+    assert _grants([st for part in parts for st in part["Statement"]]) == _grants(
+        recommended["Statement"]
+    )
+    text = _words(tmp_path / "cli" / f"{name}.sh")
+    assert f"Form: {len(parts)} managed policies of" in text
+    assert f"and the {policy_size(today):,} of today's inline policies" in text
+    assert "It cannot be applied as written" not in text
+    # Applied: the parts are attached, then today's inline policy is deleted; rolled back.
+    session = _account_session(moto)
+    iam = setup_client(session.client("iam"))
+    trust = json.loads(copied.read_text())["RoleDetailList"][0]["AssumeRolePolicyDocument"]
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(today))
+    before = _state(session, name)
+    script = tmp_path / "cli" / f"{name}.sh"
+    applied = _run(script, "apply", "backup", session=session, cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    after = _state(session, name)
+    assert after["inline"] == {}
+    assert after["managed"] == [
+        f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}-rightsized-{n}" for n in (1, 2)
+    ]
+    rolled = _run(script, "rollback", "backup", session=session, cwd=tmp_path)
+    assert rolled.returncode == 0, rolled.stderr
+    assert _state(session, name) == before
+
+
+def test_managed_policies_that_do_not_fit_beside_todays_attachments_are_named() -> None:
+    from rightsizer.emit.forms import deployment
+
+    document = _keys_policy("*")
+    document["Statement"] *= 2  # over the inline limit: managed policies
+    parts = len(deployment("r", document).parts)
+    room = MANAGED_POLICIES_PER_ROLE - parts
+    assert deployment("r", document, attached=room).problem == ""
+    deployed = deployment("r", document, attached=room + 1)
+    assert f"holds its {parts} managed policies beside the {room + 1} attached today" in (
+        deployed.problem
+    )
