@@ -55,6 +55,20 @@ def access_of(action: str) -> Access:
 
 
 @lru_cache(maxsize=1)
+def copy_source_events() -> dict[str, tuple[str, ...]]:
+    """The S3 actions a copy needs on its source (mapping rows on `copy_source`), each with the
+    copy events that need it. A copy is a write event whose destination may be any bucket, so
+    the source's reads show only where every bucket's writes are logged."""
+    from rightsizer.mapping import read_mapping
+
+    events: dict[str, set[str]] = defaultdict(set)
+    for row in read_mapping():
+        if row.resource == "copy_source":
+            events[row.action].add(row.event_name)
+    return {action: tuple(sorted(names)) for action, names in events.items()}
+
+
+@lru_cache(maxsize=1)
 def data_event_actions() -> frozenset[str]:
     """S3 actions whose use only data events can show: object-level ones and bucket lists."""
     from rightsizer.mapping import read_mapping
@@ -188,6 +202,7 @@ def _keep_unlogged_data(
     """Keep the data-event actions of grants whose data events the trail does not log."""
     where: Sequence[str | None] = regions or [None]
     data_actions = data_event_actions()
+    copy_events = copy_source_events()
     for index, allow in allows:
         grant = allow.grant
         if grant.except_resources:
@@ -205,18 +220,20 @@ def _keep_unlogged_data(
             and allow.applies_to(a)
         ]
         for action in actions:
+            # Read where the grant reaches; a copy's source read is logged as the copy, a write.
+            copies = copy_events.get(action, ())
             for region in where:
                 verdict = coverage.check(account, region, bucket, prefix, access_of(action))
+                why = verdict.reason
+                for event in copies if verdict.status == "covered" else ():
+                    verdict = coverage.check(account, region, "*", "", "write", event)
+                    why = f"copies ({', '.join(copies)}) read their source in write data events "
+                    why += f"of any destination bucket: {verdict.reason}"
+                    if verdict.status == "unknown":
+                        break
                 if verdict.status == "unknown":
                     hole = verdict.hole
-                    kept.keep(
-                        index,
-                        allow,
-                        [action],
-                        Code.COVERAGE_UNKNOWN,
-                        verdict.reason,
-                        warn=hole is None,
-                    )
+                    kept.keep(index, allow, [action], Code.COVERAGE_UNKNOWN, why, warn=hole is None)
                     if hole is not None:
                         kept.holes.add(hole)
                     break

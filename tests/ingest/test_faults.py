@@ -90,8 +90,15 @@ def test_unicode_keys_flow_into_a_policy_that_allows_exactly_them(tmp_path: Path
             "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role_arn}},
         },
     )  # fmt: skip
+    # Another principal's write: writes are logged too, so the copy-source reads a copy (a
+    # write event) would show are covered.
+    write = make_record(
+        "other-write", WHEN, eventSource="s3.amazonaws.com", eventName="PutObject",
+        eventCategory="Data", readOnly=False, requestParameters={"bucketName": "c", "key": "k"},
+        resources=[{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::c/k"}],
+    )  # fmt: skip
     root = tmp_path / "logs"
-    write_log(root, log_key(WHEN), [record])
+    write_log(root, log_key(WHEN), [record, write])
     db = tmp_path / "store.duckdb"
     run_ingest(root, db)
     snapshot = snapshot_from_pages([{"RoleDetailList": [{

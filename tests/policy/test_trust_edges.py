@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 from usage_events import (
     ACCOUNT,
@@ -124,6 +125,7 @@ def test_calls_through_an_access_point_are_granted_on_the_access_point(tmp_path:
             ],
         )
     )
+    records.append(someone_writes())  # copies are writes: logged, they could show a read
     role = analyze_records(tmp_path, records, FULL)
     # IAM authorizes these calls on the access point's ARN, not the bucket's.
     assert allows(role, "s3:GetObject", f"{AP}/object/daily/2026-10-01.csv")
@@ -329,6 +331,75 @@ def test_selectors_of_a_trail_whose_logs_were_not_read_show_no_data_use(tmp_path
         w["code"] == "coverage-unknown" and "the store holds none" in w["message"]
         for w in role["warnings"]
     )
+
+
+READS_LOGGED = {
+    "basic ReadOnly": {
+        "EventSelectors": [
+            {
+                "ReadWriteType": "ReadOnly",
+                "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}],
+            }
+        ]
+    },
+    "advanced readOnly": {
+        "AdvancedEventSelectors": [
+            {
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Data"]},
+                    {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+                    {"Field": "readOnly", "Equals": ["true"]},
+                ]
+            }
+        ]
+    },
+    "inferred from reads alone": None,
+}
+
+
+@pytest.mark.parametrize("selectors", READS_LOGGED.values(), ids=READS_LOGGED.keys())
+def test_where_writes_are_not_logged_a_copy_source_read_stays_unknown(
+    tmp_path: Path, selectors: dict[str, Any] | None
+) -> None:
+    # A copy is a write event: a role may read `src` only through copies the trail drops.
+    get = s3_event(
+        "GetObject",
+        {"bucketName": "x", "key": "cfg/a.json"},
+        resources=object_resources("x", "cfg/a.json"),
+    )
+    source = {
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:GetObjectTagging"],
+        "Resource": "arn:aws:s3:::src/*",
+    }
+    destination = {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::dst/*"}
+    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}
+    role = analyze_records(
+        tmp_path,
+        [get],
+        source,
+        destination,
+        read,
+        selectors=selectors,
+    )
+    assert allows(role, "s3:GetObject", "arn:aws:s3:::src/in/f.csv")
+    assert allows(role, "s3:GetObjectTagging", "arn:aws:s3:::src/in/f.csv")
+    assert allows(role, "s3:PutObject", "arn:aws:s3:::dst/out/f.csv")
+    unknown = {(u["action"], u["resource"]): u["reason"] for u in role["unknown"]}
+    assert "copies (CopyObject, UploadPartCopy)" in unknown[("s3:GetObject", "arn:aws:s3:::src/*")]
+    assert "coverage-unknown" in codes(role)
+
+
+def test_where_every_write_is_logged_an_unused_copy_source_read_goes(tmp_path: Path) -> None:
+    get = s3_event(
+        "GetObject",
+        {"bucketName": "x", "key": "cfg/a.json"},
+        resources=object_resources("x", "cfg/a.json"),
+    )
+    source = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::src/*"}
+    role = analyze_records(tmp_path, [get, someone_writes()], source)
+    assert not allows(role, "s3:GetObject", "arn:aws:s3:::src/in/f.csv")
+    assert role["unknown"] == []
 
 
 def test_an_account_without_logs_keeps_every_s3_grant(tmp_path: Path) -> None:
