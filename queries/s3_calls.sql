@@ -10,6 +10,7 @@
 -- Columns (only those later queries read: the table holds every call of the window for the
 -- whole analysis): event_id, event_time, role_arn (sessionIssuer.arn, else the identity ARN),
 --   function_name (the session name), region, event_source, event_name, copy_source_arn,
+--   source_unplaced (the call reads a copy source the record names in no form read here),
 --   auth_object_arn, auth_bucket_arn and auth_objects_base (the ARNs IAM authorizes the call
 --   on: the access point's when it went through one, else the object's and the bucket's; the
 --   base of its objects), needs STRUCT(action, resource)[] (sorted by action), unresolved
@@ -338,6 +339,7 @@ flagged AS MATERIALIZED (
         b.object_arn,
         'arn:' || b.partition_name || ':s3:::' || b.bucket_name AS bucket_arn,
         b.copy_source_arn,
+        b.copy_source IS NOT NULL AS names_copy_source,
         nullif(b.access_point_arn, '') AS access_point_arn,
         b.error_code,
         b.error_message,
@@ -404,6 +406,7 @@ targeted AS (
     SELECT
         f.*,
         x.known,
+        x.rules,
         list_transform(
             x.rules,
             lambda m: CAST(
@@ -444,6 +447,12 @@ SELECT
     t.event_source,
     t.event_name,
     t.copy_source_arn,
+    -- A copy source read whose object the record does not name (or names in a form not read
+    -- here): a mapped copy's source actions, or an unmapped call's x-amz-copy-source.
+    t.copy_source_arn IS NULL AND (
+        t.names_copy_source
+        OR coalesce(list_contains(list_transform(t.rules, lambda m: m.kind), 'copy_source'), FALSE)
+    ) AS source_unplaced,
     t.auth_object_arn,
     t.auth_bucket_arn,
     t.auth_objects_base,

@@ -11,8 +11,8 @@ The kinds of "cannot tell":
   region: the role may have called from one its logged calls do not show), and log files of
   the account skipped as unreadable: every S3 grant is kept;
 - `unmodeled-calls`: successful calls whose IAM requests the mapping cannot derive (an S3 event
-  name it does not know, a record without the resource, another S3 service): every grant that
-  could have authorized them is kept;
+  name it does not know, a record without the resource or the copy source, another S3
+  service, a batch DeleteObjects): every grant that could have authorized them is kept;
 - `policy-variable`: a grant whose resource names a policy variable (`${aws:PrincipalTag/team}`)
   takes its value from each request's context, which the logs do not record: it is kept as it
   is.
@@ -44,6 +44,7 @@ _UNMODELED_WHY = {
     "no_mapping": "rightsizer's mapping table (rightsizer/data/s3_event_actions.csv) does not "
     "know this S3 event",
     "no_resource": "the records do not show the resource of {actions}",
+    "no_copy_source": "the records do not name the copy source they read ({actions})",
     "other_s3_service": "rightsizer does not map {source} events",
 }
 

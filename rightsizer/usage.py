@@ -119,7 +119,9 @@ class UnmodeledCall:
     """Authorized calls whose IAM requests the mapping cannot fully derive (queries/unmodeled.sql).
 
     `status` is 'no_mapping', 'no_resource' (then `actions` lists the actions whose resource the
-    record lacks) or 'other_s3_service'; `resource` is the bucket or access point when known.
+    record lacks), 'no_copy_source' (a copy whose source the record does not name: `actions`
+    are those a copy source needs) or 'other_s3_service'; `resource` is the bucket or access
+    point when known (for an unmapped call naming a copy source, the source's).
     """
 
     event_source: str

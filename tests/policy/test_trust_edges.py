@@ -402,6 +402,53 @@ def test_where_every_write_is_logged_an_unused_copy_source_read_goes(tmp_path: P
     assert role["unknown"] == []
 
 
+def copy_to_dst(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """A CopyObject into dst/out/f.csv, its resources the destination object alone; and other
+    principals' reads and writes: the region logs both."""
+    copy = s3_event(
+        "CopyObject",
+        {"bucketName": "dst", "key": "out/f.csv", **request},
+        resources=object_resources("dst", "out/f.csv"),
+        read_only=False,
+    )
+    someone_reads = {**someone_writes(), "eventName": "GetObject", "readOnly": True}
+    return [copy, someone_writes(), someone_reads]
+
+
+SOURCE_READS = {
+    "Effect": "Allow",
+    "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+    "Resource": "arn:aws:s3:::src/*",
+}
+DESTINATION = {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::dst/*"}
+
+
+def test_a_copy_whose_record_names_no_source_keeps_every_source_read(tmp_path: Path) -> None:
+    # Real records of this shape exist: a CopyObject without x-amz-copy-source.
+    role = analyze_records(tmp_path, copy_to_dst({}), SOURCE_READS, DESTINATION)
+    # The source could be any object: the reads are kept where today's grants put them.
+    assert allows(role, "s3:GetObject", "arn:aws:s3:::src/archive/f.csv")
+    assert allows(role, "s3:GetObjectVersion", "arn:aws:s3:::src/archive/f.csv")
+    assert not allows(role, "s3:PutObject", "arn:aws:s3:::dst/elsewhere/f.csv")
+    assert "unmodeled-calls" in codes(role)
+    unknown = {(u["action"], u["resource"]): u["reason"] for u in role["unknown"]}
+    assert "do not name the copy source" in unknown[("s3:GetObject", "arn:aws:s3:::src/*")]
+    assert role["replay"]["incomplete"] == 1
+
+
+def test_an_unmapped_call_naming_a_copy_source_keeps_the_grants_on_the_source(
+    tmp_path: Path,
+) -> None:
+    records = copy_to_dst({"x-amz-copy-source": "/src/in/f.csv?versionId=3"})
+    records[0]["eventName"] = "copyObject"  # a spelling the mapping table does not know
+    source = {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::src/*"}
+    other = {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::other/*"}
+    role = analyze_records(tmp_path, records, source, DESTINATION, other)
+    assert allows(role, "s3:GetObjectVersion", "arn:aws:s3:::src/in/f.csv")
+    assert allows(role, "s3:PutObject", "arn:aws:s3:::dst/out/f.csv")
+    assert not allows(role, "s3:GetObject", "arn:aws:s3:::other/k")
+
+
 def test_an_account_without_logs_keeps_every_s3_grant(tmp_path: Path) -> None:
     elsewhere = "arn:aws:iam::444455556666:role/service-role/quiet-role"
     # The store only holds another account's events.
