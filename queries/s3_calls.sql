@@ -240,6 +240,10 @@ resolved AS (
         s.*,
         CASE
             WHEN s.source_path LIKE 'arn:%' THEN s.source_path
+            -- An access point alias (names ending -s3alias or --ol-s3, which buckets may not
+            -- use) does not say which access point: the source stays unknown.
+            WHEN regexp_matches(split_part(s.source_path, '/', 1), '(-s3alias|--ol-s3)$')
+                THEN NULL
             WHEN strpos(s.source_path, '/') > 1
                 THEN 'arn:' || s.partition_name || ':s3:::' || s.source_path
         END AS copy_source_arn

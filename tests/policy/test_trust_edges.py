@@ -436,6 +436,17 @@ def test_a_copy_whose_record_names_no_source_keeps_every_source_read(tmp_path: P
     assert role["replay"]["incomplete"] == 1
 
 
+def test_a_copy_source_named_by_an_access_point_alias_stays_unknown(tmp_path: Path) -> None:
+    # An alias does not say which access point IAM authorizes the read on.
+    alias = "reports-ap-hrzrlukc5m36ft7okagglf3gmwluquse1b-s3alias"
+    records = copy_to_dst({"x-amz-copy-source": f"{alias}/in/a.csv"})
+    through_ap = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{AP}/object/*"}
+    role = analyze_records(tmp_path, records, through_ap, DESTINATION)
+    assert allows(role, "s3:GetObject", f"{AP}/object/in/a.csv")
+    assert not any(alias in u["resource"] for u in role["used"])
+    assert "unmodeled-calls" in codes(role)
+
+
 def test_an_unmapped_call_naming_a_copy_source_keeps_the_grants_on_the_source(
     tmp_path: Path,
 ) -> None:
