@@ -253,17 +253,39 @@ resolved AS (
 objects AS (
     SELECT
         r.*,
-        -- The request's object: the first logged object ARN that is not the copy source.
-        list_filter(
-            r.resources,
-            lambda x: x.type = 'AWS::S3::Object'
-                AND x.arn IS NOT NULL
-                AND x.arn IS DISTINCT FROM r.copy_source_arn
-        )[1].arn AS logged_object_arn,
+        -- The request's object: for a copy, the logged object ARN its bucketName and key name
+        -- (the source may be listed too, first, in another form than x-amz-copy-source); else
+        -- the first logged object ARN that is not the copy source.
+        coalesce(
+            CASE
+                WHEN r.copy_source IS NOT NULL
+                    THEN list_filter(
+                        r.resources,
+                        lambda x: x.type = 'AWS::S3::Object'
+                            AND x.arn = 'arn:' || r.partition_name || ':s3:::'
+                            || (r.rp ->> '$.bucketName') || '/' || (r.rp ->> '$.key')
+                    )[1].arn
+            END,
+            list_filter(
+                r.resources,
+                lambda x: x.type = 'AWS::S3::Object'
+                    AND x.arn IS NOT NULL
+                    AND x.arn IS DISTINCT FROM r.copy_source_arn
+            )[1].arn
+        ) AS logged_object_arn,
         -- A call through an access point is authorized on the access point's ARN (S3 User
         -- Guide, access points and IAM policies); its record lists it among the resources, and
         -- an SDK call may name it as the bucket.
+        -- A copy may list its source's access point as well: another one is the destination's.
+        -- With only the source's listed, the destination is read as going through it too (the
+        -- reading the shape of real records cannot yet rule out).
         coalesce(
+            list_filter(
+                r.resources,
+                lambda x: x.type = 'AWS::S3::AccessPoint'
+                    AND x.arn LIKE 'arn:%'
+                    AND r.copy_source_arn NOT LIKE x.arn || '/object/%'
+            )[1].arn,
             list_filter(
                 r.resources, lambda x: x.type = 'AWS::S3::AccessPoint' AND x.arn LIKE 'arn:%'
             )[1].arn,

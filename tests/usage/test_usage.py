@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from usage_events import (
@@ -168,6 +169,52 @@ def test_a_copy_logged_with_both_objects_writes_the_destination(tmp_path: Path) 
         ("s3:GetObject", "arn:aws:s3:::b/orig.md"),
         ("s3:PutObject", "arn:aws:s3:::b/copy.md"),
         ("s3:PutObjectAcl", "arn:aws:s3:::b/copy.md"),
+    }
+
+
+SOURCE_AP = "arn:aws:s3:us-east-1:111122223333:accesspoint/src-ap"
+
+
+def _copy_from_source_ap(resources: list[dict[str, str]]) -> dict[str, Any]:
+    """A copy of the source access point's in/a.csv into dst/out/a.csv."""
+    source = f"{SOURCE_AP}/object/in/a.csv".replace(":", "%3A").replace("/", "%2F")
+    return s3_event(
+        "CopyObject",
+        {"bucketName": "dst", "key": "out/a.csv", "x-amz-copy-source": source},
+        resources=resources,
+        read_only=False,
+    )
+
+
+def test_a_copy_listing_its_source_first_in_bucket_form_writes_the_named_destination(
+    tmp_path: Path,
+) -> None:
+    record = _copy_from_source_ap(
+        [
+            {"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::src/in/a.csv"},
+            *object_resources("dst", "out/a.csv"),
+        ]
+    )
+    assert needs_of(tmp_path, record) == {
+        ("s3:GetObject", f"{SOURCE_AP}/object/in/a.csv"),
+        ("s3:PutObject", "arn:aws:s3:::dst/out/a.csv"),
+    }
+
+
+def test_a_copy_listing_both_access_points_writes_through_the_destination_one(
+    tmp_path: Path,
+) -> None:
+    destination_ap = "arn:aws:s3:us-east-1:111122223333:accesspoint/dst-ap"
+    record = _copy_from_source_ap(
+        [
+            {"accountId": "111122223333", "type": "AWS::S3::AccessPoint", "ARN": SOURCE_AP},
+            *object_resources("dst", "out/a.csv"),
+            {"accountId": "111122223333", "type": "AWS::S3::AccessPoint", "ARN": destination_ap},
+        ]
+    )
+    assert needs_of(tmp_path, record) == {
+        ("s3:GetObject", f"{SOURCE_AP}/object/in/a.csv"),
+        ("s3:PutObject", f"{destination_ap}/object/out/a.csv"),
     }
 
 
