@@ -17,7 +17,7 @@ are kept and marked unknown. Every non-S3 statement and every Deny is carried ov
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -110,9 +110,7 @@ def recommend(
         precision_given_up=fitted.given_up,
         warnings=[
             *carried.warnings,
-            *placed.warnings(
-                varied=any(w["code"] == Code.POLICY_VARIABLE for w in unknown.warnings)
-            ),
+            *placed.warnings(_other_allowers(role, unknown)),
             *unknown.warnings,
             *_boundary_warnings(role),
             *fitted.warnings,
@@ -138,18 +136,18 @@ class _Placed:
     # DeleteObjects) that today's grants allow only in part: kept where they reach (step 3)
     keys_not_logged: list[tuple[str, str, int]] = field(default_factory=list)
 
-    def warnings(self, *, varied: bool) -> list[dict[str, str]]:
-        """Why some used permissions are not in the policy, or only as exact keys; `varied`:
-        a grant naming a policy variable is kept as it is (and may be what allowed them)."""
+    def warnings(self, allowers: Sequence[str]) -> list[dict[str, str]]:
+        """Why some used permissions are not in the policy, or only as exact keys; `allowers`:
+        what else than a bucket policy may have allowed those not granted (_other_allowers)."""
         warnings = []
         if self.not_granted:
-            who = "a grant kept as it is for its policy variable, or a bucket policy"
+            who = ", or ".join([*allowers, "a bucket policy"])
             warnings.append(
                 {
                     "code": Code.NOT_GRANTED_BY_IDENTITY_POLICY,
                     "message": f"{len(self.not_granted)} used permission(s) are not granted by "
-                    f"the role's identity policies ({who if varied else 'a bucket policy'} "
-                    "allowed them); they are reported, not added",
+                    f"the role's identity policies as the snapshot shows them ({who} allowed "
+                    "them); they are reported, not added",
                 }
             )
         warnings.extend(
@@ -409,6 +407,17 @@ def _place(
         return None
     cover = current.cover_under(action, exact, condition)
     return (exact, cover) if cover is not None else None
+
+
+def _other_allowers(role: Role, unknown: _Unknown) -> list[str]:
+    """Grants of the role the analysis cannot read that may allow what it finds not granted:
+    they are kept, so those calls stay allowed."""
+    found = []
+    if any(w["code"] == Code.POLICY_VARIABLE for w in unknown.warnings):
+        found.append("a grant kept as it is for its policy variable")
+    if role.missing_policies:
+        found.append("an attached policy the snapshot lacks, left attached")
+    return found
 
 
 def _boundary_warnings(role: Role) -> list[dict[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,18 @@ def test_fitting_never_lifts_a_grant_into_a_folder_held_only_under_a_condition()
     assert actions == ("s3:GetObject",) and set(resources) == set(folders)
     assert rec.precision_given_up == []
     assert [w["code"] for w in rec.warnings] == ["policy-too-large"]
+
+
+def test_used_permissions_a_missing_policy_may_grant_are_not_blamed_on_a_bucket_policy() -> None:
+    narrow = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other/*"}
+    missing = ("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",)
+    lacking = dataclasses.replace(role(narrow), missing_policies=missing)
+    rec = recommend(lacking, usage(("s3:GetObject", KEYS[0])), COVERED)
+    (note,) = [w for w in rec.warnings if w["code"] == "not-granted-by-identity-policy"]
+    assert (
+        "(an attached policy the snapshot lacks, left attached, or a bucket policy"
+        in (note["message"])
+    )
 
 
 # --- properties -----------------------------------------------------------------------------
