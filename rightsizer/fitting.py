@@ -3,19 +3,21 @@
 Today's statements whose grants the recommendation keeps whole survive as they are
 (rightsizer.stable); the rest of the wanted (resource, condition) → actions are grouped into one
 statement per action set, in a deterministic order. While the document is over the limit, its
-deepest object prefixes move one folder up where today's grants still cover the wider one;
-`--granularity object` never trades exact keys for prefixes.
+deepest object prefixes move one folder up where today's grants still cover the wider one, and
+when none can, each grant moves into today's grant that holds it; `--granularity object` never
+trades exact keys for prefixes.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rightsizer.current import CurrentGrants
 from rightsizer.findings import Code
+from rightsizer.iam.containment import as_2012, within
 from rightsizer.iam.policy import PolicyDocument, Statement, policy_size
 from rightsizer.iam.s3 import S3Resource
 from rightsizer.prefixes import coarsen
@@ -52,8 +54,14 @@ def fit_size(
     warnings: list[dict[str, str]] = []
     policy = _assemble(wanted, carried, current.statements)
     while policy_size(policy) > size_limit:
-        # Object granularity promises exact keys: never trade them for prefixes.
-        coarser = None if granularity == "object" else _coarsen_once(current, wanted, given_up)
+        # Object granularity promises exact keys: never trade them for prefixes. The last
+        # resort is today's own grant: it fits today, so it fits with fewer of its kind.
+        coarser = (
+            None
+            if granularity == "object"
+            else _coarsen_once(current, wanted, given_up)
+            or _widen_to_today(current, wanted, given_up)
+        )
         if coarser is None:
             how = (
                 "as exact keys; use --granularity prefix or"
@@ -122,6 +130,34 @@ def _assemble(
             )
         )
     return arrange(today, [*survivors.statements, *statements, *carried])
+
+
+def _widen_to_today(
+    current: CurrentGrants, wanted: Wanted, given_up: list[dict[str, str]]
+) -> Wanted | None:
+    """Move grants into the grant of today that holds them (their actions, under no condition
+    or the same one) where two or more of them meet there: the widest the recommendation may
+    go, no wider than today, and shorter."""
+    holder: dict[tuple[str, str | None], str] = {}
+    for (resource, condition), actions in wanted.items():
+        for allow in current.allows:
+            grant = allow.grant
+            if grant.except_resources or allow.condition not in (None, condition):
+                continue
+            if all(allow.applies_to(a) for a in actions) and within(
+                resource, grant.resource, variables=allow.variables
+            ):
+                holder[(resource, condition)] = as_2012(grant.resource, allow.variables)
+                break
+    meeting = Counter((new, condition) for (_, condition), new in holder.items())
+    out: Wanted = defaultdict(set)
+    for (resource, condition), actions in wanted.items():
+        new = holder.get((resource, condition), resource)
+        if new != resource and meeting[(new, condition)] > 1:
+            given_up.append({"from": resource, "to": new})
+            resource = new
+        out[(resource, condition)] |= actions
+    return out if len(out) < len(wanted) else None
 
 
 def _coarsen_once(

@@ -244,6 +244,25 @@ def test_used_permissions_a_missing_policy_may_grant_are_not_blamed_on_a_bucket_
     )
 
 
+def test_when_nothing_else_fits_grants_move_into_today_s_grant_that_holds_them() -> None:
+    # 600 buckets' folders are over IAM's limit, and today's one pattern holds them all.
+    today = {
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:PutObject"],
+        "Resource": "arn:aws:s3:::bucket-number-*/in/*",
+    }
+    keys = [f"arn:aws:s3:::bucket-number-{b:04d}/in/f.csv" for b in range(600)]
+    rec = recommend(role(today), usage(*[("s3:GetObject", k) for k in keys]), COVERED)
+    assert s3_statements(rec.policy) == [
+        (("s3:GetObject",), ("arn:aws:s3:::bucket-number-*/in/*",))
+    ]
+    assert "policy-too-large" not in {w["code"] for w in rec.warnings}
+    assert {r["to"] for r in rec.precision_given_up} == {"arn:aws:s3:::bucket-number-*/in/*"}
+    assert replay(
+        rec.policy, role(today).policies, usage(*[("s3:GetObject", k) for k in keys]).used
+    ).ok
+
+
 # --- properties -----------------------------------------------------------------------------
 
 ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion"]
@@ -366,7 +385,7 @@ def granted_objects(policy: PolicyDocument) -> set[tuple[str, str]]:
         for actions, resources in s3_statements(policy)
         for a in actions
         for r in resources
-        if (parsed := S3Resource.parse(r)) is not None and parsed.key is not None
+        if (parsed := S3Resource.parse(r)) is not None and parsed.reach() != "buckets"
     }
 
 
