@@ -66,7 +66,7 @@ def fit_size(
             how = (
                 "as exact keys; use --granularity prefix or"
                 if granularity == "object"
-                else "even at bucket level;"
+                else "even with each grant as wide as today's grants allow;"
             )
             warnings.append(
                 {

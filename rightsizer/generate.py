@@ -31,6 +31,7 @@ from rightsizer.iam.arn import parse_arn
 from rightsizer.iam.containment import as_2012, within
 from rightsizer.iam.matching import escape_resource
 from rightsizer.iam.policy import (
+    Decision,
     PolicyDocument,
     Statement,
 )
@@ -135,6 +136,16 @@ class _Placed:
     # (action, `base/*`, calls): objects of a bucket whose keys the calls do not log (a batch
     # DeleteObjects) that today's grants allow only in part: kept where they reach (step 3)
     keys_not_logged: list[tuple[str, str, int]] = field(default_factory=list)
+    under_deny: int = 0  # of `not_granted`, those a Deny of today matches
+
+    def _under_deny(self) -> str:
+        if not self.under_deny:
+            return ""
+        return (
+            f"; {self.under_deny} of them match a Deny of today's policies, which no bucket "
+            "policy overrides: the policies changed during the window, or the snapshot is "
+            "older than those calls"
+        )
 
     def warnings(self, allowers: Sequence[str]) -> list[dict[str, str]]:
         """Why some used permissions are not in the policy, or only as exact keys; `allowers`:
@@ -147,7 +158,7 @@ class _Placed:
                     "code": Code.NOT_GRANTED_BY_IDENTITY_POLICY,
                     "message": f"{len(self.not_granted)} used permission(s) are not granted by "
                     f"the role's identity policies as the snapshot shows them ({who} allowed "
-                    "them); they are reported, not added",
+                    f"them){self._under_deny()}; they are reported, not added",
                 }
             )
         warnings.extend(
@@ -239,6 +250,7 @@ def _place_key(
             placed.not_granted.append(
                 {"action": use.action, "resource": resource, "count": use.count}
             )
+            placed.under_deny += current.today(use.action, resource) is Decision.DENY
         return
     for where, cover in spots:
         if obj and use.fragile and where == obj.exact:

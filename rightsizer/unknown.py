@@ -304,8 +304,10 @@ def _keep_for_unmodeled(
         return  # those services' grants are kept whole (generate: the S3 family)
     actions = list(call.actions)
     if call.status == "no_mapping":
-        # The same-named action where the catalog has one; else every S3 action (empty list).
-        actions = expand_s3_actions(f"s3:{call.event_name}")
+        # On the bucket it names, every S3 action (empty list): an API may need more than its
+        # namesake (UpdateObjectEncryption needs s3:PutObject too). With no bucket named, the
+        # same-named action where the catalog has one, else every S3 action.
+        actions = [] if call.resource else expand_s3_actions(f"s3:{call.event_name}")
     why = _UNMODELED_WHY[call.status].format(actions=", ".join(actions), source=call.event_source)
     reason = (
         f"{call.count} successful {call.event_name} call(s) cannot be checked ({why}; "

@@ -263,6 +263,17 @@ def test_when_nothing_else_fits_grants_move_into_today_s_grant_that_holds_them()
     ).ok
 
 
+def test_a_used_permission_today_s_deny_matches_is_not_blamed_on_a_bucket_policy() -> None:
+    deny = {"Effect": "Deny", "Action": "s3:GetObject", "Resource": KEYS[0]}
+    rec = recommend(role(FULL_ACCESS, deny), usage(("s3:GetObject", KEYS[0])), COVERED)
+    assert rec.not_granted == [{"action": "s3:GetObject", "resource": KEYS[0], "count": 1}]
+    (note,) = [w for w in rec.warnings if w["code"] == "not-granted-by-identity-policy"]
+    assert (
+        "1 of them match a Deny of today's policies, which no bucket policy overrides"
+        in (note["message"])
+    )
+
+
 # --- properties -----------------------------------------------------------------------------
 
 ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion"]

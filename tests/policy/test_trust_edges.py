@@ -741,3 +741,24 @@ def test_a_batch_delete_keeps_today_s_delete_grants_in_its_bucket(tmp_path: Path
     assert ("s3:DeleteObject", tmp) in {(u["action"], u["resource"]) for u in role["unknown"]}
     assert "unmodeled-calls" in codes(role)
     assert "not-granted-by-identity-policy" not in codes(role)
+
+
+def test_an_unmapped_call_on_a_bucket_keeps_every_s3_action_there_not_only_its_namesake(
+    tmp_path: Path,
+) -> None:
+    # UpdateObjectEncryption needs s3:PutObject besides s3:UpdateObjectEncryption (S3 API
+    # Reference): an API the table does not know may need more than its namesake.
+    records = [
+        s3_event(
+            "UpdateObjectEncryption",
+            {"bucketName": "newapi", "key": "k/f.txt"},
+            resources=object_resources("newapi", "k/f.txt"),
+            read_only=False,
+        ),
+        *reads("other", ["in/a.csv"]),
+    ]
+    role = analyze_records(tmp_path, records, FULL)
+    assert "unmodeled-calls" in codes(role)
+    assert allows(role, "s3:PutObject", "arn:aws:s3:::newapi/k/f.txt")
+    assert allows(role, "s3:UpdateObjectEncryption", "arn:aws:s3:::newapi/k/f.txt")
+    assert not allows(role, "s3:PutObject", "arn:aws:s3:::elsewhere/k")
