@@ -14,7 +14,7 @@ from typing import Any
 
 from rightsizer.findings import Code
 from rightsizer.iam.matching import action_matches
-from rightsizer.iam.policy import Statement, grants
+from rightsizer.iam.policy import Statement, grants, statement_as_2012
 from rightsizer.iam.s3 import could_be_s3, is_s3_action, s3_family_service
 from rightsizer.iam.snapshot import Role
 
@@ -34,7 +34,7 @@ def carry_over(role: Role) -> Carried:
     out_of_scope: list[dict[str, Any]] = []
     warnings: list[dict[str, str]] = []
     for label, doc in role.policy_sources:
-        for st in doc.statements:
+        for st in (statement_as_2012(s, doc.reads_variables) for s in doc.statements):
             if st.effect == "Deny":
                 carried.append(st)
                 out_of_scope.append(_scope_entry(label, st, "deny statement kept unchanged"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rightsizer.iam.containment import may_overlap, within
 from rightsizer.iam.matching import action_matches
-from rightsizer.iam.policy import Evaluator, Grant, Statement, grants
+from rightsizer.iam.policy import Evaluator, Grant, Statement, grants, statement_as_2012
 from rightsizer.iam.s3 import could_be_s3
 from rightsizer.iam.snapshot import Role
 
@@ -53,8 +53,13 @@ class CurrentGrants:
         # evidently met the conditions of any conditional Deny, hence "ignore".
         self.today = Evaluator(role.policies, conditional_deny="ignore")
         self.allows: list[HeldAllow] = []
-        # Every statement of today, in the order of the merged document the diff compares with.
-        self.statements = tuple(st for doc in role.policies for st in doc.statements)
+        # Every statement of today, in the order of the merged document the diff compares with,
+        # as a 2012 document writes it (the recommendation is one).
+        self.statements = tuple(
+            statement_as_2012(st, doc.reads_variables)
+            for doc in role.policies
+            for st in doc.statements
+        )
         # Today's Denies as `today` reads them (unconditional only), with their documents'
         # reading of `${...}`.
         self._denies: list[tuple[Statement, bool]] = []
@@ -64,7 +69,11 @@ class CurrentGrants:
             for grant in grants(doc):
                 if grant.effect == "Allow":
                     self.allows.append(
-                        HeldAllow(grant, doc.statements[grant.statement_index], variables)
+                        HeldAllow(
+                            grant,
+                            statement_as_2012(doc.statements[grant.statement_index], variables),
+                            variables,
+                        )
                     )
             self._denies.extend(
                 (st, variables)

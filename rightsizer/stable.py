@@ -10,7 +10,6 @@ as `ReadAppConfig` never churns into a generated one.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,8 +38,7 @@ def surviving(today: Sequence[Statement], wanted: Wanted) -> Survivors:
     for st in today:
         if not _plain_s3_allow(st):
             continue
-        condition = json.dumps(st.condition, sort_keys=True) if st.condition else None
-        keys = [(resource, condition) for resource in st.resources or ()]
+        keys = [(resource, st.condition_key) for resource in st.resources or ()]
         if all(a.lower() in wanted_lower.get(key, {}) for key in keys for a in st.actions or ()):
             kept.append(st)
             for key in keys:

@@ -23,6 +23,7 @@ element of a statement, and tests/iam/test_iam_simulate.py judges them as one en
 from __future__ import annotations
 
 import copy
+import dataclasses
 import enum
 import json
 import urllib.parse
@@ -133,6 +134,34 @@ class Statement:
     def condition_key(self) -> str | None:
         """The Condition as canonical JSON (None: none), to tell conditions apart."""
         return json.dumps(self.condition, sort_keys=True) if self.condition else None
+
+
+def statement_as_2012(st: Statement, variables: bool) -> Statement:
+    """`st` as a 2012-10-17 document must write it to mean what it means in its own. A document
+    that reads no variables (2008-10-17, or no Version) reads `${...}` as text; in 2012 that
+    text would be a variable, so every `$` of a Resource, NotResource or Condition value is
+    escaped as `${$}`."""
+    if variables:
+        return st
+
+    def escaped(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("$", "${$}")
+        if isinstance(value, list | tuple):
+            return type(value)(escaped(v) for v in value)
+        if isinstance(value, dict):
+            return {k: escaped(v) for k, v in value.items()}
+        return value
+
+    parts = (st.resources, st.not_resources, st.condition)
+    if "$" not in json.dumps(parts):
+        return st
+    return dataclasses.replace(
+        st,
+        resources=escaped(st.resources),
+        not_resources=escaped(st.not_resources),
+        condition=escaped(st.condition),
+    )
 
 
 class _InvalidStatement(PolicyError):
@@ -465,7 +494,8 @@ class Evaluator:
                 if st.effect == "Deny":
                     denies.append(test)
                 else:
-                    allows.append((test, st.condition_key))
+                    # As a 2012 document (a recommendation) writes it: comparable with one.
+                    allows.append((test, statement_as_2012(st, variables).condition_key))
         return denies, allows
 
 

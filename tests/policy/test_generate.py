@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from role_usage import COVERED, NO_DATA_EVENTS, T0, role, usage
+from role_usage import COVERED, NO_DATA_EVENTS, ROLE_ARN, T0, role, usage
 from usage_events import FUNCTION, WINDOW, object_resources, s3_event
 from usage_events import ROLE as EVENTS_ROLE
 
@@ -19,7 +20,7 @@ from rightsizer.fitting import MANAGED_POLICY_LIMIT
 from rightsizer.generate import recommend
 from rightsizer.iam.containment import within
 from rightsizer.iam.matching import action_matches
-from rightsizer.iam.policy import PolicyDocument, is_allowed, parse_policy, policy_size
+from rightsizer.iam.policy import PolicyDocument, is_allowed, parse_policy, policy_size, to_dict
 from rightsizer.iam.s3 import S3Resource, is_s3_action
 from rightsizer.iam.snapshot import AccountSnapshot, Role
 from rightsizer.ingest import load_records
@@ -272,6 +273,47 @@ def test_a_used_permission_today_s_deny_matches_is_not_blamed_on_a_bucket_policy
         "1 of them match a Deny of today's policies, which no bucket policy overrides"
         in (note["message"])
     )
+
+
+def test_text_of_a_2008_document_keeps_its_meaning_in_the_2012_recommendation() -> None:
+    # Under 2008-10-17 `${aws:userid}` is text; the recommendation is 2012-10-17, where it
+    # would be a variable: carried Denies, other services' grants and conditions escape `$`.
+    doc = parse_policy(
+        {
+            "Version": "2008-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::bk/*"},
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": "arn:aws:s3:::bk",
+                    "Condition": {"StringLike": {"s3:prefix": "${aws:userid}/*"}},
+                },
+                {
+                    "Effect": "Deny",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::bk/${aws:userid}/*",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": "sqs:SendMessage",
+                    "Resource": "arn:aws:sqs:eu-west-1:1:q-${x}",
+                },
+            ],
+        },
+        name="old",
+    )
+    r = Role(arn=ROLE_ARN, name="fn-role", path="/service-role/", inline_policies={"old": doc})
+    u = usage(("s3:GetObject", "arn:aws:s3:::bk/AROA1:fn/a"), ("s3:ListBucket", "arn:aws:s3:::bk"))
+    rec = recommend(r, u, COVERED)
+    texts = {json.dumps(to_dict(PolicyDocument(statements=(st,)))) for st in rec.policy.statements}
+    written = " ".join(texts)
+    assert "${aws:userid}" not in written and "${x}" not in written
+    assert "arn:aws:s3:::bk/${$}{aws:userid}/*" in written
+    assert "arn:aws:sqs:eu-west-1:1:q-${$}{x}" in written
+    assert "${$}{aws:userid}/*" in written.replace("arn:aws:s3:::bk/${$}{aws:userid}/*", "")
+    assert is_allowed(rec.policy, "s3:GetObject", "arn:aws:s3:::bk/AROA1:fn/a")
+    assert replay(rec.policy, [doc], u.used).ok
 
 
 # --- properties -----------------------------------------------------------------------------
