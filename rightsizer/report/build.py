@@ -194,7 +194,7 @@ def _summary(analysis: Analysis, roles: tuple[RoleSection, ...]) -> Summary:
             1 for r in roles for x in r.held if g.is_high_risk(x.action, x.resource)
         ),
         high_risk_removed=tuple(
-            RoleGrant(r.role_name, r.role_arn, x.action, x.resource)
+            RoleGrant(r.role_name, r.role_arn, x.action, x.resource, x.narrowed_to)
             for r in roles
             if not r.refused  # a refused recommendation removes nothing
             for x in r.removed

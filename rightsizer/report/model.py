@@ -25,12 +25,14 @@ class Grant:
 
 @dataclass(frozen=True)
 class RoleGrant:
-    """A grant named together with the role that holds it."""
+    """A grant named together with the role that holds it, and what the recommendation grants
+    in its place (nothing: unused)."""
 
     role_name: str
     role_arn: str
     action: str
     resource: str
+    narrowed_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

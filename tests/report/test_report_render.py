@@ -96,6 +96,21 @@ def test_high_risk_rule() -> None:
     assert not is_high_risk("s3:List*", "arn:aws:s3:::b")
 
 
+def test_a_narrowed_high_risk_grant_says_what_replaces_it() -> None:
+    # s3:* on * is narrowed, not removed: every rendering names what it becomes.
+    report = build_report(sample_analysis(), previous=None)
+    narrowed = "s3:PutObject on arn:aws:s3:::acme-thumbnails/thumbs/*"
+    text = render_text(report)
+    section = text[text.index("HIGH-RISK GRANTS REMOVED OR NARROWED") :]
+    assert "Recommended instead" in section and narrowed in section
+    assert "nothing: unused" in section  # report-writer's DeleteObject is removed
+    markdown = render_markdown(report)
+    assert "## High-risk grants removed or narrowed" in markdown
+    assert "`s3:PutObject on arn:aws:s3:::acme-thumbnails/thumbs/*`" in markdown
+    html = render_html(report)
+    assert "High-risk grants removed or narrowed" in html and "Recommended instead" in html
+
+
 def test_bucket_of() -> None:
     assert bucket_of("arn:aws:s3:::acme/a/b.txt") == "acme"
     assert bucket_of("arn:aws-cn:s3:::acme") == "acme"
