@@ -132,6 +132,8 @@ class _Placed:
     exact_only: dict[str, set[str]] = field(  # target → fragile keys granted one by one
         default_factory=lambda: defaultdict(set)
     )
+    # targets of `exact_only` a NotResource grant of today allows new keys under
+    excepted: set[str] = field(default_factory=set)
     companions: set[Item] = field(default_factory=set)  # (action, target) placed in step 2
     # (action, `base/*`, calls): objects of a bucket whose keys the calls do not log (a batch
     # DeleteObjects) that today's grants allow only in part: kept where they reach (step 3)
@@ -162,15 +164,23 @@ class _Placed:
                 }
             )
         warnings.extend(
-            {
-                "code": Code.FRAGILE_GRANT,
-                "message": f"today's policy grants only exact keys under {target} ({len(keys)} "
-                "used in the window, kept as exact keys); the next new key will be denied, as it "
-                "is today",
-            }
+            {"code": Code.FRAGILE_GRANT, "message": self._fragile(target, len(keys))}
             for target, keys in sorted(self.exact_only.items())
         )
         return warnings
+
+    def _fragile(self, target: str, keys: int) -> str:
+        used = f"({keys} used in the window, kept as exact keys)"
+        if target in self.excepted:
+            return (
+                f"today's policy allows new keys under {target} only through a NotResource "
+                f"grant, which cannot be narrowed to that folder {used}: the next new key will "
+                f"be denied, though today it is allowed; grant {target} to keep new keys allowed"
+            )
+        return (
+            f"today's policy grants only exact keys under {target} {used}; the next new key "
+            "will be denied, as it is today"
+        )
 
 
 def _place_used(current: CurrentGrants, sets: UsedSets) -> _Placed:
@@ -255,6 +265,8 @@ def _place_key(
     for where, cover in spots:
         if obj and use.fragile and where == obj.exact:
             placed.exact_only[target].add(resource)
+            if any(a.grant.except_resources and a.applies_to(use.action) for a in current.allows):
+                placed.excepted.add(target)
         placed.wanted[(where, cover.condition)].add(use.action)
     _tally(placed.used, Item(use.action, spots[0][0]), use)
 

@@ -316,6 +316,18 @@ def test_text_of_a_2008_document_keeps_its_meaning_in_the_2012_recommendation() 
     assert replay(rec.policy, [doc], u.used).ok
 
 
+def test_a_fragile_folder_a_notresource_grant_allows_is_not_called_exact_keys_today() -> None:
+    # Today any key but b* is allowed: the next new key is allowed today, and the warning
+    # must not say otherwise.
+    not_b = {"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::bk/in/b*"}
+    keys = [f"arn:aws:s3:::bk/in/a{i}" for i in range(30)]
+    rec = recommend(role(not_b), usage(*[("s3:GetObject", k) for k in keys]), COVERED)
+    (warning,) = [w for w in rec.warnings if w["code"] == "fragile-grant"]
+    assert "only through a NotResource grant" in warning["message"]
+    assert "though today it is allowed" in warning["message"]
+    assert "as it is today" not in warning["message"]
+
+
 # --- properties -----------------------------------------------------------------------------
 
 ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion"]
