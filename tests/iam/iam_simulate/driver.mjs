@@ -1,11 +1,12 @@
 // Answers IAM requests with @cloud-copilot/iam-simulate, one JSON line in, one JSON line out.
 //
 // In:  {"identity": [policy, ...], "boundary": [policy, ...] | null, "action": "s3:GetObject",
-//       "resource": "arn:aws:s3:::bucket/key"}
+//       "resource": "arn:aws:s3:::bucket/key", "context": {"aws:SourceVpce": "vpce-1"} | absent}
 // Out: {"result": "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied"} or {"error": {...}}
 //
 // The request is made by a role in the account that owns the resource, with no resource
-// policy, SCP or context keys: what is left is the identity-policy (and boundary) decision.
+// policy or SCP, and only the context keys given: what is left is the identity-policy (and
+// boundary) decision.
 import { createInterface } from 'node:readline'
 import { runSimulation } from '@cloud-copilot/iam-simulate'
 
@@ -18,7 +19,7 @@ async function decide(request) {
       principal: PRINCIPAL,
       action: request.action,
       resource: { resource: request.resource, accountId: ACCOUNT },
-      contextVariables: {}
+      contextVariables: request.context || {}
     },
     identityPolicies: request.identity.map((policy, i) => ({ name: `identity-${i}`, policy })),
     serviceControlPolicies: [],
