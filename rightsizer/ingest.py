@@ -176,6 +176,8 @@ class IngestSummary:
     bad_records: int = 0
     insight_records: int = 0
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    #: Files skipped by an earlier run and unchanged since, with the reason: not read again.
+    still_skipped: list[tuple[str, str]] = field(default_factory=list)
     non_log_objects: Counter[str] = field(default_factory=Counter)
     unexpected_folders: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -205,6 +207,10 @@ class IngestSummary:
             f"non-log objects: {self.non_log_objects.get('other', 0):,} (not read)",
         ]
         out += [f"skipped {key}: {reason}" for key, reason in self.skipped_files]
+        out += [
+            f"still skipped {key}: {reason} (unchanged since; put a good copy in its place)"
+            for key, reason in self.still_skipped
+        ]
         out += [
             f"unexpected folder {path}: not an account or organization id, not read"
             for path in self.unexpected_folders
@@ -390,6 +396,7 @@ class _Writer:
                 "source_key": [f.key for f, _ in bad],
                 "size_bytes": pa.array([f.size for f, _ in bad], pa.int64()),
                 "reason": [r.fault for _, r in bad],
+                "content_id": pa.array([f.content_id for f, _ in bad], pa.string()),
                 "skipped_at": pa.array([now] * len(bad), pa.timestamp("us")),
             }
         )
@@ -414,10 +421,26 @@ class _Writer:
         summary.skipped_files += [(f.key, r.fault or "") for f, r in bad]
 
 
-def _known_files(conn: duckdb.DuckDBPyConnection) -> tuple[set[str], dict[str, int]]:
-    """Keys in the manifest, and skipped keys with the size they had when skipped."""
+@dataclass(frozen=True)
+class _Skipped:
+    """A file skipped before: its size and content id then (None from before v5), and why."""
+
+    size: int
+    content_id: str | None
+    reason: str
+
+    def unchanged(self, file: LogFile) -> bool:
+        """Whether `file` is what was skipped: the same size and content id."""
+        return self.size == file.size and self.content_id == file.content_id
+
+
+def _known_files(conn: duckdb.DuckDBPyConnection) -> tuple[set[str], dict[str, _Skipped]]:
+    """Keys in the manifest, and the skipped files by key."""
     done = {row[0] for row in conn.execute("SELECT source_key FROM files").fetchall()}
-    skipped = dict(conn.execute("SELECT source_key, size_bytes FROM skipped_files").fetchall())
+    rows = conn.execute(
+        "SELECT source_key, size_bytes, content_id, reason FROM skipped_files"
+    ).fetchall()
+    skipped = {key: _Skipped(size, content_id, reason) for key, size, content_id, reason in rows}
     return done, skipped
 
 
@@ -433,7 +456,8 @@ def ingest(
 ) -> IngestSummary:
     """Read the window's new log files from `source` into the store; returns the summary.
 
-    Files already in the manifest, or skipped before at the same size, are not read again.
+    Files already in the manifest are not read again, whatever changed; a file skipped before is
+    read again once its size or content id differs (another ETag, a newer local copy).
     Files are decoded in `workers` processes (0 = one per core) and committed in key order,
     so a run that is killed and rerun ends with exactly the rows of an uninterrupted run.
     `listing` is the source's listing of the window, when the caller made it already.
@@ -531,8 +555,9 @@ def _read_new(
     for file in listing.files:
         if file.key in done:
             summary.files_already_ingested += 1
-        elif skipped_before.get(file.key) == file.size:
+        elif (skipped := skipped_before.get(file.key)) is not None and skipped.unchanged(file):
             summary.files_skipped_before += 1
+            summary.still_skipped.append((file.key, skipped.reason))
         else:
             todo.append(file)
     shown.message(f"{source.spec}: {summary.files_listed} log files in the window, {len(todo)} new")

@@ -17,7 +17,7 @@ import duckdb
 from rightsizer.config import MEMORY_LIMIT
 from rightsizer.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # The `events` columns are part of the ingest contract: rightsizer.records builds Arrow tables
 # with these names and types (EVENT_SCHEMA), inserted by name; ingest adds `event_key` (v4).
@@ -120,6 +120,12 @@ MIGRATIONS: list[str] = [
     DROP TABLE events;
     ALTER TABLE events_v4 RENAME TO events;
     INSERT INTO meta VALUES ('event_key_probe', hash('rightsizer event key')::VARCHAR);
+    """,
+    # 4 -> 5: skipped_files.content_id, what the listing said of the file's content when it was
+    # skipped (the S3 ETag, a local file's modification time): a file replaced by another of
+    # the same size is read again. Rows from before have none, and their files are read again.
+    """
+    ALTER TABLE skipped_files ADD COLUMN content_id VARCHAR;
     """,
 ]
 

@@ -44,13 +44,19 @@ ListingStatus = Callable[[str], None]
 
 @dataclass(frozen=True, order=True)
 class LogFile:
-    """One CloudTrail log file; `key` is relative to the source root (starts with AWSLogs/)."""
+    """One CloudTrail log file; `key` is relative to the source root (starts with AWSLogs/).
+
+    `content_id` tells one content of the file from another, as the listing gives it: the S3
+    ETag, a local file's modification time (ns). It is left out of comparisons: the same tree
+    in S3 and on disk lists equal files.
+    """
 
     key: str
     size: int
     account: str
     region: str
     delivered_at: dt.datetime
+    content_id: str = field(default="", compare=False)
 
 
 @dataclass
@@ -90,12 +96,16 @@ def parse_log_key(key: str) -> LogKey | None:
     return LogKey(match["org"], match["account"], match["region"], delivered)
 
 
+#: A listed file: its name, size and content id (see `LogFile.content_id`).
+Listed = tuple[str, int, str]
+
+
 @dataclass
 class Folder:
-    """One level of a listing: sub-folder names and (file name, size) pairs."""
+    """One level of a listing: sub-folder names and (name, size, content id) of its files."""
 
     folders: list[str] = field(default_factory=list)
-    files: list[tuple[str, int]] = field(default_factory=list)
+    files: list[Listed] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -154,17 +164,19 @@ class LogSource(ABC):
     def close(self) -> None:
         """Release connections; the source is not used afterwards."""
 
-    def list_days(self, folder: str, first: dt.date, last: dt.date) -> list[tuple[str, int]]:
-        """(name, size) of the files in `folder`'s day folders `first`..`last` (one year).
+    def list_days(self, folder: str, first: dt.date, last: dt.date) -> list[Listed]:
+        """(name, size, content id) of the files in `folder`'s day folders `first`..`last`
+        (one year).
 
         Names are relative to `folder` (`YYYY/MM/DD/file`). This lists every day folder; a
         source that can list a range of keys in fewer requests does that instead, and may
         return more (the caller keeps the day folders it asked for).
         """
-        found: list[tuple[str, int]] = []
+        found: list[Listed] = []
         for offset in range((last - first).days + 1):
             day = f"{first + dt.timedelta(days=offset):%Y/%m/%d}/"
-            found += [(day + name, size) for name, size in self.list_folder(folder + day).files]
+            files = self.list_folder(folder + day).files
+            found += [(day + name, size, content_id) for name, size, content_id in files]
         return found
 
     def _map(
@@ -262,7 +274,7 @@ class LogSource(ABC):
         )
         for part, names in zip(ranges, found, strict=True):
             first_day, last_day = f"{part.first:%Y/%m/%d}", f"{part.last:%Y/%m/%d}"
-            for name, size in names:
+            for name, size, content_id in names:
                 # Only files of the delivery days asked for, whatever the source returned.
                 if not _DAY_FILE_RE.match(name) or not first_day <= name[:10] <= last_day:
                     continue
@@ -272,7 +284,14 @@ class LogSource(ABC):
                     listing.other_files += 1
                 else:
                     listing.files.append(
-                        LogFile(key, size, parsed.account, parsed.region, parsed.delivered_at)
+                        LogFile(
+                            key,
+                            size,
+                            parsed.account,
+                            parsed.region,
+                            parsed.delivered_at,
+                            content_id,
+                        )
                     )
         # By key alone: keys are unique, so the order is the same, at a fraction of the cost.
         listing.files.sort(key=attrgetter("key"))

@@ -31,7 +31,9 @@ class LocalSource(LogSource):
                     if entry.is_dir():
                         folder.folders.append(entry.name)
                     elif entry.is_file():
-                        folder.files.append((entry.name, entry.stat().st_size))
+                        # Size and modification time tell one content from another.
+                        stat = entry.stat()
+                        folder.files.append((entry.name, stat.st_size, str(stat.st_mtime_ns)))
         except FileNotFoundError:
             return folder
         except OSError as exc:

@@ -18,7 +18,7 @@ from botocore.config import Config
 
 from rightsizer import aws
 from rightsizer.errors import SourceError
-from rightsizer.sources.base import LOGS_FOLDER, Folder, LogFile, LogSource
+from rightsizer.sources.base import LOGS_FOLDER, Folder, Listed, LogFile, LogSource
 
 # Body reads are not retried by botocore; a download that breaks midway is tried again.
 _READ_ATTEMPTS = 3
@@ -101,12 +101,12 @@ class S3Source(LogSource):
                 for item in page.get("Contents", ()):
                     name = item["Key"][len(full) :]
                     if name:  # a zero-byte "folder" marker has the prefix itself as key
-                        folder.files.append((name, int(item["Size"])))
+                        folder.files.append((name, int(item["Size"]), item.get("ETag", "")))
         except (bce.BotoCoreError, bce.ClientError) as exc:
             raise self._error(exc, full) from None
         return folder
 
-    def list_days(self, folder: str, first: dt.date, last: dt.date) -> list[tuple[str, int]]:
+    def list_days(self, folder: str, first: dt.date, last: dt.date) -> list[Listed]:
         """The keys of the day folders `first`..`last` under `folder`, as one range of keys.
 
         A listing without a delimiter returns every key under the year folder in key order,
@@ -117,7 +117,7 @@ class S3Source(LogSource):
         full = f"{self.prefix}{folder}"
         start_after = f"{full}{first:%Y/%m/%d}"  # every key of `first` sorts after this
         stop = f"{full}{last + dt.timedelta(days=1):%Y/%m/%d}/"  # keys past `last` sort from here
-        found: list[tuple[str, int]] = []
+        found: list[Listed] = []
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket,
@@ -130,7 +130,7 @@ class S3Source(LogSource):
                     key = item["Key"]
                     if key >= stop:
                         return found  # the pages after this one hold later days only
-                    found.append((key[len(full) :], int(item["Size"])))
+                    found.append((key[len(full) :], int(item["Size"]), item.get("ETag", "")))
         except (bce.BotoCoreError, bce.ClientError) as exc:
             raise self._error(exc, f"{full}{first:%Y}/") from None
         return found

@@ -148,7 +148,7 @@ def test_a_version_2_store_keeps_its_events_drops_the_key_index_and_gains_event_
         conn.execute("INSERT INTO events (event_id, event_name) VALUES ('e-1', 'GetObject')")
         conn.close()
     conn = store.connect(db)
-    assert store.schema_version(conn) == 4
+    assert store.schema_version(conn) == store.SCHEMA_VERSION
     assert conn.execute("SELECT event_id, event_name FROM events").fetchall() == [
         ("e-1", "GetObject")
     ]
