@@ -197,7 +197,7 @@ def decode_log(text: bytes) -> DecodedFile:
         raise FileFault(f"invalid JSON (not UTF-8: {exc.reason} at byte {exc.start})") from None
     except msgspec.DecodeError as exc:
         if not isinstance(exc, msgspec.ValidationError):
-            raise FileFault(f"invalid JSON ({exc})") from None
+            raise FileFault(f"invalid JSON ({_bom_reason(text) or exc})") from None
         records, bad = _decode_each(text)
     usable: list[Record] = []
     insights = 0
@@ -209,6 +209,25 @@ def decode_log(text: bytes) -> DecodedFile:
         else:
             usable.append(record)
     return DecodedFile(records=usable, bad_records=bad, insight_records=insights)
+
+
+# Byte order marks a tool may have put before the JSON; JSON text has none (RFC 8259, 8.1).
+_BOMS = {
+    b"\xef\xbb\xbf": "UTF-8",
+    b"\xff\xfe": "UTF-16LE",
+    b"\xfe\xff": "UTF-16BE",
+}
+
+
+def _bom_reason(text: bytes) -> str | None:
+    """What is wrong with a document that starts with a byte order mark; None without one."""
+    for bom, encoding in _BOMS.items():
+        if text.startswith(bom):
+            return (
+                f"starts with a {encoding} byte order mark, which JSON does not have; "
+                "put a copy without it in its place"
+            )
+    return None
 
 
 def _decode_each(text: bytes) -> tuple[list[Record], int]:

@@ -221,6 +221,14 @@ def test_a_record_with_a_string_not_in_utf8_costs_only_itself() -> None:
         (gz([LAMBDA_RECORD]), "top level is not a JSON object"),
         (gz({"Records": {"eventID": "x"}}), "Records is not a list"),
         (gz({"records": []}), "no Records list at the top level"),
+        (
+            gzip.compress(b"\xef\xbb\xbf" + json.dumps({"Records": []}).encode(), mtime=0),
+            "invalid JSON (starts with a UTF-8 byte order mark",
+        ),
+        (
+            gzip.compress(json.dumps({"Records": []}).encode("utf-16"), mtime=0),
+            "invalid JSON (starts with a UTF-16",
+        ),
     ],
 )
 def test_file_faults_name_a_reason(data: bytes, reason: str) -> None:
