@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl as ssl_module
+from contextlib import suppress
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -139,28 +140,47 @@ def _send(message: EmailMessage, sender: str, recipients: list[str], smtp: SmtpS
         client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
     else:
         client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-    with client:
-        client.ehlo()
-        if smtp.encryption == "starttls":
-            if not client.has_extn("starttls"):
-                # Refuse rather than fall back: nothing, not even AUTH, goes out in clear.
-                secret = " and the SMTP password" if smtp.user else ""
-                raise DeliveryError(
-                    f"SMTP server {smtp.host}:{smtp.port} does not offer STARTTLS, so the "
-                    f"report{secret} would travel unencrypted; nothing was sent. Use its TLS "
-                    "port (465) or, only for a relay you trust, --smtp-insecure"
-                )
-            client.starttls(context=context)
-            client.ehlo()
-        if smtp.user and smtp.password:
-            client.login(smtp.user, smtp.password)
-        refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
+    try:
+        refused = _converse(client, message, sender, recipients, smtp, context)
+    finally:
+        # Once the server accepted DATA the report is sent: whatever it replies to QUIT (or a
+        # connection dropped then) changes nothing, and after a failure the first error is the
+        # one to report. (`with client` would raise on a reply other than 221.)
+        with suppress(smtplib.SMTPException, OSError):
+            client.docmd("QUIT")
+        client.close()
     if refused:
         names = ", ".join(sorted(refused))
         raise DeliveryError(
             f"SMTP server {smtp.host}:{smtp.port} refused {names}; "
             "the report went to the other recipients"
         )
+
+
+def _converse(
+    client: smtplib.SMTP,
+    message: EmailMessage,
+    sender: str,
+    recipients: list[str],
+    smtp: SmtpSettings,
+    context: ssl_module.SSLContext,
+) -> dict[str, tuple[int, bytes]]:
+    """Greet, encrypt, log in and send; returns the recipients the server refused."""
+    client.ehlo()
+    if smtp.encryption == "starttls":
+        if not client.has_extn("starttls"):
+            # Refuse rather than fall back: nothing, not even AUTH, goes out in clear.
+            secret = " and the SMTP password" if smtp.user else ""
+            raise DeliveryError(
+                f"SMTP server {smtp.host}:{smtp.port} does not offer STARTTLS, so the "
+                f"report{secret} would travel unencrypted; nothing was sent. Use its TLS "
+                "port (465) or, only for a relay you trust, --smtp-insecure"
+            )
+        client.starttls(context=context)
+        client.ehlo()
+    if smtp.user and smtp.password:
+        client.login(smtp.user, smtp.password)
+    return client.send_message(message, from_addr=sender, to_addrs=recipients)
 
 
 def send_ses(

@@ -416,6 +416,29 @@ def test_smtp_insecure_sends_by_plain_smtp(plain_auth_server: tuple[Inbox, int])
     assert inbox.encrypted == [False] and len(inbox.received) == 1
 
 
+class QuitRefused(Inbox):
+    """Accepts the mail, then answers QUIT with an error."""
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        return "554 5.3.0 error while closing the session"
+
+
+def test_a_report_accepted_after_data_is_sent_whatever_the_reply_to_quit(
+    tmp_path: Path, trusted_pki: Pki
+) -> None:
+    conn = store.connect(tmp_path / "r.duckdb")
+    for inbox, port in serve_starttls(QuitRefused(), trusted_pki):
+        result = run_report(
+            sample_analysis(),
+            conn,
+            to=["a@example.com"],
+            sender=SENDER,
+            smtp=SmtpSettings(host="127.0.0.1", port=port),
+        )
+        assert len(inbox.received) == 1 and result.transport == "smtp"
+    assert conn.execute("SELECT count(*) FROM report_runs").fetchone() == (1,)
+
+
 def test_failed_delivery_is_not_remembered(tmp_path: Path) -> None:
     conn = store.connect(tmp_path / "r.duckdb")
     out = tmp_path / "report.html"
