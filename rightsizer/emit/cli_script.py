@@ -47,7 +47,7 @@ check_unchanged() {
 backup() {
   [[ ! -e "$backup_dir" ]] || die "$backup_dir exists: name a new folder for the backup"
   mkdir -p -- "$backup_dir"
-  local names arns name arn version
+  local names arns name arn version n=0
   inline_names >"$backup_dir/inline-policies.txt"
   managed_arns >"$backup_dir/managed-policies.txt"
   read -r -a names <"$backup_dir/inline-policies.txt" || true
@@ -57,9 +57,11 @@ backup() {
   done
   read -r -a arns <"$backup_dir/managed-policies.txt" || true
   for arn in "${arns[@]}"; do
+    # Numbered as listed: two policies may have one name under different paths.
+    n=$((n + 1))
     version=$(aws iam get-policy --policy-arn "$arn" --query Policy.DefaultVersionId --output text)
     aws iam get-policy-version --policy-arn "$arn" --version-id "$version" \
-      --query PolicyVersion.Document --output json >"$backup_dir/managed-${arn##*/}.json"
+      --query PolicyVersion.Document --output json >"$backup_dir/managed-$n-${arn##*/}.json"
   done
   echo "backed up the policies of role $role to $backup_dir" >&2
 }

@@ -725,3 +725,88 @@ def test_managed_policies_that_do_not_fit_beside_todays_attachments_are_named() 
     assert f"holds its {parts} managed policies beside the {room + 1} attached today" in (
         deployed.problem
     )
+
+
+# --- what apply finds, changes and rollback restores -----------------------------------------
+
+
+def _emit_role(tmp_path: Path, role: Any, analysis: Any) -> dict[str, str]:
+    """The files of one role, written under tmp_path; `<form>/<base>.<ext>` → text."""
+    from rightsizer.emit import emit_files
+
+    files = emit_files([(role, role.role_name)], FORMS.split(","), analysis.window)
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    return files
+
+
+def _documents(session: boto3.Session, role: str) -> dict[str, Any]:
+    """`_state`, with each attached managed policy's default version id and document."""
+    iam = setup_client(session.client("iam"))
+    state = _state(session, role)
+    managed = {}
+    for arn in state["managed"]:
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]
+        managed[arn] = (version, document["Document"])
+    return {**state, "managed": managed}
+
+
+def _versions(session: boto3.Session, arn: str) -> list[tuple[str, bool]]:
+    iam = setup_client(session.client("iam"))
+    listed = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    return sorted((v["VersionId"], v["IsDefaultVersion"]) for v in listed)
+
+
+@pytest.mark.slow
+def test_the_backup_keeps_two_managed_policies_of_one_name_apart(
+    aws_cli: str,
+    moto: str,
+    copied: Path,
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+
+    from rightsizer.model import Analysis, CurrentPolicy
+
+    name = "paths-role"
+    documents = {
+        f"/team-{team}/": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{team}/*"}
+            ],
+        }
+        for team in ("a", "b")
+    }
+    arns = [f"arn:aws:iam::{ACCOUNT_ID}:policy{path}EuShared" for path in documents]
+    analysis = Analysis.from_json(outs["moto-prefix"][1])
+    role = dataclasses.replace(
+        analysis.roles[0],
+        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
+        role_name=name,
+        current_policies=tuple(
+            CurrentPolicy("EuShared", "managed", arn, document)
+            for arn, document in zip(arns, documents.values(), strict=True)
+        ),
+        missing_policies=(),
+        recommended_policy=documents["/team-a/"],
+        changed=True,
+    )
+    _emit_role(tmp_path, role, analysis)
+    session = _account_session(moto)
+    iam = setup_client(session.client("iam"))
+    trust = json.loads(copied.read_text())["RoleDetailList"][0]["AssumeRolePolicyDocument"]
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    for (path, document), arn in zip(documents.items(), arns, strict=True):
+        iam.create_policy(PolicyName="EuShared", Path=path, PolicyDocument=json.dumps(document))
+        iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    script = tmp_path / "cli" / f"{name}.sh"
+    result = _run(script, "backup", "backup", session=session, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    saved = [
+        json.loads(p.read_text()) for p in sorted((tmp_path / "backup").glob("managed-*.json"))
+    ]
+    assert saved == list(documents.values())
