@@ -2,10 +2,13 @@
 
 `apply` checks that the role still holds the policies the analysis saw (names and ARNs), backs
 up today's documents (inline policies, and the default version of each attached managed
-policy) into a new folder, adds the recommendation, and only then deletes and detaches today's
-policies, so the role never holds less than either (a managed policy the IAM snapshot did not
-hold is checked for and backed up, never detached). `rollback BACKUP_DIR` puts the backed-up
-policies back before it removes the recommendation. Every value is single-quoted by
+policy) into a new folder, adds the recommendation, and only then deletes and
+detaches today's policies, so the role never holds less than either (a managed policy the IAM
+snapshot did not hold is checked for and backed up, never detached). A managed policy of the
+recommendation that exists already (`<role>-rightsized-N` of an earlier apply) gets a new
+default version; the one it had is recorded in the backup folder. `rollback BACKUP_DIR` puts
+the backed-up policies back, gives each such policy its earlier default version again (the new
+one deleted), and only then removes the recommendation. Every value is single-quoted by
 `shlex.quote`; the script holds no credentials (the AWS CLI finds its own).
 """
 
@@ -44,6 +47,19 @@ check_unchanged() {
   fi
 }
 
+# A managed policy of the recommendation that exists (an earlier apply) gets a new default
+# version; IAM keeps at most 5 versions of a policy, so one with 5 stops apply before a change.
+check_versions() {
+  local arn count
+  for arn in "$@"; do
+    aws iam get-policy --policy-arn "$arn" >/dev/null 2>&1 || continue
+    count=$(aws iam list-policy-versions --policy-arn "$arn" --query 'length(Versions)' \
+      --output text)
+    ((count < 5)) || die "managed policy $arn has $count versions, the most IAM keeps, and" \
+      "apply adds one: delete one that is not the default (aws iam delete-policy-version)"
+  done
+}
+
 backup() {
   [[ ! -e "$backup_dir" ]] || die "$backup_dir exists: name a new folder for the backup"
   mkdir -p -- "$backup_dir"
@@ -66,12 +82,15 @@ backup() {
   echo "backed up the policies of role $role to $backup_dir" >&2
 }
 
-# A managed policy of the recommendation: a new version if it exists (an earlier apply).
+# A managed policy of the recommendation: a new default version if it exists (an earlier
+# apply), its default version before recorded, so that rollback sets it back.
 put_managed() {
-  local name="$1" arn="$2" document="$3"
-  if aws iam get-policy --policy-arn "$arn" >/dev/null 2>&1; then
-    aws iam create-policy-version --policy-arn "$arn" --policy-document "$document" \
-      --set-as-default >/dev/null
+  local name="$1" arn="$2" document="$3" old new
+  if old=$(aws iam get-policy --policy-arn "$arn" --query Policy.DefaultVersionId \
+    --output text 2>/dev/null); then
+    new=$(aws iam create-policy-version --policy-arn "$arn" --policy-document "$document" \
+      --set-as-default --query PolicyVersion.VersionId --output text)
+    echo "$arn $old $new" >>"$backup_dir/replaced-versions.txt"
   else
     aws iam create-policy --policy-name "$name" --policy-document "$document" >/dev/null
   fi
@@ -91,6 +110,20 @@ restore() {
   for arn in "${arns[@]}"; do
     aws iam attach-role-policy --role-name "$role" --policy-arn "$arn"
   done
+  # The policies apply gave a new default version: the one they had before, the new deleted.
+  [[ -f "$backup_dir/replaced-versions.txt" ]] || return 0
+  local old new
+  while read -r arn old new; do
+    aws iam set-default-policy-version --policy-arn "$arn" --version-id "$old"
+    aws iam delete-policy-version --policy-arn "$arn" --version-id "$new"
+    echo "managed policy $arn holds its version $old again, as before apply" >&2
+  done <"$backup_dir/replaced-versions.txt"
+}
+
+# A managed policy of the recommendation the role did not have before apply.
+detach_new() {
+  aws iam detach-role-policy --role-name "$role" --policy-arn "$1"
+  echo "managed policy $1 is detached; it stays in the account" >&2
 }
 
 # Whether the backup held this inline policy name or managed policy ARN (then keep it).
@@ -103,14 +136,19 @@ backed_up() {
 """
 
 
+def _heredoc(function: str, text: str) -> list[str]:
+    return [f"{function}() {{", "  cat <<'JSON'", text, "JSON", "}", ""]
+
+
 def write(target: Target) -> str:
     """The shell script of one role's recommendation."""
     role = target.role
     deployed = target.deployment
     arn = parse_arn(role.role_arn)
     partition, account = (arn.partition, arn.account) if arn else ("aws", role.account)
-    inline_today = sorted(p.name for p in role.current_policies if p.kind == "inline")
-    managed_today = sorted(p.arn or p.name for p in role.current_policies if p.kind == "managed")
+    read = sorted(role.current_policies, key=lambda p: (p.kind, p.arn or p.name))
+    inline_today = [p.name for p in read if p.kind == "inline"]
+    managed_today = [p.arn or p.name for p in read if p.kind == "managed"]
     # Attached, but not in the snapshot: checked for, backed up, never detached.
     attached = sorted({*managed_today, *role.missing_policies})
     lines = ["#!/usr/bin/env bash", *(f"# {line}".rstrip() for line in target.header)]
@@ -131,23 +169,19 @@ def write(target: Target) -> str:
         _FUNCTIONS.rstrip(),
         "",
     ]
-    add: list[str] = []
+    add: list[tuple[bool, str]] = []  # (changes a policy the role holds, command)
     remove_new: list[str] = []
-    new_arns: set[str] = set()
+    new_arns: list[str] = []
     for number, part in enumerate(deployed.parts, start=1):
-        lines += [
-            f"policy_{number}() {{",
-            "  cat <<'JSON'",
-            json.dumps(part.document, indent=2),
-            "JSON",
-            "}",
-            "",
-        ]
+        lines += _heredoc(f"policy_{number}", json.dumps(part.document, indent=2))
         name = quote(part.name)
         if deployed.form == "inline":
             add.append(
-                f'  aws iam put-role-policy --role-name "$role" --policy-name {name} '
-                f'--policy-document "$(policy_{number})"'
+                (
+                    False,
+                    f'  aws iam put-role-policy --role-name "$role" --policy-name {name} '
+                    f'--policy-document "$(policy_{number})"',
+                )
             )
             remove_new.append(
                 f'  backed_up {name} || aws iam delete-role-policy --role-name "$role" '
@@ -155,12 +189,13 @@ def write(target: Target) -> str:
             )
         else:
             policy_arn = f"arn:{partition}:iam::{account}:policy/{part.name}"
-            new_arns.add(policy_arn)
-            add.append(f'  put_managed {name} {quote(policy_arn)} "$(policy_{number})"')
-            remove_new.append(
-                f"  backed_up {quote(policy_arn)} || aws iam detach-role-policy "
-                f'--role-name "$role" --policy-arn {quote(policy_arn)}'
-            )
+            new_arns.append(policy_arn)
+            held = policy_arn in managed_today
+            add.append((held, f'  put_managed {name} {quote(policy_arn)} "$(policy_{number})"'))
+            remove_new.append(f"  backed_up {quote(policy_arn)} || detach_new {quote(policy_arn)}")
+    # A part attached today (an earlier apply) changes a policy the role holds: it comes after
+    # the parts the role does not hold yet.
+    add.sort(key=lambda held_command: held_command[0])
     new_names = {part.name for part in deployed.parts if deployed.form == "inline"}
     remove_old = [
         f'  aws iam delete-role-policy --role-name "$role" --policy-name {quote(name)}'
@@ -171,17 +206,13 @@ def write(target: Target) -> str:
         for arn in managed_today
         if arn not in new_arns
     ]
-    kept = []
-    if deployed.form == "managed":
-        names = " ".join(part.name for part in deployed.parts)
-        kept.append(
-            f"  echo {quote(f'the managed policies {names} stay in the account, detached')} >&2"
-        )
+    versions = [f"  check_versions {' '.join(quote(a) for a in new_arns)}"] if new_arns else []
     lines += [
         "apply() {",
         "  check_unchanged",
+        *versions,
         "  backup",
-        *add,
+        *(command for _, command in add),
         *remove_old,
         '  echo "applied to role $role; to undo: bash $0 rollback $backup_dir" >&2',
         "}",
@@ -189,7 +220,6 @@ def write(target: Target) -> str:
         "rollback() {",
         "  restore",
         *remove_new,
-        *kept,
         '  echo "restored the policies of role $role from $backup_dir" >&2',
         "}",
         "",

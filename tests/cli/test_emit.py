@@ -760,6 +760,69 @@ def _versions(session: boto3.Session, arn: str) -> list[tuple[str, bool]]:
 
 
 @pytest.mark.slow
+def test_rollback_restores_the_version_of_a_policy_an_earlier_apply_left_attached(
+    aws_cli: str,
+    moto: str,
+    copied: Path,
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    """A role applied once holds `<role>-rightsized-1`; applying again gives that policy a new
+    default version, and rollback gives it back the one it had (the role is as before)."""
+    import dataclasses
+
+    from rightsizer.model import Analysis, CurrentPolicy
+
+    name = "again-role"
+    earlier_arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}-rightsized-1"
+    earlier = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::old/*"}
+        ],
+    }
+    today = _keys_policy("*")
+    analysis = Analysis.from_json(outs["moto-prefix"][1])
+    role = dataclasses.replace(
+        analysis.roles[0],
+        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
+        role_name=name,
+        current_policies=(
+            CurrentPolicy("p", "inline", None, today),
+            CurrentPolicy(f"{name}-rightsized-1", "managed", earlier_arn, earlier),
+        ),
+        missing_policies=(),
+        recommended_policy=_keys_policy("arn:aws:s3:::out-bk/o/*"),
+        changed=True,
+    )
+    _emit_role(tmp_path, role, analysis)
+    session = _account_session(moto)
+    iam = setup_client(session.client("iam"))
+    trust = json.loads(copied.read_text())["RoleDetailList"][0]["AssumeRolePolicyDocument"]
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(today))
+    iam.create_policy(PolicyName=f"{name}-rightsized-1", PolicyDocument=json.dumps(earlier))
+    iam.attach_role_policy(RoleName=name, PolicyArn=earlier_arn)
+    before = _documents(session, name)
+    versions = _versions(session, earlier_arn)
+    script = tmp_path / "cli" / f"{name}.sh"
+    applied = _run(script, "apply", "backup", session=session, cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    after = _documents(session, name)
+    assert after["inline"] == {}
+    assert after["managed"][earlier_arn][1] != earlier  # the first part of the recommendation
+    rolled = _run(script, "rollback", "backup", session=session, cwd=tmp_path)
+    assert rolled.returncode == 0, rolled.stderr
+    assert _documents(session, name) == before
+    assert _versions(session, earlier_arn) == versions  # the version apply made is deleted
+    # What rollback says is true: the earlier policy is attached again, with its document; the
+    # one apply created is detached.
+    assert f"managed policy {earlier_arn} holds its version v1 again" in rolled.stderr
+    assert f"{earlier_arn} is detached" not in rolled.stderr
+    assert f"{name}-rightsized-2 is detached; it stays in the account" in rolled.stderr
+
+
+@pytest.mark.slow
 def test_the_backup_keeps_two_managed_policies_of_one_name_apart(
     aws_cli: str,
     moto: str,
