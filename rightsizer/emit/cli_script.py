@@ -1,8 +1,10 @@
 """The recommendation as AWS CLI commands: `cli/<role>.sh apply | backup | rollback`.
 
-`apply` checks that the role still holds the policies the analysis saw (names and ARNs), backs
-up today's documents (inline policies, and the default version of each attached managed
-policy) into a new folder, adds the recommendation, and only then deletes and
+`apply` checks that the role still holds the policies the analysis saw (names and ARNs) with the
+documents it analyzed (each inline policy's, and the default version's of each attached managed
+policy; compared with keys in one order and a list of one value as a list, so a document whose
+Condition keys IAM holds in another order than the analysis's sorted one reads as changed),
+backs up today's documents into a new folder, adds the recommendation, and only then deletes and
 detaches today's policies, so the role never holds less than either (a managed policy the IAM
 snapshot did not hold is checked for and backed up, never detached). A managed policy of the
 recommendation that exists already (`<role>-rightsized-N` of an earlier apply) gets a new
@@ -15,13 +17,17 @@ one deleted), and only then removes the recommendation. Every value is single-qu
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from shlex import quote
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rightsizer.iam.arn import parse_arn
 
 if TYPE_CHECKING:
     from rightsizer.emit.forms import Target
+
+# The lists of a statement, each always a list in the form the documents are compared in.
+_LISTS = ("Action", "NotAction", "Resource", "NotResource")
 
 _FUNCTIONS = r"""
 die() { echo "$*" >&2; exit 1; }
@@ -45,6 +51,31 @@ check_unchanged() {
       "then: '$analyzed_inline'; managed now: '$managed', then: '$analyzed_managed');" \
       "run rightsizer again"
   fi
+}
+
+# A document as the checks compare it: keys in one order, each list a list (as the analysis
+# wrote it, where one value is a plain string).
+document_query='{Version: Version, Id: Id, Statement: [Statement][].{Sid: Sid, Effect: Effect,
+  Principal: Principal, NotPrincipal: NotPrincipal, Action: [Action][],
+  NotAction: [NotAction][], Resource: [Resource][], NotResource: [NotResource][],
+  Condition: Condition}}'
+inline_document() {
+  aws iam get-role-policy --role-name "$role" --policy-name "$1" \
+    --query "PolicyDocument | $document_query" --output json
+}
+managed_document() {
+  local version
+  version=$(aws iam get-policy --policy-arn "$1" --query Policy.DefaultVersionId --output text)
+  aws iam get-policy-version --policy-arn "$1" --version-id "$version" \
+    --query "PolicyVersion.Document | $document_query" --output json
+}
+
+# The policy ($2) differs from the document analyzed (printed by $3): its name joins $changed.
+changed=""
+compare() {
+  local now
+  now=$("$1" "$2") || now=""
+  [[ "$now" == "$("$3")" ]] || changed+="${changed:+, }$4"
 }
 
 # A managed policy of the recommendation that exists (an earlier apply) gets a new default
@@ -136,6 +167,35 @@ backed_up() {
 """
 
 
+def checked_form(document: Mapping[str, Any]) -> str:
+    """The text `aws ... --query "... | $document_query" --output json` prints for `document`
+    as IAM holds it: the analysis writes a list of one as its value, the query makes every
+    such value a list, and the AWS CLI prints JSON indented by 4, non-ASCII as it is."""
+    statements = document.get("Statement", [])
+    if isinstance(statements, Mapping):
+        statements = [statements]
+
+    def listed(value: Any) -> list[Any]:
+        return [] if value is None else [value] if not isinstance(value, list) else value
+
+    form = {
+        "Version": document.get("Version"),
+        "Id": document.get("Id"),
+        "Statement": [
+            {
+                "Sid": st.get("Sid"),
+                "Effect": st.get("Effect"),
+                "Principal": st.get("Principal"),
+                "NotPrincipal": st.get("NotPrincipal"),
+                **{key: listed(st.get(key)) for key in _LISTS},
+                "Condition": st.get("Condition"),
+            }
+            for st in statements
+        ],
+    }
+    return json.dumps(form, indent=4, ensure_ascii=False)
+
+
 def _heredoc(function: str, text: str) -> list[str]:
     return [f"{function}() {{", "  cat <<'JSON'", text, "JSON", "}", ""]
 
@@ -158,15 +218,33 @@ def write(target: Target) -> str:
         f"#   bash {target.base}.sh backup [BACKUP_DIR]  only the backup",
         f"#   bash {target.base}.sh rollback BACKUP_DIR  put the backup back, remove the new ones",
         "#",
-        "# apply stops before any change if the role's policies are no longer those analyzed, and",
-        "# adds the recommendation before it removes today's policies. The AWS CLI takes its",
-        "# credentials, profile and region as usual (AWS_PROFILE, ...).",
+        "# apply stops before any change if the role's policies or their documents are no longer",
+        "# those analyzed, and adds the recommendation before it removes today's policies. The AWS",
+        "# CLI takes its credentials, profile and region as usual (AWS_PROFILE, ...).",
         "set -euo pipefail",
         "",
         f"role={quote(role.role_name)}",
         f"analyzed_inline={quote(' '.join(inline_today))}",
         f"analyzed_managed={quote(' '.join(attached))}",
         _FUNCTIONS.rstrip(),
+        "",
+    ]
+    # The documents analyzed, compared with IAM's before any change.
+    compared: list[str] = []
+    for number, policy in enumerate(read, start=1):
+        lines += _heredoc(f"analyzed_{number}", checked_form(policy.document))
+        label = f"{policy.kind} policy {policy.arn or policy.name}"
+        getter = "inline_document" if policy.kind == "inline" else "managed_document"
+        compared.append(
+            f"  compare {getter} {quote(policy.arn or policy.name)} analyzed_{number} "
+            f"{quote(label)}"
+        )
+    lines += [
+        "check_documents() {",
+        *compared,
+        '  [[ -z "$changed" ]] || die "the documents of role $role changed since the analysis:"'
+        ' "$changed; run rightsizer again"',
+        "}",
         "",
     ]
     add: list[tuple[bool, str]] = []  # (changes a policy the role holds, command)
@@ -210,6 +288,7 @@ def write(target: Target) -> str:
     lines += [
         "apply() {",
         "  check_unchanged",
+        "  check_documents",
         *versions,
         "  backup",
         *(command for _, command in add),

@@ -823,6 +823,50 @@ def test_rollback_restores_the_version_of_a_policy_an_earlier_apply_left_attache
 
 
 @pytest.mark.slow
+def test_apply_stops_when_a_document_changed_since_the_analysis(
+    aws_cli: str,
+    moto: str,
+    copied: Path,
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    """The same names and ARNs, but a statement added to an inline policy, or a new default
+    version of a managed one: apply stops before any change and names the policy."""
+    details = json.loads(copied.read_text())
+    session = _account_session(moto)
+    iam = setup_client(session.client("iam"))
+    name = THUMBNAILER_ROLE.name  # an inline and two managed policies today
+    _create_roles(session, details, [name])
+    script = outs["moto-prefix"][0] / "cli" / f"{name}.sh"
+    (inline,) = _state(session, name)["inline"]
+    document = iam.get_role_policy(RoleName=name, PolicyName=inline)["PolicyDocument"]
+    added = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::later/*"}
+    widened = {**document, "Statement": [*document["Statement"], added]}
+    iam.put_role_policy(RoleName=name, PolicyName=inline, PolicyDocument=json.dumps(widened))
+    before = _documents(session, name)
+    result = _run(script, "apply", "b", session=session, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "documents of role" in result.stderr
+    assert f"changed since the analysis: inline policy {inline};" in result.stderr
+    assert _documents(session, name) == before
+    assert not (tmp_path / "b").exists()
+    # The inline policy as analyzed again, a managed policy's default version changed instead.
+    iam.put_role_policy(RoleName=name, PolicyName=inline, PolicyDocument=json.dumps(document))
+    arn = f"{COPIED_MANAGED}AmazonS3FullAccess"
+    iam.create_policy_version(
+        PolicyArn=arn,
+        PolicyDocument=json.dumps({**document, "Statement": [added]}),
+        SetAsDefault=True,
+    )
+    before = _documents(session, name)
+    result = _run(script, "apply", "b", session=session, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"changed since the analysis: managed policy {arn};" in result.stderr
+    assert _documents(session, name) == before
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
 def test_the_backup_keeps_two_managed_policies_of_one_name_apart(
     aws_cli: str,
     moto: str,
