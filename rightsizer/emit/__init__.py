@@ -1,12 +1,13 @@
 """Deployable forms of the recommendations: `analyze --out DIR --emit terraform,cloudformation,cli`.
 
-Each form writes one file per role with a recommendation, into its own folder of the --out
-folder: `terraform/<role>.tf`, `cloudformation/<role>.yaml`, `cli/<role>.sh`. Each states the
-form the policy takes and the IAM limit that applies (rightsizer.emit.forms) and what it
-replaces: every policy the role has today, since the recommendation is the replacement for all
-of them (non-S3 statements and Denies are carried into it), except an attached managed policy
-the IAM snapshot did not hold (`missing_policies`): its grants were never read, so no form
-detaches it.
+Each form writes one file per role with a recommendation that changes it (none for a role
+shown as "no change", whose policies a file would only restructure), into its own folder of
+the --out folder: `terraform/<role>.tf`, `cloudformation/<role>.yaml`, `cli/<role>.sh`. Each
+states the form the policy takes and the IAM limit that applies (rightsizer.emit.forms) and
+what it replaces: every policy the role has today, since the recommendation is the replacement
+for all of them (non-S3 statements and Denies are carried into it), except an attached managed
+policy the IAM snapshot did not hold (`missing_policies`): its grants were never read, so no
+form detaches it.
 """
 
 from __future__ import annotations
@@ -59,10 +60,12 @@ def parse_emit(value: str | None) -> tuple[str, ...]:
 def emit_files(
     roles: Iterable[tuple[RoleAnalysis, str]], forms: Sequence[str], window: Window
 ) -> dict[str, str]:
-    """`<form>/<base>.<ext>` → text for every role with a recommendation, in each form."""
+    """`<form>/<base>.<ext>` → text for every role with a recommendation that changes it, in
+    each form."""
     files: dict[str, str] = {}
     for role, base in roles:
-        if not forms or role.recommended_policy is None:
+        # No change: the recommendation is today's statements as they are.
+        if not forms or role.recommended_policy is None or role.changed is False:
             continue
         deployed = deployment(
             role.role_name,

@@ -152,6 +152,9 @@ def test_every_form_is_written_per_role_and_listed_in_the_manifest(
         name = role["role_name"]
         assert (out / f"{name}.policy.json").is_file()
         for form, extension in (("terraform", "tf"), ("cloudformation", "yaml"), ("cli", "sh")):
+            if role["changed"] is False:  # no file would change the role, except in structure
+                assert not (out / form / f"{name}.{extension}").exists()
+                continue
             assert f"{form}/{name}.{extension}" in manifest
             text = _words(out / form / f"{name}.{extension}")
             # Each says which form and which IAM limit applies.
@@ -173,6 +176,8 @@ def test_terraform_holds_the_same_policy_as_the_policy_json(
 ) -> None:
     out, analysis = outs["prefix"]
     for name, role in _roles(analysis).items():
+        if role["changed"] is False:
+            continue  # no file
         resources = _terraform(out / "terraform" / f"{name}.tf")
         (policy,) = resources["aws_iam_role_policy"].values()
         assert policy["role"] == name
@@ -679,6 +684,7 @@ def test_a_recommendation_that_does_not_fit_beside_todays_inline_policies_is_man
         current_policies=(CurrentPolicy("p", "inline", None, today),),
         missing_policies=(),
         recommended_policy=recommended,
+        changed=True,
     )
     for path, text in emit_files([(role, name)], FORMS.split(","), analysis.window).items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
@@ -864,6 +870,28 @@ def test_apply_stops_when_a_document_changed_since_the_analysis(
     assert f"changed since the analysis: managed policy {arn};" in result.stderr
     assert _documents(session, name) == before
     assert not (tmp_path / "b").exists()
+
+
+def test_a_role_that_needs_no_change_gets_no_file(
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    """No form restructures a role shown as "no change": none is written for it."""
+    import dataclasses
+
+    from rightsizer.emit import emit_files
+    from rightsizer.model import Analysis
+
+    out, data = outs["prefix"]
+    unchanged_names = [r["role_name"] for r in data["roles"] if r["changed"] is False]
+    assert unchanged_names, "the synthetic data set should have a role that needs no change"
+    written = {path.stem for path in out.glob("*/*") if path.suffix in (".tf", ".yaml", ".sh")}
+    assert written and not written & set(unchanged_names)
+    analysis = Analysis.from_json(outs["moto-prefix"][1])
+    (role,) = [r for r in analysis.roles if r.role_name == THUMBNAILER_ROLE.name]
+    assert role.changed is True
+    assert len(emit_files([(role, "r")], FORMS.split(","), analysis.window)) == 3
+    unchanged = dataclasses.replace(role, changed=False)
+    assert emit_files([(unchanged, "r")], FORMS.split(","), analysis.window) == {}
 
 
 @pytest.mark.slow
