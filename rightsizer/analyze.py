@@ -335,7 +335,7 @@ def _role_analysis(
                 name=label.rsplit("/", 1)[-1],
                 kind="managed" if label.startswith("arn:") else "inline",
                 arn=label if label.startswith("arn:") else None,
-                document=to_dict(doc),
+                document=to_dict(doc, as_held=True),
             )
             for label, doc in role.policy_sources
         ),

@@ -2,8 +2,8 @@
 
 `apply` checks that the role still holds the policies the analysis saw (names and ARNs) with the
 documents it analyzed (each inline policy's, and the default version's of each attached managed
-policy; compared with keys in one order and a list of one value as a list, so a document whose
-Condition keys IAM holds in another order than the analysis's sorted one reads as changed),
+policy; compared with keys in one order and a list of one value as a list; the analysis keeps
+Condition keys in the order IAM holds them),
 backs up today's documents into a new folder, adds the recommendation, and only then deletes and
 detaches today's policies, so the role never holds less than either (a managed policy the IAM
 snapshot did not hold is checked for and backed up, never detached). A managed policy of the

@@ -536,31 +536,34 @@ def _matches(test: _ResourceTest, resource: str) -> bool:
 # --- rendering and size --------------------------------------------------------------------
 
 
-def to_dict(doc: PolicyDocument) -> dict[str, Any]:
-    """The document as JSON-ready data in canonical key order (one value → a plain string)."""
+def to_dict(doc: PolicyDocument, *, as_held: bool = False) -> dict[str, Any]:
+    """The document as JSON-ready data in canonical key order (one value → a plain string).
+    `as_held`: Condition and Principal keep the order of the document read, as IAM holds it
+    (what a deploy script compares with), instead of sorted keys."""
+    order = (lambda value: value) if as_held else _sorted_keys
     out: dict[str, Any] = {}
     if doc.version is not None:
         out["Version"] = doc.version
     if doc.id is not None:
         out["Id"] = doc.id
-    out["Statement"] = [_statement_dict(st) for st in doc.statements]
+    out["Statement"] = [_statement_dict(st, order) for st in doc.statements]
     return out
 
 
-def _statement_dict(st: Statement) -> dict[str, Any]:
+def _statement_dict(st: Statement, order: Callable[[Any], Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if st.sid is not None:
         out["Sid"] = st.sid
     out["Effect"] = st.effect
     for key, value in (("Principal", st.principal), ("NotPrincipal", st.not_principal)):
         if value is not None:
-            out[key] = _sorted_keys(value)
+            out[key] = order(value)
     for key, attr in _LIST_FIELDS.items():
         patterns = getattr(st, attr)
         if patterns is not None:
             out[key] = patterns[0] if len(patterns) == 1 else list(patterns)
     if st.condition is not None:
-        out["Condition"] = _sorted_keys(st.condition)
+        out["Condition"] = order(st.condition)
     return out
 
 

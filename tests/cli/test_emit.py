@@ -945,3 +945,56 @@ def test_the_backup_keeps_two_managed_policies_of_one_name_apart(
         json.loads(p.read_text()) for p in sorted((tmp_path / "backup").glob("managed-*.json"))
     ]
     assert saved == list(documents.values())
+
+
+@pytest.mark.slow
+def test_apply_takes_a_document_whose_condition_keys_are_not_sorted(
+    aws_cli: str,
+    moto: str,
+    copied: Path,
+    outs: dict[str, tuple[Path, dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    """IAM keeps a Condition's keys in the order they were written; the analysis reports them
+    so, and apply finds the document unchanged."""
+    import dataclasses
+
+    from rightsizer.iam.policy import parse_policy, to_dict
+    from rightsizer.model import Analysis, CurrentPolicy
+
+    name = "ordered-role"
+    today = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::bk/*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceVpce": "vpce-1", "aws:PrincipalTag/team": "a"},
+                    "Bool": {"aws:SecureTransport": "true"},
+                },
+            }
+        ],
+    }
+    analysis = Analysis.from_json(outs["moto-prefix"][1])
+    role = dataclasses.replace(
+        analysis.roles[0],
+        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
+        role_name=name,
+        current_policies=(
+            CurrentPolicy("p", "inline", None, to_dict(parse_policy(today), as_held=True)),
+        ),
+        missing_policies=(),
+        recommended_policy=_keys_policy("arn:aws:s3:::out-bk/o/*"),
+        changed=True,
+    )
+    _emit_role(tmp_path, role, analysis)
+    session = _account_session(moto)
+    iam = setup_client(session.client("iam"))
+    trust = json.loads(copied.read_text())["RoleDetailList"][0]["AssumeRolePolicyDocument"]
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(today))
+    applied = _run(tmp_path / "cli" / f"{name}.sh", "apply", "b", session=session, cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert "p" not in _state(session, name)["inline"]  # replaced

@@ -762,3 +762,20 @@ def test_an_unmapped_call_on_a_bucket_keeps_every_s3_action_there_not_only_its_n
     assert allows(role, "s3:PutObject", "arn:aws:s3:::newapi/k/f.txt")
     assert allows(role, "s3:UpdateObjectEncryption", "arn:aws:s3:::newapi/k/f.txt")
     assert not allows(role, "s3:PutObject", "arn:aws:s3:::elsewhere/k")
+
+
+def test_today_s_documents_are_reported_with_their_condition_keys_as_written(
+    tmp_path: Path,
+) -> None:
+    # A deploy script compares them with what IAM holds, which keeps the order written.
+    condition = {
+        "StringEquals": {"aws:SourceVpce": "vpce-1"},
+        "Bool": {"aws:SecureTransport": "true"},
+    }
+    role = analyze_records(
+        tmp_path,
+        reads("bk", ["in/a.csv"]),
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": condition},
+    )
+    (held,) = role["current_policies"]
+    assert list(held["document"]["Statement"][0]["Condition"]) == ["StringEquals", "Bool"]
