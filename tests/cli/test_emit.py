@@ -765,6 +765,47 @@ def _versions(session: boto3.Session, arn: str) -> list[tuple[str, bool]]:
     return sorted((v["VersionId"], v["IsDefaultVersion"]) for v in listed)
 
 
+def _made_role(
+    tmp_path: Path,
+    analysis_json: dict[str, Any],
+    copied: Path,
+    session: boto3.Session,
+    name: str,
+    inline: dict[str, Any],
+    managed: tuple[tuple[str, dict[str, Any]], ...] = (),
+) -> Path:
+    """A role `name` of one inline policy `p` (and the customer managed policies `managed`,
+    by name) as IAM holds it, analyzed so, with a recommendation of 230 keys: its cli script."""
+    import dataclasses
+
+    from rightsizer.iam.policy import parse_policy, to_dict
+    from rightsizer.model import Analysis, CurrentPolicy
+
+    arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/"
+    analysis = Analysis.from_json(analysis_json)
+    role = dataclasses.replace(
+        analysis.roles[0],
+        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
+        role_name=name,
+        current_policies=(
+            CurrentPolicy("p", "inline", None, to_dict(parse_policy(inline), as_held=True)),
+            *(CurrentPolicy(n, "managed", arn + n, doc) for n, doc in managed),
+        ),
+        missing_policies=(),
+        recommended_policy=_keys_policy("arn:aws:s3:::out-bk/o/*"),
+        changed=True,
+    )
+    _emit_role(tmp_path, role, analysis)
+    iam = setup_client(session.client("iam"))
+    trust = json.loads(copied.read_text())["RoleDetailList"][0]["AssumeRolePolicyDocument"]
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(inline))
+    for n, doc in managed:
+        iam.create_policy(PolicyName=n, PolicyDocument=json.dumps(doc))
+        iam.attach_role_policy(RoleName=name, PolicyArn=arn + n)
+    return tmp_path / "cli" / f"{name}.sh"
+
+
 @pytest.mark.slow
 def test_rollback_restores_the_version_of_a_policy_an_earlier_apply_left_attached(
     aws_cli: str,
@@ -775,10 +816,6 @@ def test_rollback_restores_the_version_of_a_policy_an_earlier_apply_left_attache
 ) -> None:
     """A role applied once holds `<role>-rightsized-1`; applying again gives that policy a new
     default version, and rollback gives it back the one it had (the role is as before)."""
-    import dataclasses
-
-    from rightsizer.model import Analysis, CurrentPolicy
-
     name = "again-role"
     earlier_arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}-rightsized-1"
     earlier = {
@@ -787,31 +824,13 @@ def test_rollback_restores_the_version_of_a_policy_an_earlier_apply_left_attache
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::old/*"}
         ],
     }
-    today = _keys_policy("*")
-    analysis = Analysis.from_json(outs["moto-prefix"][1])
-    role = dataclasses.replace(
-        analysis.roles[0],
-        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
-        role_name=name,
-        current_policies=(
-            CurrentPolicy("p", "inline", None, today),
-            CurrentPolicy(f"{name}-rightsized-1", "managed", earlier_arn, earlier),
-        ),
-        missing_policies=(),
-        recommended_policy=_keys_policy("arn:aws:s3:::out-bk/o/*"),
-        changed=True,
-    )
-    _emit_role(tmp_path, role, analysis)
     session = _account_session(moto)
-    iam = setup_client(session.client("iam"))
-    trust = json.loads(copied.read_text())["RoleDetailList"][0]["AssumeRolePolicyDocument"]
-    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(today))
-    iam.create_policy(PolicyName=f"{name}-rightsized-1", PolicyDocument=json.dumps(earlier))
-    iam.attach_role_policy(RoleName=name, PolicyArn=earlier_arn)
+    managed = ((f"{name}-rightsized-1", earlier),)
+    script = _made_role(
+        tmp_path, outs["moto-prefix"][1], copied, session, name, _keys_policy("*"), managed
+    )
     before = _documents(session, name)
     versions = _versions(session, earlier_arn)
-    script = tmp_path / "cli" / f"{name}.sh"
     applied = _run(script, "apply", "backup", session=session, cwd=tmp_path)
     assert applied.returncode == 0, applied.stderr
     after = _documents(session, name)
@@ -957,11 +976,6 @@ def test_apply_takes_a_document_whose_condition_keys_are_not_sorted(
 ) -> None:
     """IAM keeps a Condition's keys in the order they were written; the analysis reports them
     so, and apply finds the document unchanged."""
-    import dataclasses
-
-    from rightsizer.iam.policy import parse_policy, to_dict
-    from rightsizer.model import Analysis, CurrentPolicy
-
     name = "ordered-role"
     today = {
         "Version": "2012-10-17",
@@ -977,24 +991,8 @@ def test_apply_takes_a_document_whose_condition_keys_are_not_sorted(
             }
         ],
     }
-    analysis = Analysis.from_json(outs["moto-prefix"][1])
-    role = dataclasses.replace(
-        analysis.roles[0],
-        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
-        role_name=name,
-        current_policies=(
-            CurrentPolicy("p", "inline", None, to_dict(parse_policy(today), as_held=True)),
-        ),
-        missing_policies=(),
-        recommended_policy=_keys_policy("arn:aws:s3:::out-bk/o/*"),
-        changed=True,
-    )
-    _emit_role(tmp_path, role, analysis)
     session = _account_session(moto)
-    iam = setup_client(session.client("iam"))
-    trust = json.loads(copied.read_text())["RoleDetailList"][0]["AssumeRolePolicyDocument"]
-    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(today))
-    applied = _run(tmp_path / "cli" / f"{name}.sh", "apply", "b", session=session, cwd=tmp_path)
+    script = _made_role(tmp_path, outs["moto-prefix"][1], copied, session, name, today)
+    applied = _run(script, "apply", "b", session=session, cwd=tmp_path)
     assert applied.returncode == 0, applied.stderr
     assert "p" not in _state(session, name)["inline"]  # replaced
