@@ -101,6 +101,20 @@ def someone_writes() -> dict[str, Any]:
     )
 
 
+def read(bucket: str, key: str, **extra: Any) -> dict[str, Any]:
+    """The Lambda role's GetObject of `bucket/key` (`extra`: as s3_event takes it)."""
+    return s3_event(
+        "GetObject",
+        {"bucketName": bucket, "key": key},
+        resources=object_resources(bucket, key),
+        **extra,
+    )
+
+
+def reads(bucket: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+    return [read(bucket, k) for k in keys]
+
+
 def through_access_point(key: str) -> dict[str, Any]:
     """A GetObject through an access point, its resources as the S3 User Guide shows them."""
     return s3_event(
@@ -170,11 +184,7 @@ def test_s3_calls_the_mapping_does_not_know_keep_what_could_authorize_them(
         s3_event("GetAccessPoint", {"name": "reports-ap"}, category="Management"),
         # A name no catalog knows (next year's API), on a bucket: every grant there is kept.
         s3_event("FrobnicateObjects", {"bucketName": "reports"}, category="Management"),
-        s3_event(
-            "GetObject",
-            {"bucketName": "other", "key": "k"},
-            resources=object_resources("other", "k"),
-        ),
+        read("other", "k"),
         someone_writes(),
     ]
     reports = {
@@ -214,11 +224,7 @@ def test_a_bucket_the_selectors_leave_out_keeps_a_wildcard_grant_that_reaches_it
             }
         ],
     }
-    get = s3_event(
-        "GetObject",
-        {"bucketName": "data-a", "key": "in/a.txt"},
-        resources=object_resources("data-a", "in/a.txt"),
-    )
+    get = read("data-a", "in/a.txt")
     for name, resource in [
         ("star", "*"),
         ("any", "arn:aws:s3:::*/*"),
@@ -249,9 +255,7 @@ def test_bucket_and_account_calls_the_selectors_do_not_log_keep_their_grants(
         },
         {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
     ]
-    get = s3_event(
-        "GetObject", {"bucketName": "b", "key": "k.csv"}, resources=object_resources("b", "k.csv")
-    )
+    get = read("b", "k.csv")
     data = {
         "Name": "s3 data",
         "FieldSelectors": [
@@ -362,26 +366,15 @@ def test_where_writes_are_not_logged_a_copy_source_read_stays_unknown(
     tmp_path: Path, selectors: dict[str, Any] | None
 ) -> None:
     # A copy is a write event: a role may read `src` only through copies the trail drops.
-    get = s3_event(
-        "GetObject",
-        {"bucketName": "x", "key": "cfg/a.json"},
-        resources=object_resources("x", "cfg/a.json"),
-    )
+    get = read("x", "cfg/a.json")
     source = {
         "Effect": "Allow",
         "Action": ["s3:GetObject", "s3:GetObjectTagging"],
         "Resource": "arn:aws:s3:::src/*",
     }
     destination = {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::dst/*"}
-    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}
-    role = analyze_records(
-        tmp_path,
-        [get],
-        source,
-        destination,
-        read,
-        selectors=selectors,
-    )
+    reads_x = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}
+    role = analyze_records(tmp_path, [get], source, destination, reads_x, selectors=selectors)
     assert allows(role, "s3:GetObject", "arn:aws:s3:::src/in/f.csv")
     assert allows(role, "s3:GetObjectTagging", "arn:aws:s3:::src/in/f.csv")
     assert allows(role, "s3:PutObject", "arn:aws:s3:::dst/out/f.csv")
@@ -391,11 +384,7 @@ def test_where_writes_are_not_logged_a_copy_source_read_stays_unknown(
 
 
 def test_where_every_write_is_logged_an_unused_copy_source_read_goes(tmp_path: Path) -> None:
-    get = s3_event(
-        "GetObject",
-        {"bucketName": "x", "key": "cfg/a.json"},
-        resources=object_resources("x", "cfg/a.json"),
-    )
+    get = read("x", "cfg/a.json")
     source = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::src/*"}
     role = analyze_records(tmp_path, [get, someone_writes()], source)
     assert not allows(role, "s3:GetObject", "arn:aws:s3:::src/in/f.csv")
@@ -474,9 +463,7 @@ def test_an_account_without_logs_keeps_every_s3_grant(tmp_path: Path) -> None:
 def test_days_without_any_event_keep_today_grants_and_a_covered_day_does_not(
     tmp_path: Path,
 ) -> None:
-    get = s3_event(
-        "GetObject", {"bucketName": "b", "key": "k.csv"}, resources=object_resources("b", "k.csv")
-    )
+    get = read("b", "k.csv")
     three_days = Window(dt.datetime(2026, 10, 9), dt.datetime(2026, 10, 12))
     role = analyze_records(tmp_path, [get, someone_writes()], FULL, window=three_days)
     assert "evidence-gap" in codes(role)
@@ -513,12 +500,7 @@ def write_log(
 
 def test_a_skipped_log_file_is_a_hole_on_every_output(tmp_path: Path) -> None:
     root = tmp_path / "trail"
-    get = s3_event(
-        "GetObject",
-        {"bucketName": "b", "key": "in/k.csv"},
-        resources=object_resources("b", "in/k.csv"),
-        when="2026-10-10T11:58:00Z",
-    )
+    get = read("b", "in/k.csv", when="2026-10-10T11:58:00Z")
     write_log(root, "20261010T1205", [get])
     bad = write_log(root, "20261010T1710", None)
     snapshot = tmp_path / "iam.json"
@@ -555,19 +537,9 @@ def test_a_hole_in_a_region_without_the_role_s_calls_still_keeps_its_grants(
     # but has a skipped file on one day and nothing on the next: the role may have called
     # from there, so its S3 grants are kept.
     root = tmp_path / "trail"
-    get = s3_event(
-        "GetObject",
-        {"bucketName": "b", "key": "in/k.csv"},
-        resources=object_resources("b", "in/k.csv"),
-        when="2026-10-10T11:58:00Z",
-    )
+    get = read("b", "in/k.csv", when="2026-10-10T11:58:00Z")
     write_log(root, "20261010T1205", [get])
-    next_day = s3_event(
-        "GetObject",
-        {"bucketName": "b", "key": "in/k.csv"},
-        resources=object_resources("b", "in/k.csv"),
-        when="2026-10-11T11:58:00Z",
-    )
+    next_day = read("b", "in/k.csv", when="2026-10-11T11:58:00Z")
     write_log(root, "20261011T1205", [next_day])
     elsewhere = {**someone_writes(), "awsRegion": "us-east-1", "eventTime": "2026-10-10T09:00:00Z"}
     write_log(root, "20261010T0905", [elsewhere], region="us-east-1")
@@ -596,9 +568,7 @@ def test_a_hole_in_a_region_without_the_role_s_calls_still_keeps_its_grants(
 
 def test_s3_object_lambda_of_full_access_is_unknown_and_counted(tmp_path: Path) -> None:
     object_lambda = {"Effect": "Allow", "Action": "s3-object-lambda:*", "Resource": "*"}
-    get = s3_event(
-        "GetObject", {"bucketName": "b", "key": "k.csv"}, resources=object_resources("b", "k.csv")
-    )
+    get = read("b", "k.csv")
     role = analyze_records(tmp_path, [get, someone_writes()], FULL, object_lambda)
     assert "s3-family-unknown" in codes(role)
     assert {"action": "s3-object-lambda:*", "resource": "*"} in role["diff"]["unknown"]
@@ -612,15 +582,6 @@ def test_s3_object_lambda_of_full_access_is_unknown_and_counted(tmp_path: Path) 
 # --- conditions: not logged, so a call may have met any of them, or none -----------------------
 
 IN_TEN = {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}  # the calls below came from 203.0.113.10
-
-
-def reads(bucket: str, keys: Sequence[str]) -> list[dict[str, Any]]:
-    return [
-        s3_event(
-            "GetObject", {"bucketName": bucket, "key": k}, resources=object_resources(bucket, k)
-        )
-        for k in keys
-    ]
 
 
 def allows_under(
