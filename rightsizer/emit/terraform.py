@@ -104,18 +104,18 @@ def write(target: Target) -> str:
     managed += [_string(arn) for arn in target.role.missing_policies]
     # Terraform runs resources in parallel unless one depends on another: the removals wait for
     # the recommendation to be in place, so the role never holds less than either.
-    after = [f"  depends_on   = [{', '.join(added)}]"] if added else []
+    after = f"[{', '.join(added)}]"
     lines += [
         f'resource "aws_iam_role_policies_exclusive" "{name}" {{',
         f"  role_name    = {role}",
         f"  policy_names = [{', '.join(inline)}]",
-        *after,
+        *([f"  depends_on   = {after}"] if added else []),
         "}",
         "",
         f'resource "aws_iam_role_policy_attachments_exclusive" "{name}" {{',
         f"  role_name   = {role}",
         f"  policy_arns = [{', '.join(managed)}]",
-        *(line.replace("depends_on   =", "depends_on  =") for line in after),
+        *([f"  depends_on  = {after}"] if added else []),
         "}",
     ]
     return "\n".join(lines) + "\n"
