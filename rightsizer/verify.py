@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import reduce
 from itertools import islice
 
 import pyarrow as pa
@@ -96,7 +97,7 @@ def replay_batches(
             rows = batch.filter(pc.equal(actions, action))
             resources = rows.column("resource_arn")
             today_under = _allowed(today, action, resources)
-            granted = pc.sum(_either(today_under, len(resources)).cast(pa.int64())).as_py()
+            granted = pc.sum(_or(today_under.values(), len(resources)).cast(pa.int64())).as_py()
             not_granted += len(resources) - granted
             denied = _lost(today_under, _allowed(proposed, action, resources), len(resources))
             if pc.any(denied).as_py():
@@ -128,13 +129,6 @@ def _allowed(
     }
 
 
-def _either(masks: dict[str | None, pa.BooleanArray], rows: int) -> pa.BooleanArray:
-    either = pa.array([False] * rows, pa.bool_())
-    for mask in masks.values():
-        either = pc.or_(either, mask)
-    return either
-
-
 def _lost(
     today: dict[str | None, pa.BooleanArray],
     proposed: dict[str | None, pa.BooleanArray],
@@ -143,7 +137,7 @@ def _lost(
     """Where the proposal may deny a call today's policies allow (see the module's docstring):
     it does not allow it unconditionally where today does, or, where only conditional grants
     allow it today, neither unconditionally nor under each of their conditions."""
-    none = pa.array([False] * rows, pa.bool_())
+    none = _none(rows)
     plain = proposed.get(None, none)
     lost = none
     for condition, allowed in today.items():
@@ -157,16 +151,25 @@ def _lost(
 
 
 def _any(tests: list[Re2Test], resources: pa.Array) -> pa.BooleanArray:
-    hit = pa.array([False] * len(resources), pa.bool_())
-    for source, negate in tests:
-        if source is None:
-            matched = pa.array([negate] * len(resources), pa.bool_())
-        else:
-            matched = pc.match_substring_regex(resources, source)
-            if negate:
-                matched = pc.invert(matched)
-        hit = pc.or_(hit, matched)
-    return hit
+    """The ARNs of `resources` any of the RE2 tests matches."""
+    return _or((_matched(test, resources) for test in tests), len(resources))
+
+
+def _matched(test: Re2Test, resources: pa.Array) -> pa.BooleanArray:
+    source, negate = test
+    if source is None:
+        return pa.array([negate] * len(resources), pa.bool_())
+    matched = pc.match_substring_regex(resources, source)
+    return pc.invert(matched) if negate else matched
+
+
+def _or(masks: Iterable[pa.BooleanArray], rows: int) -> pa.BooleanArray:
+    """The rows any of `masks` holds (none of `rows` without a mask)."""
+    return reduce(pc.or_, masks, _none(rows))
+
+
+def _none(rows: int) -> pa.BooleanArray:
+    return pa.array([False] * rows, pa.bool_())
 
 
 def _as_batches(used: Iterable[UsedPermission]) -> Iterator[pa.RecordBatch]:
