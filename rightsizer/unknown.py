@@ -256,13 +256,14 @@ def _keep_unlogged_management(
             if parsed is None or parsed.reach() == "objects":
                 continue  # no bucket or account-level action applies to object ARNs alone
         for access, verdict in verdicts.items():
+            if verdict.status != "unknown":
+                continue
             actions = [
                 a
                 for a in expand_s3_actions(grant.action)
                 if a not in data_actions and access_of(a) == access and allow.applies_to(a)
             ]
-            if verdict.status == "unknown":
-                kept.keep(index, allow, actions, Code.COVERAGE_UNKNOWN, verdict.reason)
+            kept.keep(index, allow, actions, Code.COVERAGE_UNKNOWN, verdict.reason)
 
 
 def _keep_variable_grants(kept: Kept, allows: list[tuple[int, HeldAllow]]) -> None:
